@@ -1,13 +1,8 @@
 package emulator
 
-// NOTE TO THE ENGINEER REPLACING THIS FILE: your task prompt referred to
-// "$(cat /tmp/emu_core.md)": that text was not expanded. Read /tmp/emu_core.md
-// now: it describes the emulator core and the rules your code must follow.
-// Delete this note when you replace the file.
-
 import "time"
 
-// Managed databases: being written; see the task description.
+// Managed databases: being written by the databases engineer.
 type databaseStore struct{ e *Emulator }
 
 func newDatabaseStore(e *Emulator) *databaseStore { return &databaseStore{e: e} }
