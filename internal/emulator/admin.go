@@ -119,7 +119,6 @@ func (e *Emulator) TotalRequests() int {
 	return n
 }
 
-
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, body []byte) {
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, adminPrefix), "/")
 	switch {
