@@ -1,0 +1,71 @@
+// Command emulator runs the DigitalOcean API emulator on its own, so a user
+// can plan and apply their own configurations offline:
+//
+//	go run ./internal/cmd/emulator -addr 127.0.0.1:8080 -time-scale 120
+//
+// It prints the API URL, the token, and the environment variables that point
+// the attach provider at it, and stops cleanly on Ctrl-C.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+)
+
+func main() {
+	cfg := emulator.ConfigFromEnv()
+	flag.StringVar(&cfg.Addr, "addr", firstNonEmpty(cfg.Addr, "127.0.0.1:8080"), "listen address (env ATTACH_EMULATOR_ADDR); use 127.0.0.1:0 for any free port")
+	flag.StringVar(&cfg.Token, "token", firstNonEmpty(cfg.Token, emulator.DefaultToken), "bearer token to accept (env ATTACH_EMULATOR_TOKEN)")
+	timeScale := cfg.TimeScale
+	if timeScale == 0 {
+		timeScale = emulator.DefaultTimeScale
+	}
+	flag.Float64Var(&cfg.TimeScale, "time-scale", timeScale, "divide DigitalOcean's real provisioning times by this (env ATTACH_EMULATOR_TIME_SCALE); 1 is real time")
+	noRateLimit := flag.Bool("no-rate-limit", false, "disable DigitalOcean's per-token rate limits")
+	verbose := flag.Bool("v", false, "log every request")
+	flag.Parse()
+
+	if cfg.TimeScale <= 0 {
+		log.Fatalf("-time-scale must be positive, got %v", cfg.TimeScale)
+	}
+	if *noRateLimit {
+		cfg.RateLimitPerMinute, cfg.RateLimitPerHour = -1, -1
+	}
+	if *verbose {
+		cfg.Logf = log.Printf
+	}
+
+	srv, err := emulator.Start(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("DigitalOcean API emulator listening on %s (time scale %g)\n\n", srv.URL, srv.TimeScale())
+	fmt.Printf("Point the attach provider (or doctl/godo) at it:\n\n")
+	fmt.Printf("  export DIGITALOCEAN_API_URL=%s\n", srv.URL)
+	fmt.Printf("  export DIGITALOCEAN_TOKEN=%s\n\n", srv.Token)
+	fmt.Printf("Control API: %s/_emulator/inventory, /_emulator/requests, /_emulator/faults, /_emulator/reset\n", srv.URL)
+	fmt.Printf("Press Ctrl-C to stop.\n")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	inv := srv.Inventory()
+	if err := srv.Close(); err != nil {
+		log.Printf("stopping: %v", err)
+	}
+	fmt.Printf("\nEmulator stopped; %d objects were live and are gone with it.\n", len(inv.Items))
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

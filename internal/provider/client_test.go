@@ -1,0 +1,195 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"github.com/hashicorp/terraform-plugin-log/tflogtest"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+)
+
+// testClient builds the provider's client at srv with fast retries.
+func testClient(t *testing.T, srv *emulator.Server, retryMax int, waitMax time.Duration) *Client {
+	t.Helper()
+	c, err := NewClient(ClientConfig{
+		Token: srv.Token, APIEndpoint: srv.URL, RetryMax: retryMax,
+		RetryWaitMin: time.Millisecond, RetryWaitMax: waitMax, UserAgent: userAgent("1.2.3", "1.5.7"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func injectFault(t *testing.T, srv *emulator.Server, f emulator.Fault) {
+	t.Helper()
+	if _, err := srv.InjectFault(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientRetriesServerErrorsThenSucceeds(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	c := testClient(t, srv, 3, 5*time.Millisecond)
+	injectFault(t, srv, emulator.Fault{Route: "/v2/vpcs", Kind: emulator.FaultStatus, Status: http.StatusServiceUnavailable, Count: 2})
+
+	if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err != nil {
+		t.Fatalf("list after two 503s: %v", err)
+	}
+	if got := srv.RequestCounts()["GET /v2/vpcs"]; got != 3 {
+		t.Errorf("GET /v2/vpcs was sent %d times; want 3 (two 503s, then success)", got)
+	}
+}
+
+func TestClientRetriesDroppedConnections(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	c := testClient(t, srv, 3, 5*time.Millisecond)
+	injectFault(t, srv, emulator.Fault{Route: "/v2/vpcs", Kind: emulator.FaultDrop, Count: 1})
+
+	if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err != nil {
+		t.Fatalf("list after a dropped connection: %v", err)
+	}
+	if got := srv.RequestCounts()["GET /v2/vpcs"]; got != 2 {
+		t.Errorf("GET /v2/vpcs was sent %d times; want 2", got)
+	}
+}
+
+func TestClientGivesUpAfterRetryMax(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	c := testClient(t, srv, 2, 5*time.Millisecond)
+	injectFault(t, srv, emulator.Fault{Route: "/v2/vpcs", Kind: emulator.FaultStatus, Status: http.StatusInternalServerError})
+
+	_, _, err := c.Godo.VPCs.List(context.Background(), nil)
+	if err == nil {
+		t.Fatal("list succeeded against a permanently failing API")
+	}
+	if msg := APIError("listing VPCs", err); !strings.Contains(msg, "listing VPCs: DigitalOcean answered 500") || !strings.Contains(msg, "request id") {
+		t.Errorf("error does not name the operation, status and request id: %s", msg)
+	}
+	if got := srv.RequestCounts()["GET /v2/vpcs"]; got != 3 {
+		t.Errorf("GET /v2/vpcs was sent %d times; want 3 (1 + http_retry_max 2)", got)
+	}
+}
+
+func TestClientWithoutRetries(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	c := testClient(t, srv, 0, time.Second)
+	injectFault(t, srv, emulator.Fault{Route: "/v2/vpcs", Kind: emulator.FaultStatus, Status: http.StatusBadGateway, Count: 1})
+	if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err == nil {
+		t.Fatal("http_retry_max = 0 retried anyway")
+	}
+	if got := srv.RequestCounts()["GET /v2/vpcs"]; got != 1 {
+		t.Errorf("GET /v2/vpcs was sent %d times; want 1", got)
+	}
+}
+
+func TestClientHonoursRetryAfterOn429(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	c := testClient(t, srv, 3, 5*time.Second)
+	injectFault(t, srv, emulator.Fault{Route: "/v2/vpcs", Kind: emulator.FaultRateLimit, RetryAfter: 1, Count: 1})
+
+	start := time.Now()
+	if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err != nil {
+		t.Fatalf("list after a 429: %v", err)
+	}
+	// A lower bound only: the client must not retry before the server's
+	// Retry-After (1s), whatever the configured minimum wait (1ms).
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("retried after %s; the 429 asked for 1s", waited)
+	}
+}
+
+func TestRetryBackoff(t *testing.T) {
+	now := time.Now()
+	t.Run("429 Retry-After seconds, capped at max", func(t *testing.T) {
+		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"7"}}}
+		if got := retryBackoff(time.Second, 30*time.Second, 0, resp); got != 7*time.Second {
+			t.Errorf("got %s, want 7s", got)
+		}
+		if got := retryBackoff(time.Second, 5*time.Second, 0, resp); got != 5*time.Second {
+			t.Errorf("got %s, want the 5s cap", got)
+		}
+	})
+	t.Run("429 RateLimit-Reset epoch", func(t *testing.T) {
+		reset := now.Add(10 * time.Second).Unix()
+		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Ratelimit-Reset": {strconv.FormatInt(reset, 10)}}}
+		got := retryBackoff(time.Second, time.Minute, 0, resp)
+		if got < 8*time.Second || got > 11*time.Second {
+			t.Errorf("got %s, want about 10s until the reset", got)
+		}
+	})
+	t.Run("5xx exponential with jitter", func(t *testing.T) {
+		resp := &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{}}
+		seen := map[time.Duration]bool{}
+		for attempt := range 6 {
+			ceiling := min(time.Second<<attempt, 20*time.Second)
+			for range 50 {
+				got := retryBackoff(time.Second, 20*time.Second, attempt, resp)
+				if got < time.Second || got > ceiling {
+					t.Fatalf("attempt %d: %s outside [1s, %s]", attempt, got, ceiling)
+				}
+				seen[got] = true
+			}
+		}
+		if len(seen) < 20 {
+			t.Errorf("only %d distinct waits in 300 draws: backoff is not jittered", len(seen))
+		}
+	})
+}
+
+func TestClientSendsUserAgent(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	var mu sync.Mutex
+	var ua string
+	srv.SetRecorder(func(x emulator.Exchange) {
+		mu.Lock()
+		defer mu.Unlock()
+		ua = x.RequestHeader.Get("User-Agent")
+	})
+	c := testClient(t, srv, 1, time.Millisecond)
+	if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"Terraform/1.5.7", "terraform-provider-attach/1.2.3", "godo/"} {
+		if !strings.Contains(ua, want) {
+			t.Errorf("User-Agent %q lacks %q", ua, want)
+		}
+	}
+}
+
+func TestLogContextMasksSecrets(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	c := testClient(t, srv, 1, time.Millisecond)
+	var buf bytes.Buffer
+	ctx := c.LogContext(tflogtest.RootLogger(context.Background(), &buf))
+
+	if _, _, err := c.Godo.VPCs.List(ctx, &godo.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const password = "s3cr3t-pa55"
+	uri := "postgresql://doadmin:" + password + "@private-db.example:25060/defaultdb?sslmode=require"
+	tflog.Trace(ctx, "connecting with "+uri+" and Bearer "+srv.Token, map[string]any{
+		"password": password, "private_uri": uri, "note": "uri " + uri, "token": srv.Token, "kubeconfig": "apiVersion: v1",
+	})
+
+	out := buf.String()
+	if !strings.Contains(out, `"path":"/v2/vpcs"`) {
+		t.Errorf("API requests are not logged:\n%s", out)
+	}
+	for _, secret := range []string{srv.Token, password, "apiVersion: v1"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log output contains the secret %q:\n%s", secret, out)
+		}
+	}
+}
