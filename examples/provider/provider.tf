@@ -1,0 +1,9 @@
+# Against DigitalOcean: export DIGITALOCEAN_TOKEN and leave the block empty.
+provider "attach" {}
+
+# Against the emulator (`make emulator` prints these values):
+provider "attach" {
+  alias        = "offline"
+  token        = "emulator-token"
+  api_endpoint = "http://127.0.0.1:8080"
+}
