@@ -24,11 +24,11 @@ func NewKubernetesOptionsDataSource() datasource.DataSource { return &kubernetes
 type kubernetesOptionsDataSource struct{ client *Client }
 
 type kubernetesOptionsModel struct {
-	VersionPrefix    types.String               `tfsdk:"version_prefix"`
-	LatestVersion    types.String               `tfsdk:"latest_version"`
-	Versions         []kubernetesVersionModel   `tfsdk:"versions"`
-	Regions          []kubernetesRegionModel    `tfsdk:"regions"`
-	Sizes            []kubernetesNodeSizeModel  `tfsdk:"sizes"`
+	VersionPrefix    types.String              `tfsdk:"version_prefix"`
+	LatestVersion    types.String              `tfsdk:"latest_version"`
+	Versions         []kubernetesVersionModel  `tfsdk:"versions"`
+	Regions          []kubernetesRegionModel   `tfsdk:"regions"`
+	Sizes            []kubernetesNodeSizeModel `tfsdk:"sizes"`
 	GPUSizesByRegion map[string][]types.String `tfsdk:"gpu_sizes_by_region"`
 }
 
