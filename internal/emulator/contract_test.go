@@ -155,8 +155,8 @@ func truncate(b []byte, n int) string {
 func tour(t *testing.T, c *godo.Client, srv *Server) {
 	t.Run("vpcs", func(t *testing.T) { tourVPCs(t, c, srv) })
 	t.Run("projects", func(t *testing.T) { tourProjects(t, c, srv) })
-	// ENABLE-WHEN-WRITTEN t.Run("kubernetes", func(t *testing.T) { tourKubernetes(t, c, srv) })
-	// ENABLE-WHEN-WRITTEN t.Run("databases", func(t *testing.T) { tourDatabases(t, c, srv) })
+	t.Run("kubernetes", func(t *testing.T) { tourKubernetes(t, c, srv) })
+	t.Run("databases", func(t *testing.T) { tourDatabases(t, c, srv) })
 }
 
 func TestContractTour(t *testing.T) {

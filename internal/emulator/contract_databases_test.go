@@ -1,0 +1,185 @@
+package emulator
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/digitalocean/godo"
+)
+
+// tourDatabases calls every Managed Databases route successfully at least
+// once (plus a few rejected calls, to check the error shape) and leaves
+// nothing behind.
+func tourDatabases(t *testing.T, c *godo.Client, srv *Server) {
+	if _, _, err := c.Databases.ListOptions(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	req := dbRequest("tour-pg", "pg")
+	req.NumNodes, req.SizeSlug, req.Tags = 2, "db-s-1vcpu-2gb", []string{"tour"}
+	req.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "203.0.113.0/24"}}
+	pg := createDB(t, c, req)
+	bad := dbRequest("tour-bad", "kafka")
+	bad.NumNodes = 1
+	_, _, err := c.Databases.Create(ctx, bad)
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+
+	r, _ := c.NewRequest(ctx, http.MethodGet, "/v2/databases?tag_name=tour", nil)
+	if _, err := c.Do(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.List(ctx, &godo.ListOptions{PerPage: 10}); err != nil {
+		t.Fatal(err)
+	}
+	waitDBStatus(t, c, pg.ID, "online")
+	if _, _, err := c.Databases.GetCA(ctx, pg.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.UpdateMaintenance(ctx, pg.ID, &godo.DatabaseUpdateMaintenanceRequest{Day: "sunday", Hour: "03:00"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Firewall. godo's update request echoes read-only fields (cluster_uuid,
+	// created_at) the spec forbids in requests, so the PUT is sent by hand.
+	rules, _, err := c.Databases.GetFirewallRules(ctx, pg.ID)
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("rules %v %+v", err, rules)
+	}
+	putRules := func(rules ...map[string]string) error {
+		r, _ := c.NewRequest(ctx, http.MethodPut, "/v2/databases/"+pg.ID+"/firewall", map[string]any{"rules": rules})
+		_, err := c.Do(ctx, r, nil)
+		return err
+	}
+	if err := putRules(
+		map[string]string{"uuid": rules[0].UUID, "type": "ip_addr", "value": "203.0.113.0/24"},
+		map[string]string{"type": "tag", "value": "tour"},
+	); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, putRules(map[string]string{"type": "vpc", "value": "x"}), http.StatusUnprocessableEntity)
+
+	// Users.
+	allow := true
+	if _, _, err := c.Databases.CreateUser(ctx, pg.ID, &godo.DatabaseCreateUserRequest{Name: "tour-user"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.ListUsers(ctx, pg.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.GetUser(ctx, pg.ID, "tour-user"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = c.NewRequest(ctx, http.MethodPut, "/v2/databases/"+pg.ID+"/users/tour-user", map[string]any{"settings": map[string]any{"pg_allow_replication": allow}})
+	if _, err := c.Do(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.ResetUserAuth(ctx, pg.ID, "tour-user", &godo.DatabaseResetUserAuthRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Databases.DeleteUser(ctx, pg.ID, "doadmin")
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+
+	// Databases and pools.
+	if _, _, err := c.Databases.CreateDB(ctx, pg.ID, &godo.DatabaseCreateDBRequest{Name: "tour-db"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.ListDBs(ctx, pg.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.GetDB(ctx, pg.ID, "tour-db"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.CreatePool(ctx, pg.ID, &godo.DatabaseCreatePoolRequest{Name: "tour-pool", Mode: "transaction", Size: 10, Database: "tour-db", User: "tour-user"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Databases.CreatePool(ctx, pg.ID, &godo.DatabaseCreatePoolRequest{Name: "tour-huge", Mode: "transaction", Size: 1000, Database: "tour-db"})
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+	if _, _, err := c.Databases.ListPools(ctx, pg.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.GetPool(ctx, pg.ID, "tour-pool"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.UpdatePool(ctx, pg.ID, "tour-pool", &godo.DatabaseUpdatePoolRequest{Mode: "session", Size: 12, Database: "tour-db"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.DeletePool(ctx, pg.ID, "tour-pool"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.DeleteDB(ctx, pg.ID, "tour-db"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.DeleteUser(ctx, pg.ID, "tour-user"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Resize.
+	if _, err := c.Databases.Resize(ctx, pg.ID, &godo.DatabaseResizeRequest{SizeSlug: "db-s-2vcpu-4gb", NumNodes: 2}); err != nil {
+		t.Fatal(err)
+	}
+	waitDBStatus(t, c, pg.ID, "online")
+
+	// Replicas: one promoted, one deleted.
+	if _, _, err := c.Databases.CreateReplica(ctx, pg.ID, &godo.DatabaseCreateReplicaRequest{Name: "tour-replica", Size: "db-s-2vcpu-4gb", Region: "nyc3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.CreateReplica(ctx, pg.ID, &godo.DatabaseCreateReplicaRequest{Name: "tour-replica-2", Size: "db-s-2vcpu-4gb"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.ListReplicas(ctx, pg.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	promoted := waitReplicaStatus(t, c, pg.ID, "tour-replica", "online")
+	if _, err := c.Databases.PromoteReplicaToPrimary(ctx, pg.ID, "tour-replica"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.DeleteReplica(ctx, pg.ID, "tour-replica-2"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Valkey: eviction policy.
+	vk := createDB(t, c, dbRequest("tour-valkey", "valkey"))
+	if _, _, err := c.Databases.GetEvictionPolicy(ctx, vk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.SetEvictionPolicy(ctx, vk.ID, godo.EvictionPolicyAllKeysLRU); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Databases.GetEvictionPolicy(ctx, pg.ID)
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+
+	// Kubernetes firewall rule: needs a live cluster.
+	k8s, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
+		Name: "tour-db-k8s", RegionSlug: "nyc3", VersionSlug: "latest",
+		NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "p", Size: "s-2vcpu-4gb", Count: 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putRules(map[string]string{"type": "k8s", "value": k8s.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if rules, _, err := c.Databases.GetFirewallRules(ctx, pg.ID); err != nil || len(rules) != 1 || rules[0].Value != k8s.ID {
+		t.Fatalf("k8s rule: %v %+v", err, rules)
+	}
+	if _, err := c.Kubernetes.Delete(ctx, k8s.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, id := range []string{pg.ID, promoted.ID, vk.ID} {
+		if _, err := c.Databases.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err = c.Databases.Get(ctx, pg.ID)
+	wantStatus(t, err, http.StatusNotFound)
+	eventually(t, "tour databases and cluster gone", func() bool {
+		for _, it := range srv.Inventory().Items {
+			if strings.HasPrefix(it.Kind, "database_") || it.ID == k8s.ID || it.Parent == k8s.ID {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -1,0 +1,237 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Read-only replicas (PostgreSQL and MySQL). A replica provisions like a
+// cluster, may live in another region, must not be smaller than its primary,
+// and can be promoted into a standalone cluster with the same id. Deleting
+// a primary deletes its replicas.
+
+type dbReplica struct {
+	ID         string
+	Name       string
+	Region     string
+	Size       string
+	StorageMiB int
+	VPCID      string
+	Tags       []string
+	CreatedAt  time.Time
+	host       string
+
+	status   string
+	failed   bool
+	stuck    bool
+	readyAt  time.Time
+	deleting bool
+	goneAt   time.Time
+}
+
+func (rp *dbReplica) inventoryStatus() string {
+	switch {
+	case rp.deleting:
+		return dbStatusDeleting
+	case rp.stuck:
+		return dbStatusFailed
+	}
+	return rp.status
+}
+
+type dbReplicaJSON struct {
+	ID                 string        `json:"id"`
+	Name               string        `json:"name"`
+	Region             string        `json:"region"`
+	Size               string        `json:"size"`
+	Status             string        `json:"status"`
+	Tags               []string      `json:"tags"`
+	CreatedAt          time.Time     `json:"created_at"`
+	PrivateNetworkUUID string        `json:"private_network_uuid"`
+	Connection         *dbConnection `json:"connection"`
+	PrivateConnection  *dbConnection `json:"private_connection"`
+	StorageSizeMiB     int           `json:"storage_size_mib,omitempty"`
+}
+
+func (s *databaseStore) renderReplica(cl *dbCluster, rp *dbReplica) dbReplicaJSON {
+	admin := cl.admin()
+	out := dbReplicaJSON{
+		ID: rp.ID, Name: rp.Name, Region: rp.Region, Size: rp.Size, Status: rp.status,
+		Tags: slices.Clone(rp.Tags), CreatedAt: rp.CreatedAt, PrivateNetworkUUID: rp.VPCID,
+		Connection:        cl.connection(rp.host, admin, cl.Engine.AdminDB, cl.Engine.Port),
+		PrivateConnection: cl.connection(dbPrivateHost(rp.host), admin, cl.Engine.AdminDB, cl.Engine.Port),
+		StorageSizeMiB:    rp.StorageMiB,
+	}
+	if out.Tags == nil {
+		out.Tags = []string{}
+	}
+	return out
+}
+
+func (cl *dbCluster) replica(name string) *dbReplica {
+	for _, rp := range cl.replicas {
+		if !rp.deleting && rp.Name == name {
+			return rp
+		}
+	}
+	return nil
+}
+
+func (s *databaseStore) replicaCluster(c *call) (*dbCluster, bool) {
+	cl, ok := s.cluster(c)
+	if !ok {
+		return nil, false
+	}
+	if !cl.Engine.Replicas {
+		c.unprocessable("read-only replicas are only available for %s; %s is a %s cluster", dbEnginesWith(func(e *dbEngine) bool { return e.Replicas }), cl.Name, cl.Engine.Name)
+		return nil, false
+	}
+	return cl, true
+}
+
+func (s *databaseStore) findReplica(c *call) (*dbCluster, *dbReplica, bool) {
+	cl, ok := s.replicaCluster(c)
+	if !ok {
+		return nil, nil, false
+	}
+	rp := cl.replica(c.param("replica_name"))
+	if rp == nil {
+		c.notFound()
+		return nil, nil, false
+	}
+	return cl, rp, true
+}
+
+func (s *databaseStore) listReplicas(c *call) {
+	cl, ok := s.replicaCluster(c)
+	if !ok {
+		return
+	}
+	out := []dbReplicaJSON{}
+	for _, rp := range cl.replicas {
+		if !rp.deleting {
+			out = append(out, s.renderReplica(cl, rp))
+		}
+	}
+	c.respond(http.StatusOK, map[string]any{"replicas": out})
+}
+
+func (s *databaseStore) getReplica(c *call) {
+	if cl, rp, ok := s.findReplica(c); ok {
+		c.respond(http.StatusOK, map[string]any{"replica": s.renderReplica(cl, rp)})
+	}
+}
+
+func (s *databaseStore) createReplica(c *call) {
+	cl, ok := s.replicaCluster(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		Name               string   `json:"name"`
+		Region             string   `json:"region"`
+		Size               string   `json:"size"`
+		PrivateNetworkUUID string   `json:"private_network_uuid"`
+		Tags               []string `json:"tags"`
+		StorageSizeMiB     *int64   `json:"storage_size_mib"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if !dbRequireOnline(c, cl, "adding a read-only replica") {
+		return
+	}
+	if !s.validClusterName(c, "name", req.Name) {
+		return
+	}
+	en := cl.Engine
+	region := req.Region
+	if region == "" {
+		region = cl.Region
+	}
+	if !dbRegion(c, en, "region", region) {
+		return
+	}
+	sz, ok := dbPlan(c, en, "size", req.Size, 1)
+	if !ok {
+		return
+	}
+	primary, _ := dbSizeBySlug(cl.Size)
+	if sz.smallerThan(primary) {
+		c.unprocessable("size %q is smaller than the primary's %q: a read-only replica needs at least the primary's memory and vCPUs", sz.Slug, primary.Slug)
+		return
+	}
+	storage, ok := dbStorage(c, en, sz, req.StorageSizeMiB, 0)
+	if !ok {
+		return
+	}
+	if req.StorageSizeMiB == nil || *req.StorageSizeMiB == 0 {
+		storage = max(storage, cl.StorageMiB)
+		if storage > sz.MaxDiskMiB {
+			c.unprocessable("size %q holds at most %d MiB but the primary has %d MiB of storage: choose a larger size", sz.Slug, sz.MaxDiskMiB, cl.StorageMiB)
+			return
+		}
+	} else if storage < cl.StorageMiB {
+		c.unprocessable("storage_size_mib %d is smaller than the primary's %d MiB: a replica holds a full copy", storage, cl.StorageMiB)
+		return
+	}
+	tags, ok := dbValidTags(c, req.Tags)
+	if !ok {
+		return
+	}
+	vpcID, ok := s.dbVPC(c, req.PrivateNetworkUUID, region)
+	if !ok {
+		return
+	}
+	rp := &dbReplica{
+		ID: newID(), Name: req.Name, Region: region, Size: sz.Slug, StorageMiB: storage, VPCID: vpcID,
+		Tags: tags, CreatedAt: c.now.UTC().Truncate(time.Second),
+		host:    fmt.Sprintf("%s-do-user-%d-0.%s.db.ondigitalocean.com", req.Name, s.accountNumber, string(rune('a'+len(cl.replicas)%8))),
+		status:  dbStatusCreating,
+		failed:  s.e.takeTransitionFailure(TransitionReplica),
+		readyAt: c.now.Add(s.e.scaled(ReplicaCreateDuration)),
+	}
+	cl.replicas = append(cl.replicas, rp)
+	c.respond(http.StatusCreated, map[string]any{"replica": s.renderReplica(cl, rp)})
+}
+
+func (s *databaseStore) deleteReplica(c *call) {
+	_, rp, ok := s.findReplica(c)
+	if !ok {
+		return
+	}
+	rp.deleting, rp.goneAt = true, c.now.Add(s.e.scaled(DeleteDuration))
+	c.noContent()
+}
+
+// promoteReplica turns an online replica into a standalone cluster with the
+// replica's id, name, size, region and VPC, and a copy of the primary's
+// users, databases and firewall rules.
+func (s *databaseStore) promoteReplica(c *call) {
+	cl, rp, ok := s.findReplica(c)
+	if !ok {
+		return
+	}
+	if rp.status != dbStatusOnline {
+		c.conflict("replica %s is not ready yet (status %q): wait until it is online before promoting it", rp.Name, rp.status)
+		return
+	}
+	promoted := &dbCluster{
+		ID: rp.ID, Name: rp.Name, Engine: cl.Engine, Version: cl.Version, Size: rp.Size, NumNodes: 1,
+		Region: rp.Region, StorageMiB: rp.StorageMiB, VPCID: rp.VPCID, Tags: slices.Clone(rp.Tags),
+		CreatedAt: rp.CreatedAt, status: dbStatusOnline, host: rp.host,
+		dbs: slices.Clone(cl.dbs), maintenance: cl.maintenance, eviction: cl.eviction,
+	}
+	for _, u := range cl.users {
+		cp := *u
+		promoted.users = append(promoted.users, &cp)
+	}
+	for _, r := range cl.rules {
+		promoted.rules = append(promoted.rules, &dbRule{UUID: newID(), ClusterUUID: promoted.ID, Type: r.Type, Value: r.Value, CreatedAt: c.now.UTC().Truncate(time.Second)})
+	}
+	cl.replicas = slices.DeleteFunc(cl.replicas, func(x *dbReplica) bool { return x == rp })
+	s.clusters[promoted.ID] = promoted
+	c.noContent()
+}

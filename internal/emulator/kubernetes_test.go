@@ -1,0 +1,766 @@
+package emulator
+
+import (
+	"encoding/pem"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/digitalocean/godo"
+)
+
+// k8sClock replaces the emulator's clock with one the test moves by hand,
+// so lifecycle assertions do not race the wall clock.
+type k8sClock struct {
+	srv *Server
+	now time.Time
+}
+
+func newK8sClock(srv *Server) *k8sClock {
+	clk := &k8sClock{srv: srv, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	srv.mu.Lock()
+	srv.clock = func() time.Time { return clk.now } // called with srv.mu held
+	srv.mu.Unlock()
+	return clk
+}
+
+// advance moves the clock by the scaled equivalent of a real DigitalOcean duration.
+func (clk *k8sClock) advance(real time.Duration) {
+	clk.srv.mu.Lock()
+	clk.now = clk.now.Add(clk.srv.scaled(real))
+	clk.srv.mu.Unlock()
+}
+
+func poolNamed(t *testing.T, cl *godo.KubernetesCluster, name string) *godo.KubernetesNodePool {
+	t.Helper()
+	for _, p := range cl.NodePools {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("cluster %s has no node pool %q", cl.Name, name)
+	return nil
+}
+
+func nodeStates(p *godo.KubernetesNodePool) []string {
+	var out []string
+	for _, n := range p.Nodes {
+		out = append(out, n.Status.State)
+	}
+	return out
+}
+
+func allNodes(p *godo.KubernetesNodePool, state string) bool {
+	for _, n := range p.Nodes {
+		if n.Status.State != state {
+			return false
+		}
+	}
+	return len(p.Nodes) > 0
+}
+
+func getCluster(t *testing.T, c *godo.Client, id string) *godo.KubernetesCluster {
+	t.Helper()
+	cl, _, err := c.Kubernetes.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func simpleCluster(name, region string) *godo.KubernetesClusterCreateRequest {
+	return &godo.KubernetesClusterCreateRequest{
+		Name: name, RegionSlug: region, VersionSlug: "latest",
+		NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "default", Size: "s-2vcpu-4gb", Count: 1}},
+	}
+}
+
+func TestKubernetesLifecycleGPUPoolTakesLonger(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	clk := newK8sClock(srv)
+
+	cl, resp, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
+		Name: "inference", RegionSlug: "tor1", VersionSlug: "latest", Tags: []string{"team:ml"},
+		MaintenancePolicy: &godo.KubernetesMaintenancePolicy{StartTime: "4:00", Day: godo.KubernetesMaintenanceDaySunday},
+		NodePools: []*godo.KubernetesNodePoolCreateRequest{
+			{Name: "cpu", Size: "s-2vcpu-4gb", Count: 2, Labels: map[string]string{"role": "api"}},
+			{Name: "gpu", Size: "gpu-h100x1-80gb", Count: 1,
+				Labels: map[string]string{gpuModelLabelForTest: "custom"},
+				Taints: []godo.Taint{{Key: "workload", Value: "inference", Effect: "NoSchedule"}}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create answered %d, want 201", resp.StatusCode)
+	}
+	if cl.Status.State != godo.KubernetesClusterStatusProvisioning || cl.VersionSlug != KubernetesLatestVersion() {
+		t.Fatalf("new cluster: state %q version %q", cl.Status.State, cl.VersionSlug)
+	}
+	if cl.URN() != "do:kubernetes:"+cl.ID || cl.Endpoint != "https://"+cl.ID+".k8s.ondigitalocean.com" || cl.IPv4 == "" {
+		t.Fatalf("identity: urn %s endpoint %s ipv4 %q", cl.URN(), cl.Endpoint, cl.IPv4)
+	}
+	for _, tag := range []string{"k8s", "k8s:" + cl.ID, "team:ml"} {
+		if !slices.Contains(cl.Tags, tag) {
+			t.Errorf("cluster tags %v lack %q", cl.Tags, tag)
+		}
+	}
+	if cl.ClusterSubnet != "10.244.0.0/16" || cl.ServiceSubnet != "10.245.0.0/16" || cl.VPCUUID == "" {
+		t.Errorf("network defaults: %s %s vpc %q", cl.ClusterSubnet, cl.ServiceSubnet, cl.VPCUUID)
+	}
+	if mp := cl.MaintenancePolicy; mp == nil || mp.StartTime != "04:00" || mp.Day != godo.KubernetesMaintenanceDaySunday || mp.Duration != "4h0m0s" {
+		t.Errorf("maintenance policy %+v", cl.MaintenancePolicy)
+	}
+	def, _, err := c.VPCs.Get(ctx, cl.VPCUUID)
+	if err != nil || !def.Default || def.RegionSlug != "tor1" {
+		t.Fatalf("cluster should be in tor1's default VPC: %v %+v", err, def)
+	}
+	cpu, gpu := poolNamed(t, cl, "cpu"), poolNamed(t, cl, "gpu")
+	if len(cpu.Nodes) != 2 || !allNodes(cpu, "provisioning") || !allNodes(gpu, "provisioning") {
+		t.Fatalf("new nodes: cpu %v gpu %v", nodeStates(cpu), nodeStates(gpu))
+	}
+	for _, n := range cpu.Nodes {
+		if !strings.HasPrefix(n.Name, "cpu-") || len(n.Name) != len("cpu-")+5 || n.DropletID == "" || n.CreatedAt.IsZero() {
+			t.Errorf("node %+v", n)
+		}
+	}
+	for _, tag := range []string{"k8s", "k8s:" + cl.ID, "k8s:worker"} {
+		if !slices.Contains(cpu.Tags, tag) {
+			t.Errorf("pool tags %v lack %q", cpu.Tags, tag)
+		}
+	}
+
+	// GPU pools carry DOKS's GPU labels and taint next to the user's; the
+	// user's value wins on the same key.
+	if gpu.Labels[gpuBrandLabelForTest] != "nvidia" || gpu.Labels[gpuModelLabelForTest] != "custom" {
+		t.Errorf("gpu labels %v", gpu.Labels)
+	}
+	if !slices.Contains(gpu.Taints, godo.Taint{Key: "nvidia.com/gpu", Effect: "NoSchedule"}) ||
+		!slices.Contains(gpu.Taints, godo.Taint{Key: "workload", Value: "inference", Effect: "NoSchedule"}) {
+		t.Errorf("gpu taints %v", gpu.Taints)
+	}
+	if len(cpu.Taints) != 0 || cpu.Labels["role"] != "api" || cpu.Labels[gpuBrandLabelForTest] != "" {
+		t.Errorf("cpu pool labels %v taints %v", cpu.Labels, cpu.Taints)
+	}
+	if p := cl.NvidiaGpuDevicePlugin; p == nil || p.Enabled == nil || !*p.Enabled {
+		t.Errorf("the NVIDIA device plugin should be on for a cluster with an NVIDIA pool: %+v", p)
+	}
+
+	clk.advance(ClusterProvisionDuration)
+	cl = getCluster(t, c, cl.ID)
+	cpu, gpu = poolNamed(t, cl, "cpu"), poolNamed(t, cl, "gpu")
+	if cl.Status.State != godo.KubernetesClusterStatusRunning || !allNodes(cpu, "running") || !allNodes(gpu, "provisioning") {
+		t.Fatalf("after %s: cluster %s cpu %v gpu %v", ClusterProvisionDuration, cl.Status.State, nodeStates(cpu), nodeStates(gpu))
+	}
+	clk.advance(GPUPoolProvisionDuration - ClusterProvisionDuration)
+	gpu = poolNamed(t, getCluster(t, c, cl.ID), "gpu")
+	if !allNodes(gpu, "running") {
+		t.Fatalf("gpu nodes after %s: %v", GPUPoolProvisionDuration, nodeStates(gpu))
+	}
+
+	inv := srv.Inventory()
+	if inv.Count("kubernetes_cluster") != 1 || inv.Count("kubernetes_node_pool") != 2 {
+		t.Fatalf("inventory:\n%s", inv)
+	}
+	for _, it := range inv.Items {
+		if it.Kind == "kubernetes_node_pool" && (it.Parent != cl.ID || it.Status != "running") {
+			t.Errorf("pool item %+v", it)
+		}
+	}
+	list, _, err := c.Kubernetes.List(ctx, nil)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %d", err, len(list))
+	}
+	msgs, _, err := c.Kubernetes.GetClusterStatusMessages(ctx, cl.ID, nil)
+	if err != nil || len(msgs) < 2 {
+		t.Fatalf("status messages: %v %v", err, msgs)
+	}
+	if !srv.k8s.clusterExists(cl.ID) || srv.k8s.clusterExists(newID()) {
+		t.Error("clusterExists is wrong")
+	}
+}
+
+const (
+	gpuBrandLabelForTest = "doks.digitalocean.com/gpu-brand"
+	gpuModelLabelForTest = "doks.digitalocean.com/gpu-model"
+)
+
+func TestKubernetesAMDPoolLabelsAndTaint(t *testing.T) {
+	_, c := startTest(t, Config{})
+	cl, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
+		Name: "amd", RegionSlug: "atl1", VersionSlug: "latest",
+		NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "mi300x", Size: "gpu-mi300x8-1536gb", Count: 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cl.NodePools[0]
+	if p.Labels[gpuBrandLabelForTest] != "amd" || p.Labels[gpuModelLabelForTest] != "mi300x" ||
+		!slices.Contains(p.Taints, godo.Taint{Key: "amd.com/gpu", Effect: "NoSchedule"}) {
+		t.Fatalf("amd pool labels %v taints %v", p.Labels, p.Taints)
+	}
+	if cl.AmdGpuDevicePlugin == nil || !*cl.AmdGpuDevicePlugin.Enabled || cl.RdmaSharedDevicePlugin == nil || !*cl.RdmaSharedDevicePlugin.Enabled {
+		t.Fatalf("AMD 8-GPU pools enable the AMD device plugin and RDMA: %+v %+v", cl.AmdGpuDevicePlugin, cl.RdmaSharedDevicePlugin)
+	}
+}
+
+func TestKubernetesAutoscaleMinZero(t *testing.T) {
+	_, c := startTest(t, Config{})
+	cl, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
+		Name: "scale", RegionSlug: "nyc2", VersionSlug: "1.32.5-do.0",
+		NodePools: []*godo.KubernetesNodePoolCreateRequest{
+			{Name: "cpu", Size: "s-1vcpu-2gb", Count: 1},
+			// godo omits count=0 and min_nodes=0: the pool starts empty.
+			{Name: "gpu", Size: "gpu-h100x8-640gb", AutoScale: true, MinNodes: 0, MaxNodes: 2},
+			{Name: "burst", Size: "c-4", AutoScale: true, MinNodes: 1, MaxNodes: 5},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu, burst := poolNamed(t, cl, "gpu"), poolNamed(t, cl, "burst")
+	if !gpu.AutoScale || gpu.MinNodes != 0 || gpu.MaxNodes != 2 || gpu.Count != 0 || len(gpu.Nodes) != 0 {
+		t.Fatalf("gpu pool %+v", gpu)
+	}
+	if burst.Count != 1 || len(burst.Nodes) != 1 {
+		t.Fatalf("an autoscaled pool without count starts at min_nodes: %+v", burst)
+	}
+	// Scale the empty GPU pool up within its bounds.
+	one := 1
+	p, resp, err := c.Kubernetes.UpdateNodePool(ctx, cl.ID, gpu.ID, &godo.KubernetesNodePoolUpdateRequest{Name: "gpu", Count: &one})
+	if err != nil || resp.StatusCode != http.StatusAccepted || p.Count != 1 || len(p.Nodes) != 1 || !p.AutoScale {
+		t.Fatalf("scale up: %v %+v", err, p)
+	}
+	three := 3
+	_, _, err = c.Kubernetes.UpdateNodePool(ctx, cl.ID, gpu.ID, &godo.KubernetesNodePoolUpdateRequest{Name: "gpu", Count: &three})
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "max_nodes") {
+		t.Fatalf("count above max_nodes: %s", er.Message)
+	}
+}
+
+func TestKubernetesCreateValidation(t *testing.T) {
+	_, c := startTest(t, Config{})
+	if _, _, err := c.Kubernetes.Create(ctx, simpleCluster("taken", "nyc1")); err != nil {
+		t.Fatal(err)
+	}
+	ams, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "ams-vpc", RegionSlug: "ams3", IPRange: "10.50.0.0/20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := func(mod func(p *godo.KubernetesNodePoolCreateRequest)) []*godo.KubernetesNodePoolCreateRequest {
+		p := &godo.KubernetesNodePoolCreateRequest{Name: "pool", Size: "s-2vcpu-4gb", Count: 1}
+		mod(p)
+		return []*godo.KubernetesNodePoolCreateRequest{p}
+	}
+	cases := []struct {
+		name string
+		mod  func(r *godo.KubernetesClusterCreateRequest)
+		want []string // substrings of the message
+	}{
+		{"missing name", func(r *godo.KubernetesClusterCreateRequest) { r.Name = "" }, []string{"name is required"}},
+		{"duplicate name", func(r *godo.KubernetesClusterCreateRequest) { r.Name = "taken" }, []string{"name", "taken", "already used"}},
+		{"unknown region", func(r *godo.KubernetesClusterCreateRequest) { r.RegionSlug = "mars1" }, []string{"region", "mars1", "tor1"}},
+		{"version not offered", func(r *godo.KubernetesClusterCreateRequest) { r.VersionSlug = "1.20.0-do.0" }, []string{"version", "1.20.0-do.0", "1.33.1-do.0"}},
+		{"no node pools", func(r *godo.KubernetesClusterCreateRequest) { r.NodePools = nil }, []string{"node_pools"}},
+		{"gpu size not offered in region", func(r *godo.KubernetesClusterCreateRequest) {
+			r.RegionSlug = "ams3"
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.Size = "gpu-h100x8-640gb" })
+		}, []string{"node_pools[0].size", "gpu-h100x8-640gb", `not offered in region "ams3"`, "gpu-4000adax1-20gb"}},
+		{"unknown size", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.Size = "s-99vcpu" })
+		}, []string{"node_pools[0].size", "s-99vcpu"}},
+		{"count zero", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.Count = 0 })
+		}, []string{"node_pools[0].count", "between 1 and 100"}},
+		{"count too large", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.Count = 101 })
+		}, []string{"node_pools[0].count", "101"}},
+		{"max below min", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.AutoScale, p.MinNodes, p.MaxNodes = true, 3, 2 })
+		}, []string{"node_pools[0].max_nodes"}},
+		{"autoscale without max", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.AutoScale, p.Count = true, 0 })
+		}, []string{"node_pools[0].max_nodes"}},
+		{"count outside bounds", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) {
+				p.AutoScale, p.MinNodes, p.MaxNodes, p.Count = true, 1, 3, 5
+			})
+		}, []string{"node_pools[0].count", "min_nodes 1", "max_nodes 3"}},
+		{"duplicate pool names", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = append(pool(func(*godo.KubernetesNodePoolCreateRequest) {}), &godo.KubernetesNodePoolCreateRequest{Name: "pool", Size: "s-1vcpu-2gb", Count: 1})
+		}, []string{"node_pools[1].name", "unique"}},
+		{"pool without name", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.Name = "" })
+		}, []string{"node_pools[0].name is required"}},
+		{"bad taint effect", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) {
+				p.Taints = []godo.Taint{{Key: "a", Value: "b", Effect: "Sometimes"}}
+			})
+		}, []string{"node_pools[0].taints[0].effect", "NoExecute"}},
+		{"bad label", func(r *godo.KubernetesClusterCreateRequest) {
+			r.NodePools = pool(func(p *godo.KubernetesNodePoolCreateRequest) { p.Labels = map[string]string{"-bad": "x"} })
+		}, []string{"node_pools[0].labels", "-bad"}},
+		{"bad tag", func(r *godo.KubernetesClusterCreateRequest) { r.Tags = []string{"has space"} }, []string{"tags", "has space"}},
+		{"vpc in other region", func(r *godo.KubernetesClusterCreateRequest) { r.VPCUUID = ams.ID }, []string{"vpc_uuid", `"ams3"`, "nyc1"}},
+		{"unknown vpc", func(r *godo.KubernetesClusterCreateRequest) { r.VPCUUID = newID() }, []string{"vpc_uuid", "does not name a VPC"}},
+		{"cluster subnet not private", func(r *godo.KubernetesClusterCreateRequest) { r.ClusterSubnet = "8.8.0.0/16" }, []string{"cluster_subnet", "private"}},
+		{"subnets overlap", func(r *godo.KubernetesClusterCreateRequest) {
+			r.ClusterSubnet, r.ServiceSubnet = "172.16.0.0/16", "172.16.128.0/20"
+		}, []string{"cluster_subnet", "service_subnet", "overlap"}},
+		{"subnet overlaps vpc", func(r *godo.KubernetesClusterCreateRequest) {
+			r.RegionSlug, r.VPCUUID, r.ClusterSubnet = "ams3", ams.ID, "10.50.0.0/16"
+		}, []string{"cluster_subnet", "10.50.0.0/20", "ams-vpc"}},
+		{"bad maintenance time", func(r *godo.KubernetesClusterCreateRequest) {
+			r.MaintenancePolicy = &godo.KubernetesMaintenancePolicy{StartTime: "25:00"}
+		}, []string{"maintenance_policy.start_time", "25:00"}},
+		{"isolated workers without NAT", func(r *godo.KubernetesClusterCreateRequest) { r.IsolatedWorkers = true }, []string{"isolated_workers", "NAT gateway"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := simpleCluster("valid", "nyc1")
+			tc.mod(req)
+			_, _, err := c.Kubernetes.Create(ctx, req)
+			er := wantStatus(t, err, http.StatusUnprocessableEntity)
+			t.Log(er.Message)
+			for _, w := range tc.want {
+				if !strings.Contains(er.Message, w) {
+					t.Errorf("message %q lacks %q", er.Message, w)
+				}
+			}
+		})
+	}
+	// Failed creates leave nothing behind, not even a default VPC.
+	vpcs, _, err := c.VPCs.List(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vpcs {
+		if v.RegionSlug == "ams3" && v.Default {
+			t.Errorf("a failed create made default VPC %+v", v)
+		}
+	}
+	list, _, _ := c.Kubernetes.List(ctx, nil)
+	if len(list) != 1 {
+		t.Errorf("%d clusters exist, want only the first", len(list))
+	}
+}
+
+func TestKubernetesUpdateAndScale(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	clk := newK8sClock(srv)
+	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("web", "fra1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(ClusterProvisionDuration)
+
+	on := true
+	upd, resp, err := c.Kubernetes.Update(ctx, cl.ID, &godo.KubernetesClusterUpdateRequest{
+		Name: "web-2", Tags: []string{"prod"}, HA: &on, AutoUpgrade: &on, SurgeUpgrade: true,
+		MaintenancePolicy: &godo.KubernetesMaintenancePolicy{StartTime: "22:30", Day: godo.KubernetesMaintenanceDayFriday},
+	})
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("update: %v", err)
+	}
+	if upd.Name != "web-2" || !upd.HA || !upd.AutoUpgrade || !upd.SurgeUpgrade || !slices.Contains(upd.Tags, "prod") ||
+		!slices.Contains(upd.Tags, "k8s:"+cl.ID) || upd.MaintenancePolicy.StartTime != "22:30" || upd.MaintenancePolicy.Day != godo.KubernetesMaintenanceDayFriday {
+		t.Fatalf("updated cluster %+v", upd)
+	}
+	off := false
+	_, _, err = c.Kubernetes.Update(ctx, cl.ID, &godo.KubernetesClusterUpdateRequest{Name: "web-2", HA: &off})
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "high availability cannot be disabled") {
+		t.Fatalf("disable HA: %s", er.Message)
+	}
+	_, _, err = c.Kubernetes.Update(ctx, cl.ID, &godo.KubernetesClusterUpdateRequest{Tags: []string{"x"}})
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "name is required") {
+		t.Fatalf("update without name: %s", er.Message)
+	}
+
+	pool := cl.NodePools[0]
+	// The last pool cannot go.
+	_, err = c.Kubernetes.DeleteNodePool(ctx, cl.ID, pool.ID)
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "last node pool") {
+		t.Fatalf("delete last pool: %s", er.Message)
+	}
+	// Scale up: new nodes provision.
+	four := 4
+	p, _, err := c.Kubernetes.UpdateNodePool(ctx, cl.ID, pool.ID, &godo.KubernetesNodePoolUpdateRequest{Name: "default", Count: &four, Labels: map[string]string{"tier": "web"}})
+	if err != nil || p.Count != 4 || len(p.Nodes) != 4 || p.Labels["tier"] != "web" {
+		t.Fatalf("scale up: %v %+v", err, p)
+	}
+	if got := nodeStates(p); got[0] != "running" || got[3] != "provisioning" {
+		t.Fatalf("node states after scale up: %v", got)
+	}
+	// Size is immutable.
+	req, _ := c.NewRequest(ctx, http.MethodPut, "/v2/kubernetes/clusters/"+cl.ID+"/node_pools/"+pool.ID, map[string]any{"name": "default", "count": 4, "size": "c-8"})
+	_, err = c.Do(ctx, req, nil)
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "size cannot be changed") {
+		t.Fatalf("size change: %s", er.Message)
+	}
+	// Scale down: surplus nodes drain, then go.
+	one := 1
+	p, _, err = c.Kubernetes.UpdateNodePool(ctx, cl.ID, pool.ID, &godo.KubernetesNodePoolUpdateRequest{Name: "default", Count: &one})
+	if err != nil || p.Count != 1 {
+		t.Fatalf("scale down: %v %+v", err, p)
+	}
+	if got := nodeStates(p); len(got) != 4 || slices.Index(got, "running") < 0 || !slices.Contains(got, "draining") {
+		t.Fatalf("node states after scale down: %v", got)
+	}
+	clk.advance(3 * DeleteDuration)
+	p, _, err = c.Kubernetes.GetNodePool(ctx, cl.ID, pool.ID)
+	if err != nil || len(p.Nodes) != 1 || p.Nodes[0].Status.State != "running" {
+		t.Fatalf("after draining: %v %v", err, nodeStates(p))
+	}
+
+	// Add a pool, then delete and replace single nodes.
+	extra, resp, err := c.Kubernetes.CreateNodePool(ctx, cl.ID, &godo.KubernetesNodePoolCreateRequest{Name: "extra", Size: "s-1vcpu-2gb", Count: 2})
+	if err != nil || resp.StatusCode != http.StatusCreated || len(extra.Nodes) != 2 {
+		t.Fatalf("create pool: %v %+v", err, extra)
+	}
+	_, _, err = c.Kubernetes.CreateNodePool(ctx, cl.ID, &godo.KubernetesNodePoolCreateRequest{Name: "extra", Size: "s-1vcpu-2gb", Count: 1})
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "unique") {
+		t.Fatalf("duplicate pool: %s", er.Message)
+	}
+	_, _, err = c.Kubernetes.CreateNodePool(ctx, cl.ID, &godo.KubernetesNodePoolCreateRequest{Name: "h100", Size: "gpu-h100x1-80gb", Count: 1})
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, `not offered in region "fra1"`) {
+		t.Fatalf("gpu pool in fra1: %s", er.Message)
+	}
+	resp, err = c.Kubernetes.DeleteNode(ctx, cl.ID, extra.ID, extra.Nodes[0].ID, &godo.KubernetesNodeDeleteRequest{Replace: true})
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("replace node: %v", err)
+	}
+	p, _, _ = c.Kubernetes.GetNodePool(ctx, cl.ID, extra.ID)
+	if p.Count != 2 || len(p.Nodes) != 3 || p.Nodes[0].Status.State != "draining" || p.Nodes[2].Status.State != "provisioning" {
+		t.Fatalf("after replace: count %d nodes %v", p.Count, nodeStates(p))
+	}
+	if _, err := c.Kubernetes.DeleteNode(ctx, cl.ID, extra.ID, extra.Nodes[1].ID, &godo.KubernetesNodeDeleteRequest{SkipDrain: true}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _ = c.Kubernetes.GetNodePool(ctx, cl.ID, extra.ID)
+	if p.Count != 1 || p.Nodes[1].Status.State != "deleting" {
+		t.Fatalf("after delete without replace: count %d nodes %v", p.Count, nodeStates(p))
+	}
+	_, err = c.Kubernetes.DeleteNode(ctx, cl.ID, extra.ID, p.Nodes[2].ID, nil)
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "replace=1") {
+		t.Fatalf("deleting the only node: %s", er.Message)
+	}
+	_, err = c.Kubernetes.DeleteNode(ctx, cl.ID, extra.ID, newID(), nil)
+	wantStatus(t, err, http.StatusNotFound)
+
+	if _, err := c.Kubernetes.DeleteNodePool(ctx, cl.ID, extra.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Kubernetes.GetNodePool(ctx, cl.ID, extra.ID)
+	wantStatus(t, err, http.StatusNotFound)
+	if inv := srv.Inventory(); inv.Count("kubernetes_node_pool") != 2 {
+		t.Fatalf("a deleted pool stays in the inventory while its nodes go:\n%s", inv)
+	}
+	clk.advance(DeleteDuration)
+	if inv := srv.Inventory(); inv.Count("kubernetes_node_pool") != 1 {
+		t.Fatalf("inventory after teardown:\n%s", inv)
+	}
+}
+
+func TestKubernetesUpgrade(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	clk := newK8sClock(srv)
+	req := simpleCluster("old", "sgp1")
+	req.VersionSlug = "1.31.9-do.0"
+	cl, _, err := c.Kubernetes.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups, _, err := c.Kubernetes.GetUpgrades(ctx, cl.ID)
+	if err != nil || len(ups) != 1 || ups[0].Slug != "1.32.5-do.0" {
+		t.Fatalf("upgrades from 1.31: %v %+v", err, ups)
+	}
+	_, err = c.Kubernetes.Upgrade(ctx, cl.ID, &godo.KubernetesClusterUpgradeRequest{VersionSlug: "1.32.5-do.0"})
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "provisioning") {
+		t.Fatalf("upgrade while provisioning: %s", er.Message)
+	}
+	clk.advance(ClusterProvisionDuration)
+	_, err = c.Kubernetes.Upgrade(ctx, cl.ID, &godo.KubernetesClusterUpgradeRequest{VersionSlug: "1.33.1-do.0"})
+	if er := wantStatus(t, err, http.StatusUnprocessableEntity); !strings.Contains(er.Message, "1.32.5-do.0") {
+		t.Fatalf("skipping a minor: %s", er.Message)
+	}
+	resp, err := c.Kubernetes.Upgrade(ctx, cl.ID, &godo.KubernetesClusterUpgradeRequest{VersionSlug: "1.32.5-do.0"})
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("upgrade: %v", err)
+	}
+	got := getCluster(t, c, cl.ID)
+	if got.Status.State != godo.KubernetesClusterStatusUpgrading || got.VersionSlug != "1.31.9-do.0" {
+		t.Fatalf("during upgrade: %s %s", got.Status.State, got.VersionSlug)
+	}
+	clk.advance(ClusterUpgradeDuration)
+	got = getCluster(t, c, cl.ID)
+	if got.Status.State != godo.KubernetesClusterStatusRunning || got.VersionSlug != "1.32.5-do.0" {
+		t.Fatalf("after upgrade: %s %s", got.Status.State, got.VersionSlug)
+	}
+	ups, _, _ = c.Kubernetes.GetUpgrades(ctx, cl.ID)
+	if len(ups) != 1 || ups[0].Slug != "1.33.1-do.0" {
+		t.Fatalf("upgrades from 1.32: %+v", ups)
+	}
+}
+
+func TestKubernetesKubeconfigAndCredentials(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	clk := newK8sClock(srv)
+	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("creds", "lon1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, resp, err := c.Kubernetes.GetKubeConfig(ctx, cl.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/yaml" {
+		t.Errorf("kubeconfig content type %q", ct)
+	}
+	yaml := string(cfg.KubeconfigYAML)
+	for _, want := range []string{"apiVersion: v1", "kind: Config", "server: " + cl.Endpoint, "certificate-authority-data: ", "current-context: do-lon1-creds", "token: doks_"} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("kubeconfig lacks %q:\n%s", want, yaml)
+		}
+	}
+	short, _, err := c.Kubernetes.GetKubeConfigWithExpiry(ctx, cl.ID, 3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kubeToken(string(short.KubeconfigYAML)) == kubeToken(yaml) || kubeToken(yaml) == "" {
+		t.Error("a kubeconfig with an expiry must carry a different token")
+	}
+
+	creds, _, err := c.Kubernetes.GetCredentials(ctx, cl.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := clk.now
+	if creds.Server != cl.Endpoint || creds.Token != kubeToken(yaml) || !creds.ExpiresAt.Equal(now.Add(7*24*time.Hour)) {
+		t.Errorf("default credentials: %s %s %s (now %s)", creds.Server, creds.Token, creds.ExpiresAt, now)
+	}
+	if block, _ := pem.Decode(creds.CertificateAuthorityData); block == nil || block.Type != "CERTIFICATE" {
+		t.Errorf("CA data is not a PEM certificate: %q", creds.CertificateAuthorityData)
+	}
+	expiry := 600
+	short2, _, err := c.Kubernetes.GetCredentials(ctx, cl.ID, &godo.KubernetesClusterCredentialsGetRequest{ExpirySeconds: &expiry})
+	if err != nil || !short2.ExpiresAt.Equal(now.Add(600*time.Second)) || short2.Token == creds.Token {
+		t.Fatalf("credentials with expiry: %v %+v", err, short2)
+	}
+	user, _, err := c.Kubernetes.GetUser(ctx, cl.ID)
+	if err != nil || user.Username == "" || !slices.Contains(user.Groups, "k8saas:authenticated") {
+		t.Fatalf("user: %v %+v", err, user)
+	}
+
+	req, _ := c.NewRequest(ctx, http.MethodGet, "/v2/kubernetes/clusters/"+cl.ID+"/credentials?expiry_seconds=soon", nil)
+	_, err = c.Do(ctx, req, nil)
+	wantStatus(t, err, http.StatusBadRequest)
+	_, _, err = c.Kubernetes.GetKubeConfig(ctx, cl.ID, &godo.KubernetesClusterKubeconfigGetRequest{Type: "sso"})
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+	_, _, err = c.Kubernetes.GetCredentials(ctx, newID(), nil)
+	wantStatus(t, err, http.StatusNotFound)
+}
+
+func kubeToken(yaml string) string {
+	_, after, ok := strings.Cut(yaml, "token: ")
+	if !ok {
+		return ""
+	}
+	tok, _, _ := strings.Cut(after, "\n")
+	return tok
+}
+
+func TestKubernetesDeleteHoldsVPCUntilTornDown(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	clk := newK8sClock(srv)
+	v, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "k8s-net", RegionSlug: "sfo3", IPRange: "10.60.0.0/20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := simpleCluster("doomed", "sfo3")
+	req.VPCUUID = v.ID
+	cl, _, err := c.Kubernetes.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	members, _, err := c.VPCs.ListMembers(ctx, v.ID, &godo.VPCListMembersRequest{ResourceType: "kubernetes"}, nil)
+	if err != nil || len(members) != 1 || members[0].URN != cl.URN() {
+		t.Fatalf("members: %v %+v", err, members)
+	}
+	def, _, _ := c.Projects.GetDefault(ctx)
+	res, _, _ := c.Projects.ListResources(ctx, def.ID, nil)
+	if !slices.ContainsFunc(res, func(r godo.ProjectResource) bool { return r.URN == cl.URN() }) {
+		t.Errorf("the cluster should be in the default project: %+v", res)
+	}
+
+	resp, err := c.Kubernetes.Delete(ctx, cl.ID)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %v", err)
+	}
+	_, _, err = c.Kubernetes.Get(ctx, cl.ID)
+	wantStatus(t, err, http.StatusNotFound)
+	_, err = c.Kubernetes.Delete(ctx, cl.ID)
+	wantStatus(t, err, http.StatusNotFound)
+	if srv.k8s.clusterExists(cl.ID) {
+		t.Error("clusterExists is true for a deleted cluster")
+	}
+	res, _, _ = c.Projects.ListResources(ctx, def.ID, nil)
+	if slices.ContainsFunc(res, func(r godo.ProjectResource) bool { return r.URN == cl.URN() }) {
+		t.Error("a deleted cluster is still a project resource")
+	}
+	_, err = c.VPCs.Delete(ctx, v.ID)
+	wantStatus(t, err, http.StatusConflict)
+	inv := srv.Inventory()
+	if inv.Count("kubernetes_cluster") != 1 || inv.Items[len(inv.Items)-1].Status != "deleting" {
+		t.Fatalf("inventory during teardown:\n%s", inv)
+	}
+
+	clk.advance(DeleteDuration)
+	if _, err := c.VPCs.Delete(ctx, v.ID); err != nil {
+		t.Fatalf("VPC delete after teardown: %v", err)
+	}
+	if inv := srv.Inventory(); !inv.Empty() {
+		t.Fatalf("inventory after teardown:\n%s", inv)
+	}
+}
+
+func TestKubernetesTransitionFailures(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	clk := newK8sClock(srv)
+	if err := srv.FailNextTransitions(TransitionCluster, 1); err != nil {
+		t.Fatal(err)
+	}
+	bad, _, err := c.Kubernetes.Create(ctx, simpleCluster("broken", "blr1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _, err := c.Kubernetes.Create(ctx, simpleCluster("fine", "blr1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(ClusterProvisionDuration)
+	got := getCluster(t, c, bad.ID)
+	if got.Status.State != godo.KubernetesClusterStatusError || got.Status.Message == "" {
+		t.Fatalf("failed cluster: %+v", got.Status)
+	}
+	if got := getCluster(t, c, good.ID); got.Status.State != godo.KubernetesClusterStatusRunning {
+		t.Fatalf("only the next cluster fails: %+v", got.Status)
+	}
+	_, _, err = c.Kubernetes.CreateNodePool(ctx, bad.ID, &godo.KubernetesNodePoolCreateRequest{Name: "more", Size: "s-1vcpu-2gb", Count: 1})
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+
+	// A failed node pool: its nodes end in "error" and the cluster is degraded
+	// until they are replaced.
+	if err := srv.FailNextTransitions(TransitionNodePool, 1); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := c.Kubernetes.CreateNodePool(ctx, good.ID, &godo.KubernetesNodePoolCreateRequest{Name: "flaky", Size: "s-1vcpu-2gb", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(NodePoolProvisionDuration)
+	got = getCluster(t, c, good.ID)
+	flaky := poolNamed(t, got, "flaky")
+	if got.Status.State != godo.KubernetesClusterStatusDegraded || !strings.Contains(got.Status.Message, "flaky") || !allNodes(flaky, "error") {
+		t.Fatalf("after pool failure: %+v nodes %v", got.Status, nodeStates(flaky))
+	}
+	if _, err := c.Kubernetes.DeleteNode(ctx, good.ID, p.ID, flaky.Nodes[0].ID, &godo.KubernetesNodeDeleteRequest{Replace: true, SkipDrain: true}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(NodePoolProvisionDuration)
+	got = getCluster(t, c, good.ID)
+	if got.Status.State != godo.KubernetesClusterStatusRunning || !allNodes(poolNamed(t, got, "flaky"), "running") {
+		t.Fatalf("after replacing the failed node: %+v %v", got.Status, nodeStates(poolNamed(t, got, "flaky")))
+	}
+}
+
+func TestKubernetesOptionsRegionsAndSizes(t *testing.T) {
+	_, c := startTest(t, Config{})
+	opts, _, err := c.Kubernetes.GetOptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]bool{}
+	for _, s := range opts.Sizes {
+		sizes[s.Slug] = true
+	}
+	for _, want := range []string{"s-1vcpu-2gb", "c-8", "gpu-h100x1-80gb", "gpu-h100x8-640gb", "gpu-l40sx1-48gb", "gpu-mi300x1-192gb", "gpu-mi300x8-1536gb", "gpu-4000adax1-20gb", "gpu-6000adax1-48gb"} {
+		if !sizes[want] {
+			t.Errorf("options lack size %s", want)
+		}
+	}
+	if len(opts.Versions) == 0 || opts.Versions[0].Slug != "1.33.1-do.0" || opts.Versions[0].KubernetesVersion != "1.33.1" || len(opts.Versions[0].SupportedFeatures) == 0 {
+		t.Errorf("versions %+v", opts.Versions)
+	}
+	if len(opts.Regions) != len(regions) {
+		t.Errorf("%d regions, want %d", len(opts.Regions), len(regions))
+	}
+
+	for _, tc := range []struct {
+		size, region string
+		offered      bool
+	}{
+		{"gpu-h100x8-640gb", "tor1", true},
+		{"gpu-h100x8-640gb", "ams3", false},
+		{"gpu-mi300x1-192gb", "atl1", true},
+		{"gpu-mi300x1-192gb", "nyc2", false},
+		{"gpu-4000adax1-20gb", "ams3", true},
+		{"s-2vcpu-4gb", "syd1", true},
+		{"nonexistent", "tor1", false},
+	} {
+		if got := KubernetesSizeOffered(tc.size, tc.region); got != tc.offered {
+			t.Errorf("KubernetesSizeOffered(%s, %s) = %v", tc.size, tc.region, got)
+		}
+	}
+
+	all, _, err := c.Sizes.List(ctx, &godo.ListOptions{PerPage: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h100 *godo.Size
+	for i := range all {
+		if all[i].Slug == "gpu-h100x8-640gb" {
+			h100 = &all[i]
+		}
+	}
+	if h100 == nil || h100.GPUInfo == nil || h100.GPUInfo.Count != 8 || h100.GPUInfo.VRAM == nil || h100.GPUInfo.VRAM.Amount != 640 ||
+		!slices.Equal(h100.Regions, []string{"nyc2", "tor1", "atl1"}) || h100.PriceHourly <= 0 || h100.Vcpus != 160 {
+		t.Fatalf("h100x8 size: %+v", h100)
+	}
+
+	regs, _, err := c.Regions.List(ctx, &godo.ListOptions{PerPage: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range regs {
+		if r.Slug == "atl1" && !slices.Contains(r.Sizes, "gpu-mi300x8-1536gb") {
+			t.Errorf("atl1 sizes %v lack the MI300X", r.Sizes)
+		}
+		if r.Slug == "ams3" && slices.Contains(r.Sizes, "gpu-h100x1-80gb") {
+			t.Errorf("ams3 must not offer H100s")
+		}
+	}
+}
+
+// The kubeconfig is served as YAML, not JSON.
+func TestKubernetesKubeconfigRaw(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("raw", "tor1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/kubernetes/clusters/"+cl.ID+"/kubeconfig", nil)
+	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "apiVersion: v1\n") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
