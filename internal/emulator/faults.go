@@ -235,9 +235,13 @@ const (
 	TransitionCluster TransitionKind = "kubernetes_cluster"
 	// TransitionNodePool: a new node pool's nodes end in state "error".
 	TransitionNodePool TransitionKind = "node_pool"
-	// TransitionDatabase: a new database cluster ends in status "failed".
+	// TransitionDatabase: a new database cluster fails to provision. The
+	// inventory shows it "failed"; the API, whose status enum has no failed
+	// value, keeps answering "creating" (a create that never completes, as
+	// DigitalOcean's stuck creates look), and operations needing an online
+	// cluster answer 409.
 	TransitionDatabase TransitionKind = "database"
-	// TransitionReplica: a new read replica ends in status "failed".
+	// TransitionReplica: a new read replica fails the same way.
 	TransitionReplica TransitionKind = "replica"
 )
 
