@@ -1,0 +1,410 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/digitalocean/godo"
+)
+
+// How the DOKS cluster is managed. The cluster is created with all its node
+// pools in one request, so the GPU pools provision alongside the control
+// plane. Changes DOKS can make in place are made in place (settings, version
+// upgrades, pools); a change that needs a new cluster (region, VPC, subnets,
+// turning HA off) replaces the cluster only: the new one comes up, every
+// database's firewall is re-pointed to it, then the old one is deleted
+// (retire-old-cluster). Databases never move.
+
+func clusterName(stack string, generation int) string {
+	if generation <= 1 {
+		return stack
+	}
+	return fmt.Sprintf("%s-g%d", stack, generation)
+}
+
+// ClusterReplacementReason says why spec needs a new cluster rather than an
+// update of cur ("" when it can be updated in place). The provider calls it
+// at plan time to warn the user.
+func ClusterReplacementReason(spec Spec, vpcID string, cur *ClusterStatus) string {
+	var reasons []string
+	if cur.Region != "" && cur.Region != spec.Region {
+		reasons = append(reasons, fmt.Sprintf("region %s -> %s", cur.Region, spec.Region))
+	}
+	if vpcID != "" && cur.VPCID != "" && cur.VPCID != vpcID {
+		reasons = append(reasons, "VPC "+cur.VPCID+" -> "+vpcID)
+	}
+	if s := spec.Cluster.ClusterSubnet; s != "" && cur.ClusterSubnet != "" && s != cur.ClusterSubnet {
+		reasons = append(reasons, fmt.Sprintf("cluster_subnet %s -> %s", cur.ClusterSubnet, s))
+	}
+	if s := spec.Cluster.ServiceSubnet; s != "" && cur.ServiceSubnet != "" && s != cur.ServiceSubnet {
+		reasons = append(reasons, fmt.Sprintf("service_subnet %s -> %s", cur.ServiceSubnet, s))
+	}
+	if cur.HA && !spec.Cluster.HA {
+		reasons = append(reasons, "high availability cannot be turned off in place")
+	}
+	return strings.Join(reasons, ", ")
+}
+
+func (r *run) ensureCluster(ctx context.Context) error {
+	cur, vpcID := view2(r, func(st *Status) (*ClusterStatus, string) { return st.Cluster.clone(), st.VPCID })
+	generation := 1
+	if cur != nil {
+		reason := ClusterReplacementReason(r.spec, vpcID, cur)
+		if reason == "" {
+			return r.updateCluster(ctx, cur)
+		}
+		r.warn("Cluster %s was replaced (%s); the databases kept their ids and now trust the new cluster.", cur.Name, reason)
+		r.update(func(st *Status) { st.RetiringCluster, st.Cluster = st.Cluster, nil })
+		generation = cur.Generation + 1
+	}
+	return r.createCluster(ctx, vpcID, generation)
+}
+
+func (r *run) createCluster(ctx context.Context, vpcID string, generation int) error {
+	c := r.spec.Cluster
+	name := clusterName(r.spec.Name, generation)
+	req := &godo.KubernetesClusterCreateRequest{
+		Name:          name,
+		RegionSlug:    r.spec.Region,
+		VersionSlug:   c.Version,
+		Tags:          r.spec.AllTags(),
+		VPCUUID:       vpcID,
+		ClusterSubnet: c.ClusterSubnet,
+		ServiceSubnet: c.ServiceSubnet,
+		HA:            godo.PtrTo(c.HA),
+		AutoUpgrade:   c.AutoUpgrade,
+		SurgeUpgrade:  c.SurgeUpgrade,
+		NodePools:     nodePoolCreateRequests(r.spec),
+	}
+	if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
+		req.MaintenancePolicy = maintenancePolicy(c)
+	}
+	created, _, err := r.e.API.Kubernetes.Create(ctx, req)
+	if err != nil {
+		return apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err)
+	}
+	// Record the id before waiting: if the wait fails the cluster is in
+	// state (and the resource tainted), never orphaned.
+	r.update(func(st *Status) { st.Cluster = r.clusterStatusFrom(created, generation, nil) })
+	return r.waitClusterReady(ctx, created.ID)
+}
+
+func maintenancePolicy(c ClusterSpec) *godo.KubernetesMaintenancePolicy {
+	day := godo.KubernetesMaintenanceDayAny
+	if c.MaintenanceDay != "" {
+		if d, err := godo.KubernetesMaintenanceToDay(c.MaintenanceDay); err == nil {
+			day = d
+		}
+	}
+	start := c.MaintenanceStart
+	if start == "" {
+		start = "00:00"
+	}
+	return &godo.KubernetesMaintenancePolicy{StartTime: start, Day: day}
+}
+
+// updateCluster makes the in-place changes: settings, version, node pools.
+func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
+	c := r.spec.Cluster
+	want := r.spec.AllTags()
+	if !sameStrings(userTags(cur.Tags), want) || cur.HA != c.HA || cur.AutoUpgrade != c.AutoUpgrade ||
+		cur.SurgeUpgrade != c.SurgeUpgrade || (c.MaintenanceDay != "" && cur.MaintenanceDay != c.MaintenanceDay) ||
+		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) {
+		req := &godo.KubernetesClusterUpdateRequest{
+			Name:         cur.Name,
+			Tags:         want,
+			AutoUpgrade:  godo.PtrTo(c.AutoUpgrade),
+			SurgeUpgrade: c.SurgeUpgrade,
+			HA:           godo.PtrTo(c.HA),
+		}
+		if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
+			req.MaintenancePolicy = maintenancePolicy(c)
+		}
+		if _, _, err := r.e.API.Kubernetes.Update(ctx, cur.ID, req); err != nil {
+			return apiErr("updating cluster "+cur.Name, err)
+		}
+	}
+	if c.Version != "" && !versionMatches(cur.Version, c.VersionPrefix) {
+		if compareVersions(c.Version, cur.Version) < 0 {
+			return fmt.Errorf("cluster %s runs %s, newer than the requested %s: DOKS cannot downgrade; raise the version or replace the stack", cur.Name, cur.Version, c.Version)
+		}
+		if _, err := r.e.API.Kubernetes.Upgrade(ctx, cur.ID, &godo.KubernetesClusterUpgradeRequest{VersionSlug: c.Version}); err != nil {
+			return apiErr(fmt.Sprintf("upgrading cluster %s to %s", cur.Name, c.Version), err)
+		}
+		// The upgrade is asynchronous: wait for it before touching pools.
+		if err := r.waitClusterReady(ctx, cur.ID); err != nil {
+			return err
+		}
+	}
+	if err := r.reconcileNodePools(ctx, cur); err != nil {
+		return err
+	}
+	return r.waitClusterReady(ctx, cur.ID)
+}
+
+// waitClusterReady polls the cluster (one GET returns it with its pools and
+// nodes) until it runs and every pool has its nodes running.
+func (r *run) waitClusterReady(ctx context.Context, id string) error {
+	return r.e.Poll.waitUntil(ctx, "cluster "+id+" to be running", func(ctx context.Context) (bool, error) {
+		c, _, err := r.e.API.Kubernetes.Get(ctx, id)
+		if err != nil {
+			return false, apiErr("reading cluster "+id, err)
+		}
+		prior := view(r, func(st *Status) *ClusterStatus { return st.Cluster.clone() })
+		generation := 1
+		if prior != nil && prior.ID == id {
+			generation = prior.Generation
+		}
+		status := r.clusterStatusFrom(c, generation, prior)
+		r.update(func(st *Status) {
+			if st.Cluster != nil && st.Cluster.ID == id {
+				status.Kubeconfig, status.KubeconfigExpiresAt = st.Cluster.Kubeconfig, st.Cluster.KubeconfigExpiresAt
+			}
+			st.Cluster = status
+		})
+		if c.Status != nil {
+			switch c.Status.State {
+			case godo.KubernetesClusterStatusError, godo.KubernetesClusterStatusInvalid:
+				return false, fmt.Errorf("cluster %s failed to provision (state %s): %s", c.Name, c.Status.State, c.Status.Message)
+			}
+		}
+		if failed := failedNodes(c); failed != "" {
+			return false, fmt.Errorf("cluster %s: nodes failed to provision: %s; replace them (delete the nodes) or the pool, then apply again", c.Name, failed)
+		}
+		return c.Status != nil && c.Status.State == godo.KubernetesClusterStatusRunning && poolsReady(c), nil
+	})
+}
+
+func (r *run) refreshCluster(ctx context.Context) error {
+	for _, retiring := range []bool{false, true} {
+		cur := view(r, func(st *Status) *ClusterStatus {
+			if retiring {
+				return st.RetiringCluster.clone()
+			}
+			return st.Cluster.clone()
+		})
+		if cur == nil {
+			continue
+		}
+		c, _, err := r.e.API.Kubernetes.Get(ctx, cur.ID)
+		var status *ClusterStatus
+		switch {
+		case isNotFound(err):
+			// Gone out of band: the next plan rebuilds it.
+		case err != nil:
+			return apiErr("reading cluster "+cur.Name, err)
+		default:
+			status = r.clusterStatusFrom(c, cur.Generation, cur)
+			status.Kubeconfig, status.KubeconfigExpiresAt = cur.Kubeconfig, cur.KubeconfigExpiresAt
+		}
+		r.update(func(st *Status) {
+			if retiring {
+				st.RetiringCluster = status
+			} else {
+				st.Cluster = status
+			}
+		})
+	}
+	return nil
+}
+
+// retireOldCluster deletes the cluster a replacement superseded, now that
+// every database trusts the new one.
+func (r *run) retireOldCluster(ctx context.Context) error {
+	old := view(r, func(st *Status) *ClusterStatus { return st.RetiringCluster.clone() })
+	if old == nil {
+		return nil
+	}
+	if err := r.deleteCluster(ctx, old); err != nil {
+		return err
+	}
+	r.update(func(st *Status) { st.RetiringCluster = nil })
+	return nil
+}
+
+func (r *run) deleteClusterStep(ctx context.Context) error {
+	for _, retiring := range []bool{true, false} {
+		c := view(r, func(st *Status) *ClusterStatus {
+			if retiring {
+				return st.RetiringCluster.clone()
+			}
+			return st.Cluster.clone()
+		})
+		if c == nil {
+			continue
+		}
+		if err := r.deleteCluster(ctx, c); err != nil {
+			return err
+		}
+		r.update(func(st *Status) {
+			if retiring {
+				st.RetiringCluster = nil
+			} else {
+				st.Cluster = nil
+			}
+		})
+	}
+	return nil
+}
+
+// deleteCluster deletes a cluster with the load balancers and volumes its
+// workloads created, so destroy leaves nothing billing behind.
+func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
+	_, err := r.e.API.Kubernetes.DeleteDangerous(ctx, c.ID)
+	if err != nil && !isNotFound(err) {
+		return apiErr("deleting cluster "+c.Name+" with its load balancers and volumes", err)
+	}
+	return nil
+}
+
+// clusterStatusFrom maps the API's cluster onto the status, keeping only
+// what the stack manages of labels and taints (prior tells which).
+func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior *ClusterStatus) *ClusterStatus {
+	s := &ClusterStatus{
+		ID:            c.ID,
+		Name:          c.Name,
+		URN:           c.URN(),
+		Endpoint:      c.Endpoint,
+		Region:        c.RegionSlug,
+		VPCID:         c.VPCUUID,
+		Version:       c.VersionSlug,
+		HA:            c.HA,
+		AutoUpgrade:   c.AutoUpgrade,
+		SurgeUpgrade:  c.SurgeUpgrade,
+		ClusterSubnet: c.ClusterSubnet,
+		ServiceSubnet: c.ServiceSubnet,
+		Tags:          userTags(c.Tags),
+		Generation:    generation,
+		Pools:         map[string]*NodePoolStatus{},
+	}
+	if c.Status != nil {
+		s.State = string(c.Status.State)
+	}
+	if mp := c.MaintenancePolicy; mp != nil {
+		s.MaintenanceDay, s.MaintenanceStart = mp.Day.String(), mp.StartTime
+	}
+	// Pools known by name first, so a pool being replaced (same key, old
+	// name) never shadows its replacement.
+	known := map[string]string{}
+	if prior != nil {
+		for k, p := range prior.Pools {
+			known[p.Name] = k
+		}
+	}
+	for _, p := range c.NodePools {
+		if key, ok := known[p.Name]; ok {
+			s.Pools[key] = poolStatusFrom(p, r.poolSpecFor(key))
+		}
+	}
+	for _, p := range c.NodePools {
+		if _, ok := known[p.Name]; ok {
+			continue
+		}
+		if _, taken := s.Pools[p.Name]; !taken {
+			s.Pools[p.Name] = poolStatusFrom(p, r.poolSpecFor(p.Name))
+		}
+	}
+	return s
+}
+
+// userTags drops the tags DOKS adds by itself ("k8s", "k8s:<id>", "k8s:worker").
+func userTags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		if t == "k8s" || strings.HasPrefix(t, "k8s:") {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func failedNodes(c *godo.KubernetesCluster) string {
+	var failed []string
+	for _, p := range c.NodePools {
+		for _, n := range p.Nodes {
+			if n.Status != nil && n.Status.State == "error" {
+				failed = append(failed, p.Name+"/"+n.Name)
+			}
+		}
+	}
+	return strings.Join(failed, ", ")
+}
+
+func poolsReady(c *godo.KubernetesCluster) bool {
+	for _, p := range c.NodePools {
+		if len(p.Nodes) < p.Count {
+			return false
+		}
+		for _, n := range p.Nodes {
+			if n.Status == nil || n.Status.State != "running" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// versionMatches reports whether slug is within the requested prefix,
+// compared by whole dotted components ("1.3" does not match "1.33.1").
+func versionMatches(slug, prefix string) bool {
+	return prefix == "" || slug == prefix || strings.HasPrefix(slug, prefix+".") || strings.HasPrefix(slug, prefix+"-")
+}
+
+// compareVersions orders slugs like "1.33.1-do.0" numerically.
+func compareVersions(a, b string) int {
+	pa, pb := versionNumbers(a), versionNumbers(b)
+	for i := 0; i < max(len(pa), len(pb)); i++ {
+		var x, y int
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return strings.Compare(a, b)
+}
+
+func versionNumbers(slug string) []int {
+	var nums []int
+	n, inNum := 0, false
+	for _, r := range slug {
+		if r >= '0' && r <= '9' {
+			n, inNum = n*10+int(r-'0'), true
+			continue
+		}
+		if inNum {
+			nums = append(nums, n)
+		}
+		n, inNum = 0, false
+	}
+	if inNum {
+		nums = append(nums, n)
+	}
+	return nums
+}
+
+// NewestVersion returns the newest of slugs matching prefix.
+func NewestVersion(slugs []string, prefix string) (string, bool) {
+	best := ""
+	for _, s := range slugs {
+		if versionMatches(s, prefix) && (best == "" || compareVersions(s, best) > 0) {
+			best = s
+		}
+	}
+	return best, best != ""
+}
+
+func view2[A, B any](r *run, fn func(st *Status) (A, B)) (A, B) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fn(r.st)
+}

@@ -1,0 +1,277 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/digitalocean/godo"
+)
+
+// How managed databases are handled. An owned database ("<stack>-<key>") is
+// created on the stack's VPC, resized and re-windowed in place, and deleted
+// only when deletion protection allows it. An attached database
+// (existing_id) is checked to be on the stack's VPC, wired to the cluster,
+// and never deleted: destroy only takes the stack's firewall rules, users
+// and pools out of it.
+
+// DatabaseName is the DigitalOcean name of an owned database.
+func DatabaseName(stack, key string) string { return stack + "-" + key }
+
+func (r *run) ensureDatabaseStep(key string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		spec := r.spec.Databases[key]
+		vpcID := view(r, func(st *Status) string { return st.VPCID })
+		cur := view(r, func(st *Status) *DatabaseStatus {
+			if d := st.Databases[key]; d != nil {
+				c := *d
+				return &c
+			}
+			return nil
+		})
+		if !spec.Owned() {
+			return r.attachDatabase(ctx, key, spec, vpcID)
+		}
+		if cur == nil || cur.ID == "" || !cur.Owned {
+			return r.createDatabase(ctx, key, spec, vpcID)
+		}
+		return r.updateDatabase(ctx, key, spec, cur)
+	}
+}
+
+func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec, vpcID string) error {
+	name := DatabaseName(r.spec.Name, key)
+	req := &godo.DatabaseCreateRequest{
+		Name:               name,
+		EngineSlug:         spec.Engine,
+		Version:            spec.Version,
+		SizeSlug:           spec.Size,
+		Region:             r.spec.Region,
+		NumNodes:           spec.NodeCount,
+		PrivateNetworkUUID: vpcID,
+		Tags:               r.spec.AllTags(),
+		ProjectID:          r.spec.ProjectID,
+		StorageSizeMib:     uint64(spec.StorageMiB),
+	}
+	db, _, err := r.e.API.Databases.Create(ctx, req)
+	if err != nil {
+		return apiErr(fmt.Sprintf("creating %s database %s (%s) in %s", spec.Engine, key, name, r.spec.Region), err)
+	}
+	// In state before the wait: a database that never comes online is
+	// still tracked, and can be destroyed (it never held data).
+	r.recordDatabase(key, db, true)
+	if err := r.waitDatabaseOnline(ctx, key, db.ID); err != nil {
+		return err
+	}
+	return r.ensureMaintenance(ctx, key, spec, nil)
+}
+
+func (r *run) attachDatabase(ctx context.Context, key string, spec DatabaseSpec, vpcID string) error {
+	db, _, err := r.e.API.Databases.Get(ctx, spec.ExistingID)
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("database %s: existing_id %s does not exist (or the token cannot see it)", key, spec.ExistingID)
+		}
+		return apiErr(fmt.Sprintf("reading attached database %s (%s)", key, spec.ExistingID), err)
+	}
+	if db.PrivateNetworkUUID != vpcID {
+		return fmt.Errorf("database %s: %s is on VPC %s, the stack's cluster is on VPC %s: the cluster could not reach its private host; attach a database on the stack's VPC, or set vpc.id to %s",
+			key, db.Name, db.PrivateNetworkUUID, vpcID, db.PrivateNetworkUUID)
+	}
+	r.recordDatabase(key, db, false)
+	if db.Status != "online" {
+		return r.waitDatabaseOnline(ctx, key, db.ID)
+	}
+	return nil
+}
+
+func (r *run) updateDatabase(ctx context.Context, key string, spec DatabaseSpec, cur *DatabaseStatus) error {
+	if spec.Engine != cur.Engine {
+		return fmt.Errorf("database %s: the engine cannot change in place (%s -> %s)", key, cur.Engine, spec.Engine)
+	}
+	if spec.Version != "" && cur.Version != "" && spec.Version != cur.Version {
+		return fmt.Errorf("database %s: version %s -> %s needs a new database; the stack does not upgrade engines in place", key, cur.Version, spec.Version)
+	}
+	if spec.Size != cur.Size || spec.NodeCount != cur.NodeCount || (spec.StorageMiB != 0 && spec.StorageMiB != cur.StorageMiB) {
+		req := &godo.DatabaseResizeRequest{SizeSlug: spec.Size, NumNodes: spec.NodeCount, StorageSizeMib: uint64(spec.StorageMiB)}
+		if _, err := r.e.API.Databases.Resize(ctx, cur.ID, req); err != nil {
+			return apiErr(fmt.Sprintf("resizing database %s (%s) to %s x%d", key, cur.Name, spec.Size, spec.NodeCount), err)
+		}
+	}
+	if err := r.waitDatabaseOnline(ctx, key, cur.ID); err != nil {
+		return err
+	}
+	return r.ensureMaintenance(ctx, key, spec, cur)
+}
+
+func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSpec, cur *DatabaseStatus) error {
+	if spec.MaintenanceDay == "" && spec.MaintenanceHour == "" {
+		return nil
+	}
+	if cur != nil && cur.MaintenanceDay == spec.MaintenanceDay && cur.MaintenanceHour == spec.MaintenanceHour {
+		return nil
+	}
+	id := view(r, func(st *Status) string { return st.Databases[key].ID })
+	req := &godo.DatabaseUpdateMaintenanceRequest{Day: spec.MaintenanceDay, Hour: spec.MaintenanceHour}
+	if _, err := r.e.API.Databases.UpdateMaintenance(ctx, id, req); err != nil {
+		return apiErr(fmt.Sprintf("setting the maintenance window of database %s to %s %s", key, spec.MaintenanceDay, spec.MaintenanceHour), err)
+	}
+	r.update(func(st *Status) {
+		st.Databases[key].MaintenanceDay, st.Databases[key].MaintenanceHour = spec.MaintenanceDay, spec.MaintenanceHour
+	})
+	return nil
+}
+
+// waitDatabaseOnline polls until the database is online, recording what it
+// sees (connection details included).
+func (r *run) waitDatabaseOnline(ctx context.Context, key, id string) error {
+	return r.e.Poll.waitUntil(ctx, "database "+key+" to be online", func(ctx context.Context) (bool, error) {
+		db, _, err := r.e.API.Databases.Get(ctx, id)
+		if err != nil {
+			return false, apiErr("reading database "+key, err)
+		}
+		owned := view(r, func(st *Status) bool { return st.Databases[key] == nil || st.Databases[key].Owned })
+		r.recordDatabase(key, db, owned)
+		return db.Status == "online", nil
+	})
+}
+
+// recordDatabase writes the database-level fields, leaving those other
+// steps own (users, pools, replicas, rules) alone.
+func (r *run) recordDatabase(key string, db *godo.Database, owned bool) {
+	spec, inSpec := r.spec.Databases[key]
+	r.update(func(st *Status) {
+		d := st.Databases[key]
+		if d == nil {
+			d = &DatabaseStatus{Users: map[string]string{}, Pools: map[string]*PoolStatus{}, Replicas: map[string]*ReplicaStatus{}}
+			st.Databases[key] = d
+		}
+		d.ID, d.Name, d.URN, d.Owned = db.ID, db.Name, db.URN(), owned
+		d.Engine, d.Version, d.Size, d.NodeCount = db.EngineSlug, db.VersionSlug, db.SizeSlug, db.NumNodes
+		d.StorageMiB, d.Region, d.VPCID, d.State = int(db.StorageSizeMib), db.RegionSlug, db.PrivateNetworkUUID, db.Status
+		d.Tags = db.Tags
+		if mw := db.MaintenanceWindow; mw != nil {
+			d.MaintenanceDay, d.MaintenanceHour = mw.Day, mw.Hour
+		}
+		if inSpec {
+			d.DeletionProtection, d.RetainOnDestroy = spec.DeletionProtection, spec.RetainOnDestroy
+		}
+		conn := db.PrivateConnection
+		if conn == nil {
+			conn = db.Connection
+		}
+		if conn != nil {
+			d.PrivateHost, d.Port, d.User, d.Password, d.Database, d.PrivateURI = conn.Host, conn.Port, conn.User, conn.Password, conn.Database, conn.URI
+		}
+	})
+}
+
+func (r *run) markProvisionedStep(key string) func(ctx context.Context) error {
+	return func(context.Context) error {
+		r.update(func(st *Status) {
+			if d := st.Databases[key]; d != nil {
+				d.Provisioned = true
+			}
+		})
+		return nil
+	}
+}
+
+// refreshDatabaseStep reads one database and what the stack manages in it.
+func (r *run) refreshDatabaseStep(key string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		prior := view(r, func(st *Status) DatabaseStatus { return *st.Databases[key] })
+		db, _, err := r.e.API.Databases.Get(ctx, prior.ID)
+		if isNotFound(err) {
+			r.update(func(st *Status) { delete(st.Databases, key) })
+			return nil
+		}
+		if err != nil {
+			return apiErr(fmt.Sprintf("reading database %s (%s)", key, prior.ID), err)
+		}
+		r.recordDatabase(key, db, prior.Owned)
+		r.refreshDBsAndUsers(key, db, prior)
+		if err := r.refreshFirewall(ctx, key, prior); err != nil {
+			return err
+		}
+		if err := r.refreshPools(ctx, key, prior); err != nil {
+			return err
+		}
+		if err := r.refreshEvictionPolicy(ctx, key, prior); err != nil {
+			return err
+		}
+		return r.refreshReplicas(ctx, key, prior)
+	}
+}
+
+// removeDatabaseStep handles a database taken out of the configuration:
+// owned ones are deleted (plan time refused it if protected), retained and
+// attached ones are detached.
+func (r *run) removeDatabaseStep(key string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		d := view(r, func(st *Status) DatabaseStatus { return *st.Databases[key] })
+		return r.dropDatabase(ctx, key, d, d.RetainOnDestroy)
+	}
+}
+
+func (r *run) deleteDatabaseStep(key string, opts DeleteOptions) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		d := view(r, func(st *Status) DatabaseStatus { return *st.Databases[key] })
+		retain := d.RetainOnDestroy || opts.Retain[key]
+		if opts.Protected != nil {
+			d.DeletionProtection = opts.Protected[key]
+		}
+		return r.dropDatabase(ctx, key, d, retain)
+	}
+}
+
+// dropDatabase deletes or detaches one database and forgets it.
+func (r *run) dropDatabase(ctx context.Context, key string, d DatabaseStatus, retain bool) error {
+	if !d.Owned || retain {
+		if err := r.detachDatabase(ctx, key, d); err != nil {
+			return err
+		}
+		r.update(func(st *Status) {
+			delete(st.Databases, key)
+			if d.VPCID != "" && d.VPCID == st.VPCID {
+				r.keptInVPC = append(r.keptInVPC, key)
+			}
+		})
+		return nil
+	}
+	if d.DeletionProtection && d.Provisioned {
+		return fmt.Errorf("database %s (%s) has deletion_protection on: set deletion_protection = false (and apply) to allow deleting it, or retain_on_destroy = true to keep it running", key, d.Name)
+	}
+	if _, err := r.e.API.Databases.Delete(ctx, d.ID); err != nil && !isNotFound(err) {
+		return apiErr(fmt.Sprintf("deleting database %s (%s)", key, d.Name), err)
+	}
+	r.update(func(st *Status) { delete(st.Databases, key) })
+	return nil
+}
+
+// detachDatabase takes the stack out of a database it leaves running: its
+// firewall rules, pools and users go; data (dbs) stays.
+func (r *run) detachDatabase(ctx context.Context, key string, d DatabaseStatus) error {
+	if err := r.removeFirewallRules(ctx, key, d); err != nil {
+		return err
+	}
+	if !d.Owned {
+		for _, name := range sortedKeys(d.Pools) {
+			if _, err := r.e.API.Databases.DeletePool(ctx, d.ID, name); err != nil && !isNotFound(err) {
+				return apiErr(fmt.Sprintf("removing pool %s from attached database %s", name, key), err)
+			}
+		}
+		for _, name := range sortedKeys(d.Users) {
+			if _, err := r.e.API.Databases.DeleteUser(ctx, d.ID, name); err != nil && !isNotFound(err) {
+				return apiErr(fmt.Sprintf("removing user %s from attached database %s", name, key), err)
+			}
+		}
+	}
+	return nil
+}
+
+// EnvPrefix turns a database key into an environment variable prefix:
+// "vector-store" -> "VECTOR_STORE".
+func EnvPrefix(key string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
+}

@@ -1,0 +1,226 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+)
+
+// Engine converges stacks through the DigitalOcean API.
+type Engine struct {
+	API  *godo.Client
+	Poll PollConfig
+}
+
+// New returns an engine using api with the default polling.
+func New(api *godo.Client) *Engine { return &Engine{API: api, Poll: DefaultPoll} }
+
+// run is one engine operation in flight: the status it mutates (steps run
+// concurrently, so every change goes through update) and the warnings it
+// collects for the user.
+type run struct {
+	e        *Engine
+	spec     Spec
+	mu       sync.Mutex
+	st       *Status
+	warnings []string
+	// retired is the cluster a replacement superseded, deleted once every
+	// database trusts the new one.
+	retired *ClusterStatus
+	// keptInVPC lists databases destroy leaves running in the stack's VPC,
+	// which therefore stays.
+	keptInVPC []string
+}
+
+func (e *Engine) newRun(spec Spec, st *Status) *run {
+	st = st.Clone()
+	if st.Databases == nil {
+		st.Databases = map[string]*DatabaseStatus{}
+	}
+	return &run{e: e, spec: spec, st: st}
+}
+
+// update applies fn to the status under the run's lock.
+func (r *run) update(fn func(st *Status)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn(r.st)
+}
+
+// view reads the status under the run's lock.
+func view[T any](r *run, fn func(st *Status) T) T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fn(r.st)
+}
+
+func (r *run) warn(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+// Result is what an operation leaves: the status of everything that exists
+// (also when the operation failed) and warnings worth showing the user.
+type Result struct {
+	Status   *Status
+	Warnings []string
+}
+
+func (r *run) result() Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Result{Status: r.st.Clone(), Warnings: append([]string(nil), r.warnings...)}
+}
+
+// Apply converges the stack onto spec from whatever st says exists: it is
+// Create (st empty), Update, and drift repair alike. On error the returned
+// status still records every object that exists.
+func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, error) {
+	r := e.newRun(spec, st)
+	g := newGraph()
+
+	g.add("vpc", nil, r.ensureVPC)
+	g.add("cluster", []string{"vpc"}, r.ensureCluster)
+	g.add("kubeconfig", []string{"cluster"}, r.ensureKubeconfig)
+
+	projectDeps := []string{"vpc", "cluster"}
+	retireDeps := []string{"cluster"}
+	for _, key := range sortedKeys(spec.Databases) {
+		db := "database:" + key
+		g.add(db, []string{"vpc"}, r.ensureDatabaseStep(key))
+		g.add("firewall:"+key, []string{db, "cluster"}, r.ensureFirewallStep(key))
+		g.add("dbs-users:"+key, []string{db}, r.ensureDBsAndUsersStep(key))
+		g.add("pools:"+key, []string{"dbs-users:" + key}, r.ensurePoolsStep(key))
+		g.add("eviction-policy:"+key, []string{db}, r.ensureEvictionPolicyStep(key))
+		g.add("replicas:"+key, []string{db}, r.ensureReplicasStep(key))
+		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key}, r.markProvisionedStep(key))
+		projectDeps = append(projectDeps, db)
+		retireDeps = append(retireDeps, "firewall:"+key)
+	}
+	for _, key := range sortedKeys(r.st.Databases) {
+		if _, wanted := spec.Databases[key]; !wanted {
+			g.add("remove-database:"+key, []string{"cluster"}, r.removeDatabaseStep(key))
+		}
+	}
+	g.add("retire-old-cluster", retireDeps, r.retireOldCluster)
+	g.add("project", projectDeps, r.assignProject)
+
+	err := g.run(ctx)
+	return r.result(), err
+}
+
+// DeleteOptions says what destroy may delete.
+type DeleteOptions struct {
+	// Retain lists databases to leave running, detached from the cluster.
+	Retain map[string]bool
+	// Protected lists databases with deletion protection on. Destroy
+	// refuses to delete them unless they never finished provisioning.
+	Protected map[string]bool
+}
+
+// Delete removes the stack: the cluster, owned databases (unless retained
+// or protected), the stack's firewall rules on attached and retained
+// databases, and the VPC when the stack created it and nothing remains in it.
+func (e *Engine) Delete(ctx context.Context, spec Spec, st *Status, opts DeleteOptions) (Result, error) {
+	r := e.newRun(spec, st)
+	// Refuse before touching anything: a destroy that stops halfway at a
+	// protected database would already have taken the cluster.
+	if err := r.checkProtection(opts); err != nil {
+		return r.result(), err
+	}
+	g := newGraph()
+	var vpcDeps []string
+	for _, key := range sortedKeys(r.st.Databases) {
+		name := "delete-database:" + key
+		g.add(name, nil, r.deleteDatabaseStep(key, opts))
+		vpcDeps = append(vpcDeps, name)
+	}
+	g.add("delete-cluster", nil, r.deleteClusterStep)
+	vpcDeps = append(vpcDeps, "delete-cluster")
+	g.add("delete-vpc", vpcDeps, r.deleteVPC)
+	err := g.run(ctx)
+	return r.result(), err
+}
+
+// checkProtection fails when destroy would delete a protected database that
+// has held data.
+func (r *run) checkProtection(opts DeleteOptions) error {
+	var blocked []string
+	for _, key := range sortedKeys(r.st.Databases) {
+		d := r.st.Databases[key]
+		protected := d.DeletionProtection
+		if opts.Protected != nil {
+			protected = opts.Protected[key]
+		}
+		if d.Owned && protected && d.Provisioned && !d.RetainOnDestroy && !opts.Retain[key] {
+			blocked = append(blocked, fmt.Sprintf("%s (%s)", key, d.Name))
+		}
+	}
+	if len(blocked) > 0 {
+		return fmt.Errorf("refusing to destroy the stack: databases with deletion_protection on would be deleted: %v; set deletion_protection = false on them (and apply), or retain_on_destroy = true to keep them running, then destroy", blocked)
+	}
+	return nil
+}
+
+// Refresh reads every part the status records and returns what exists now.
+// Parts deleted out of band drop out of the status so the next plan shows
+// them; a cluster that vanished leaves Cluster nil.
+func (e *Engine) Refresh(ctx context.Context, spec Spec, st *Status) (Result, error) {
+	r := e.newRun(spec, st)
+	g := newGraph()
+	g.add("vpc", nil, r.refreshVPC)
+	g.add("cluster", nil, r.refreshCluster)
+	g.add("kubeconfig", []string{"cluster"}, r.refreshKubeconfig)
+	for _, key := range sortedKeys(r.st.Databases) {
+		g.add("database:"+key, []string{"cluster"}, r.refreshDatabaseStep(key))
+	}
+	err := g.run(ctx)
+	return r.result(), err
+}
+
+// isNotFound reports DigitalOcean's 404.
+func isNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
+
+func statusOf(err error) int {
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
+// apiErr wraps an API error with the operation and the object concerned.
+func apiErr(op string, err error) error {
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		msg := fmt.Sprintf("%s: DigitalOcean answered %d", op, er.Response.StatusCode)
+		if er.Message != "" {
+			msg += ": " + er.Message
+		}
+		if er.RequestID != "" {
+			msg += " (request id " + er.RequestID + ")"
+		}
+		return &wrappedError{msg: msg, err: err}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// wrappedError carries a readable message and keeps the godo error
+// reachable (errors.As) without repeating its text.
+type wrappedError struct {
+	msg string
+	err error
+}
+
+func (e *wrappedError) Error() string { return e.msg }
+func (e *wrappedError) Unwrap() error { return e.err }
+
+func logf(ctx context.Context, msg string, fields map[string]any) {
+	tflog.Debug(ctx, msg, fields)
+}

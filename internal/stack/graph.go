@@ -1,0 +1,189 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// graph is a plan of steps with explicit dependencies. Run starts every step
+// as soon as all its dependencies succeeded, so independent parts (the
+// cluster and each database) provision at the same time.
+//
+// A failed step does not cancel the others: a database that is halfway
+// through provisioning keeps going and gets recorded, so state always holds
+// every object that exists. Steps depending on a failed step are skipped.
+type graph struct {
+	steps map[string]*step
+	order []string
+}
+
+type step struct {
+	name string
+	deps []string
+	run  func(ctx context.Context) error
+}
+
+func newGraph() *graph { return &graph{steps: map[string]*step{}} }
+
+// add registers a step. Dependencies on steps that are not in the graph are
+// ignored, so callers can depend on optional steps by name.
+func (g *graph) add(name string, deps []string, run func(ctx context.Context) error) {
+	if _, dup := g.steps[name]; dup {
+		panic("stack: duplicate step " + name)
+	}
+	g.steps[name] = &step{name: name, deps: deps, run: run}
+	g.order = append(g.order, name)
+}
+
+func (g *graph) has(name string) bool { _, ok := g.steps[name]; return ok }
+
+// names lists the steps whose names start with prefix, sorted.
+func (g *graph) names(prefix string) []string {
+	var out []string
+	for _, n := range g.order {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// StepError reports the steps that failed and those skipped because of them.
+type StepError struct {
+	Failed  map[string]error
+	Skipped []string
+}
+
+func (e *StepError) Error() string {
+	names := make([]string, 0, len(e.Failed))
+	for n := range e.Failed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "step %q failed: %v", n, e.Failed[n])
+	}
+	if len(e.Skipped) > 0 {
+		fmt.Fprintf(&b, " (not started because of it: %s)", strings.Join(e.Skipped, ", "))
+	}
+	return b.String()
+}
+
+// Unwrap exposes the step errors to errors.Is/As.
+func (e *StepError) Unwrap() []error {
+	out := make([]error, 0, len(e.Failed))
+	for _, err := range e.Failed {
+		out = append(out, err)
+	}
+	return out
+}
+
+// run executes the graph. It returns nil or a *StepError.
+func (g *graph) run(ctx context.Context) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	done := make(map[string]chan struct{}, len(g.steps))
+	for n := range g.steps {
+		done[n] = make(chan struct{})
+	}
+	var (
+		mu      sync.Mutex
+		failed  = map[string]error{}
+		skipped []string
+		wg      sync.WaitGroup
+	)
+	for _, name := range g.order {
+		s := g.steps[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[s.name])
+			for _, d := range s.deps {
+				if ch, ok := done[d]; ok {
+					<-ch
+				}
+			}
+			mu.Lock()
+			for _, d := range s.deps {
+				_, depFailed := failed[d]
+				if depFailed || contains(skipped, d) {
+					skipped = append(skipped, s.name)
+					mu.Unlock()
+					return
+				}
+			}
+			mu.Unlock()
+			if err := ctx.Err(); err != nil {
+				mu.Lock()
+				failed[s.name] = fmt.Errorf("not started: %w", err)
+				mu.Unlock()
+				return
+			}
+			if err := s.run(ctx); err != nil {
+				mu.Lock()
+				failed[s.name] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) == 0 {
+		return nil
+	}
+	sort.Strings(skipped)
+	return &StepError{Failed: failed, Skipped: skipped}
+}
+
+// check rejects cycles, which would deadlock run.
+func (g *graph) check() error {
+	const (
+		unvisited = iota
+		visiting
+		visited
+	)
+	state := map[string]int{}
+	var visit func(n string) error
+	visit = func(n string) error {
+		switch state[n] {
+		case visiting:
+			return errors.New("stack: dependency cycle through step " + n)
+		case visited:
+			return nil
+		}
+		state[n] = visiting
+		for _, d := range g.steps[n].deps {
+			if _, ok := g.steps[d]; ok {
+				if err := visit(d); err != nil {
+					return err
+				}
+			}
+		}
+		state[n] = visited
+		return nil
+	}
+	for _, n := range g.order {
+		if err := visit(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,313 @@
+// Package stack is the engine behind attach_inference_stack: a model of the
+// desired stack (Spec) and of what exists (Status), and the orchestration
+// that converges one onto the other as a graph of steps run concurrently
+// where independent. Each part of the stack has its own file with its
+// find/create/update/delete/wait helpers:
+//
+//	vpc.go                the VPC (created, or an existing one attached)
+//	cluster.go            the DOKS cluster and its replacement
+//	node_pools.go         the system pool and the GPU pools
+//	database.go           managed database clusters (owned or attached)
+//	database_firewall.go  trusted sources: the cluster's k8s rule and extras
+//	database_objects.go   dbs, users, PgBouncer pools, eviction policy
+//	replicas.go           read replicas
+//	project.go            project assignment
+//	kubeconfig.go         kubeconfig fetch and refresh
+//
+// The engine knows nothing of Terraform: the provider maps its schema onto
+// Spec and Status.
+package stack
+
+import (
+	"maps"
+	"slices"
+	"sort"
+	"time"
+)
+
+// StackTagPrefix marks every part of a stack so the stack can be found
+// again (import, the attach_inference_stack data source).
+const StackTagPrefix = "attach-stack:"
+
+// Spec is the desired stack, defaults applied and the Kubernetes version
+// resolved to a slug.
+type Spec struct {
+	Name      string
+	Region    string
+	ProjectID string
+	Tags      []string
+	VPC       VPCSpec
+	Cluster   ClusterSpec
+	Databases map[string]DatabaseSpec
+}
+
+// VPCSpec either names an existing VPC (ID) or describes one to create.
+type VPCSpec struct {
+	ID      string
+	IPRange string
+}
+
+// ClusterSpec is the DOKS cluster.
+type ClusterSpec struct {
+	// VersionPrefix is what the user asked for ("1.33", a full slug, or ""
+	// for the newest); Version is the newest slug matching it.
+	VersionPrefix    string
+	Version          string
+	HA               bool
+	AutoUpgrade      bool
+	SurgeUpgrade     bool
+	MaintenanceDay   string
+	MaintenanceStart string
+	ClusterSubnet    string
+	ServiceSubnet    string
+	SystemPool       NodePoolSpec
+	GPUPools         map[string]NodePoolSpec
+}
+
+// SystemPoolName is the DOKS name of the CPU pool that runs system workloads.
+const SystemPoolName = "system"
+
+// NodePoolSpec is a node pool: a fixed NodeCount, or autoscaled between
+// MinNodes (which may be 0) and MaxNodes.
+type NodePoolSpec struct {
+	Size      string
+	NodeCount int
+	AutoScale bool
+	MinNodes  int
+	MaxNodes  int
+	Labels    map[string]string
+	Taints    []Taint
+}
+
+// Taint is a Kubernetes taint on a node pool.
+type Taint struct {
+	Key    string
+	Value  string
+	Effect string
+}
+
+// DatabaseSpec is one managed database, owned by the stack or, with
+// ExistingID, attached to it.
+type DatabaseSpec struct {
+	ExistingID      string
+	Engine          string
+	Version         string
+	Size            string
+	NodeCount       int
+	StorageMiB      int
+	MaintenanceDay  string
+	MaintenanceHour string
+	DBs             []string
+	Users           []string
+	Pools           map[string]PoolSpec
+	Replicas        map[string]ReplicaSpec
+	EvictionPolicy  string
+	TrustedSources  []Rule
+	// DeletionProtection refuses to delete the database (removal from the
+	// stack, replacement, destroy) once it has held data.
+	DeletionProtection bool
+	// RetainOnDestroy leaves the database running, detached from the
+	// cluster, when the stack is destroyed or the database removed from it.
+	RetainOnDestroy bool
+}
+
+// Owned reports whether the stack created (and may delete) the database.
+func (d DatabaseSpec) Owned() bool { return d.ExistingID == "" }
+
+// PoolSpec is a PgBouncer connection pool.
+type PoolSpec struct {
+	Mode string
+	Size int
+	DB   string
+	User string
+}
+
+// ReplicaSpec is a read replica; Region defaults to the stack's.
+type ReplicaSpec struct {
+	Region string
+	Size   string
+}
+
+// Rule is a database firewall trusted source.
+type Rule struct {
+	Type  string
+	Value string
+}
+
+// StackTag is the tag that identifies the stack's parts.
+func (s Spec) StackTag() string { return StackTagPrefix + s.Name }
+
+// AllTags is the user's tags plus the stack tag, sorted and unique.
+func (s Spec) AllTags() []string {
+	tags := append(slices.Clone(s.Tags), s.StackTag())
+	sort.Strings(tags)
+	return slices.Compact(tags)
+}
+
+// Status is what exists: every id the stack has created or attached, and
+// what Read last observed of each part.
+type Status struct {
+	VPCID    string
+	VPCOwned bool
+	// Cluster is nil when the stack has no cluster (never created, or gone).
+	Cluster *ClusterStatus
+	// RetiringCluster is a cluster being replaced: it is deleted once every
+	// database trusts Cluster. Kept in state if a replacement fails midway.
+	RetiringCluster *ClusterStatus
+	Databases       map[string]*DatabaseStatus
+}
+
+// ClusterStatus is the observed DOKS cluster.
+type ClusterStatus struct {
+	ID               string
+	Name             string
+	URN              string
+	Endpoint         string
+	Region           string
+	VPCID            string
+	Version          string
+	State            string
+	HA               bool
+	AutoUpgrade      bool
+	SurgeUpgrade     bool
+	MaintenanceDay   string
+	MaintenanceStart string
+	ClusterSubnet    string
+	ServiceSubnet    string
+	Tags             []string
+	// Pools by stack name: SystemPoolName and the GPU pool keys.
+	Pools map[string]*NodePoolStatus
+	// Generation counts replacements; it names the next cluster.
+	Generation int
+
+	Kubeconfig          string
+	KubeconfigExpiresAt time.Time
+}
+
+// NodePoolStatus is an observed node pool.
+type NodePoolStatus struct {
+	ID string
+	// Name is the DOKS pool name: the stack's key, or a suffixed name
+	// after the pool was replaced to change its size.
+	Name  string
+	Spec  NodePoolSpec
+	Nodes int
+	Ready int
+}
+
+// DatabaseStatus is an observed database cluster and the objects the stack
+// manages in it.
+type DatabaseStatus struct {
+	ID              string
+	Name            string
+	URN             string
+	Owned           bool
+	Engine          string
+	Version         string
+	Size            string
+	NodeCount       int
+	StorageMiB      int
+	Region          string
+	VPCID           string
+	State           string
+	MaintenanceDay  string
+	MaintenanceHour string
+	Tags            []string
+
+	PrivateHost string
+	Port        int
+	User        string
+	Password    string
+	Database    string
+	PrivateURI  string
+	// DeletionProtection and RetainOnDestroy as last applied: they decide
+	// what may happen to a database that is no longer in the configuration.
+	DeletionProtection bool
+	RetainOnDestroy    bool
+	// Provisioned is set once the database and everything in it the stack
+	// manages reached a ready state: before that it never held data, so a
+	// failed create can be cleaned up despite deletion protection.
+	Provisioned bool
+
+	DBs            []string
+	Users          map[string]string // name -> password
+	Pools          map[string]*PoolStatus
+	Replicas       map[string]*ReplicaStatus
+	EvictionPolicy string
+
+	// AttachedClusterID is the cluster the stack's k8s rule trusts ("" when
+	// the rule is missing); TrustedSources are the stack's extra rules found.
+	AttachedClusterID string
+	TrustedSources    []Rule
+}
+
+// PoolStatus is an observed PgBouncer pool.
+type PoolStatus struct {
+	Spec        PoolSpec
+	PrivateHost string
+	Port        int
+	PrivateURI  string
+}
+
+// ReplicaStatus is an observed read replica.
+type ReplicaStatus struct {
+	ID          string
+	Name        string
+	Region      string
+	Size        string
+	State       string
+	PrivateHost string
+}
+
+// Clone returns a deep enough copy for the engine to mutate.
+func (s *Status) Clone() *Status {
+	if s == nil {
+		return &Status{Databases: map[string]*DatabaseStatus{}}
+	}
+	out := *s
+	out.Cluster = s.Cluster.clone()
+	out.RetiringCluster = s.RetiringCluster.clone()
+	out.Databases = map[string]*DatabaseStatus{}
+	for k, d := range s.Databases {
+		dc := *d
+		dc.Users = maps.Clone(d.Users)
+		if dc.Users == nil {
+			dc.Users = map[string]string{}
+		}
+		dc.DBs = slices.Clone(d.DBs)
+		dc.TrustedSources = slices.Clone(d.TrustedSources)
+		dc.Pools = map[string]*PoolStatus{}
+		for pk, p := range d.Pools {
+			pc := *p
+			dc.Pools[pk] = &pc
+		}
+		dc.Replicas = map[string]*ReplicaStatus{}
+		for rk, r := range d.Replicas {
+			rc := *r
+			dc.Replicas[rk] = &rc
+		}
+		out.Databases[k] = &dc
+	}
+	return &out
+}
+
+func (c *ClusterStatus) clone() *ClusterStatus {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.Tags = slices.Clone(c.Tags)
+	out.Pools = map[string]*NodePoolStatus{}
+	for k, p := range c.Pools {
+		pc := *p
+		pc.Spec.Labels = maps.Clone(p.Spec.Labels)
+		pc.Spec.Taints = slices.Clone(p.Spec.Taints)
+		out.Pools[k] = &pc
+	}
+	return &out
+}
+
+// Empty reports whether nothing of the stack exists any more.
+func (s *Status) Empty() bool {
+	return s == nil || (s.VPCID == "" || !s.VPCOwned) && s.Cluster == nil && s.RetiringCluster == nil && len(s.Databases) == 0
+}

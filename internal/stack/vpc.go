@@ -1,0 +1,114 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/digitalocean/godo"
+)
+
+// How the stack's VPC is managed: an existing VPC (spec.VPC.ID) is only
+// checked and never modified or deleted; otherwise the stack creates
+// "<name>-vpc" and deletes it on destroy once nothing else lives in it.
+
+func vpcName(stack string) string { return stack + "-vpc" }
+
+func (r *run) ensureVPC(ctx context.Context) error {
+	if id := r.spec.VPC.ID; id != "" {
+		v, _, err := r.e.API.VPCs.Get(ctx, id)
+		if err != nil {
+			return apiErr(fmt.Sprintf("reading VPC %s", id), err)
+		}
+		if v.RegionSlug != r.spec.Region {
+			return fmt.Errorf("VPC %s (%s) is in region %s, but the stack is in %s: use a VPC in %s or leave vpc.id unset to create one",
+				v.Name, id, v.RegionSlug, r.spec.Region, r.spec.Region)
+		}
+		r.update(func(st *Status) { st.VPCID, st.VPCOwned = id, false })
+		return nil
+	}
+	existing := view(r, func(st *Status) string {
+		if st.VPCOwned {
+			return st.VPCID
+		}
+		return ""
+	})
+	if existing != "" {
+		_, _, err := r.e.API.VPCs.Get(ctx, existing)
+		if err == nil {
+			return nil
+		}
+		if !isNotFound(err) {
+			return apiErr(fmt.Sprintf("reading VPC %s", existing), err)
+		}
+		r.warn("The stack's VPC %s no longer exists; a new one is created.", existing)
+	}
+	v, _, err := r.e.API.VPCs.Create(ctx, &godo.VPCCreateRequest{
+		Name:        vpcName(r.spec.Name),
+		RegionSlug:  r.spec.Region,
+		IPRange:     r.spec.VPC.IPRange,
+		Description: "attach inference stack " + r.spec.Name,
+	})
+	if err != nil {
+		return apiErr(fmt.Sprintf("creating VPC %s in %s", vpcName(r.spec.Name), r.spec.Region), err)
+	}
+	r.update(func(st *Status) { st.VPCID, st.VPCOwned = v.ID, true })
+	return nil
+}
+
+func (r *run) refreshVPC(ctx context.Context) error {
+	id := view(r, func(st *Status) string { return st.VPCID })
+	if id == "" {
+		return nil
+	}
+	_, _, err := r.e.API.VPCs.Get(ctx, id)
+	if isNotFound(err) {
+		r.update(func(st *Status) { st.VPCID = "" })
+		return nil
+	}
+	if err != nil {
+		return apiErr(fmt.Sprintf("reading VPC %s", id), err)
+	}
+	return nil
+}
+
+// deleteVPC removes the stack's own VPC. DigitalOcean refuses (409) while
+// members remain, and deleted clusters and databases stay members for a
+// while, so 409 is retried until ctx ends; a VPC still holding a retained
+// database is left in place with a warning.
+func (r *run) deleteVPC(ctx context.Context) error {
+	id, owned, kept := r.vpcState()
+	if id == "" || !owned {
+		r.update(func(st *Status) { st.VPCID = "" })
+		return nil
+	}
+	if len(kept) > 0 {
+		r.warn("VPC %s is kept: databases %v that destroy leaves running still live in it.", id, kept)
+		r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
+		return nil
+	}
+	err := r.e.Poll.waitUntil(ctx, "VPC "+id+" to have no members", func(ctx context.Context) (bool, error) {
+		_, err := r.e.API.VPCs.Delete(ctx, id)
+		switch {
+		case err == nil || isNotFound(err):
+			return true, nil
+		case statusOf(err) == http.StatusConflict:
+			return false, nil
+		default:
+			return false, apiErr(fmt.Sprintf("deleting VPC %s", id), err)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
+	return nil
+}
+
+// vpcState reads what deleteVPC needs: the VPC, whether the stack owns it,
+// and the databases destroy left running in it.
+func (r *run) vpcState() (string, bool, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.VPCID, r.st.VPCOwned, append([]string(nil), r.keptInVPC...)
+}
