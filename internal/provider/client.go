@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"golang.org/x/oauth2"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 // DefaultAPIEndpoint is DigitalOcean's public API.
@@ -46,7 +48,10 @@ type ClientConfig struct {
 type Client struct {
 	Godo     *godo.Client
 	Endpoint string
-	token    string
+	// Poll, when set, overrides how the stack engine polls (tests).
+	Poll    *stack.PollConfig
+	token   string
+	options optionsCache
 }
 
 // NewClient builds a godo client with godo's own retry support (go-retryablehttp

@@ -172,7 +172,9 @@ func (p *attachProvider) Configure(ctx context.Context, req provider.ConfigureRe
 }
 
 func (p *attachProvider) Resources(context.Context) []func() resource.Resource {
-	return nil
+	return []func() resource.Resource{
+		NewInferenceStackResource,
+	}
 }
 
 func (p *attachProvider) DataSources(context.Context) []func() datasource.DataSource {

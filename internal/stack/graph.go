@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // graph is a plan of steps with explicit dependencies. Run starts every step
@@ -129,7 +131,11 @@ func (g *graph) run(ctx context.Context) error {
 				mu.Unlock()
 				return
 			}
-			if err := s.run(ctx); err != nil {
+			// Each step logs through its own copy of the logger's fields:
+			// tflog's masking rewrites the field map in place, which two
+			// goroutines sharing one context would race on.
+			stepCtx := tflog.SetField(ctx, "stack_step", s.name)
+			if err := s.run(stepCtx); err != nil {
 				mu.Lock()
 				failed[s.name] = err
 				mu.Unlock()

@@ -1,0 +1,559 @@
+package provider
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
+)
+
+// The Terraform model of attach_inference_stack and its mapping onto the
+// engine's Spec (what to build) and from its Status (what exists). The
+// engine's full Status (ids of every part, pool names, passwords...) lives
+// in the resource's private state; the schema exposes what users need.
+
+type stackModel struct {
+	ID                  types.String              `tfsdk:"id"`
+	Name                types.String              `tfsdk:"name"`
+	Region              types.String              `tfsdk:"region"`
+	ProjectID           types.String              `tfsdk:"project_id"`
+	Tags                []types.String            `tfsdk:"tags"`
+	VPCID               types.String              `tfsdk:"vpc_id"`
+	VPCIPRange          types.String              `tfsdk:"vpc_ip_range"`
+	Cluster             *clusterModel             `tfsdk:"cluster"`
+	Databases           map[string]*databaseModel `tfsdk:"databases"`
+	Timeouts            timeouts.Value            `tfsdk:"timeouts"`
+	ClusterID           types.String              `tfsdk:"cluster_id"`
+	ClusterURN          types.String              `tfsdk:"cluster_urn"`
+	ClusterEndpoint     types.String              `tfsdk:"cluster_endpoint"`
+	ClusterVersion      types.String              `tfsdk:"cluster_version"`
+	Kubeconfig          types.String              `tfsdk:"kubeconfig"`
+	KubeconfigExpiresAt types.String              `tfsdk:"kubeconfig_expires_at"`
+	ConnectionEnv       types.Map                 `tfsdk:"connection_env"`
+}
+
+type clusterModel struct {
+	Version           types.String              `tfsdk:"version"`
+	HA                types.Bool                `tfsdk:"ha"`
+	AutoUpgrade       types.Bool                `tfsdk:"auto_upgrade"`
+	SurgeUpgrade      types.Bool                `tfsdk:"surge_upgrade"`
+	MaintenanceWindow *clusterWindowModel       `tfsdk:"maintenance_window"`
+	ClusterSubnet     types.String              `tfsdk:"cluster_subnet"`
+	ServiceSubnet     types.String              `tfsdk:"service_subnet"`
+	SystemPool        *nodePoolModel            `tfsdk:"system_pool"`
+	GPUPools          map[string]*nodePoolModel `tfsdk:"gpu_pools"`
+}
+
+type clusterWindowModel struct {
+	Day       types.String `tfsdk:"day"`
+	StartTime types.String `tfsdk:"start_time"`
+}
+
+type nodePoolModel struct {
+	Size      types.String      `tfsdk:"size"`
+	NodeCount types.Int64       `tfsdk:"node_count"`
+	MinNodes  types.Int64       `tfsdk:"min_nodes"`
+	MaxNodes  types.Int64       `tfsdk:"max_nodes"`
+	Labels    map[string]string `tfsdk:"labels"`
+	// Taints is a types.List: GPU pools compute a default, unknown until
+	// planned.
+	Taints types.List `tfsdk:"taints"`
+}
+
+type taintModel struct {
+	Key    types.String `tfsdk:"key"`
+	Value  types.String `tfsdk:"value"`
+	Effect types.String `tfsdk:"effect"`
+}
+
+type databaseModel struct {
+	ExistingID         types.String             `tfsdk:"existing_id"`
+	Engine             types.String             `tfsdk:"engine"`
+	Version            types.String             `tfsdk:"version"`
+	Size               types.String             `tfsdk:"size"`
+	NodeCount          types.Int64              `tfsdk:"node_count"`
+	StorageSizeMiB     types.Int64              `tfsdk:"storage_size_mib"`
+	MaintenanceWindow  *databaseWindowModel     `tfsdk:"maintenance_window"`
+	DBs                []types.String           `tfsdk:"dbs"`
+	Users              []types.String           `tfsdk:"users"`
+	Pools              map[string]*poolModel    `tfsdk:"pools"`
+	Replicas           map[string]*replicaModel `tfsdk:"replicas"`
+	EvictionPolicy     types.String             `tfsdk:"eviction_policy"`
+	TrustedSources     []ruleModel              `tfsdk:"trusted_sources"`
+	DeletionProtection types.Bool               `tfsdk:"deletion_protection"`
+	RetainOnDestroy    types.Bool               `tfsdk:"retain_on_destroy"`
+
+	ID                types.String `tfsdk:"id"`
+	URN               types.String `tfsdk:"urn"`
+	PrivateHost       types.String `tfsdk:"private_host"`
+	Port              types.Int64  `tfsdk:"port"`
+	User              types.String `tfsdk:"user"`
+	Password          types.String `tfsdk:"password"`
+	Database          types.String `tfsdk:"database"`
+	PrivateURI        types.String `tfsdk:"private_uri"`
+	AttachedClusterID types.String `tfsdk:"attached_cluster_id"`
+}
+
+type databaseWindowModel struct {
+	Day  types.String `tfsdk:"day"`
+	Hour types.String `tfsdk:"hour"`
+}
+
+type poolModel struct {
+	Mode        types.String `tfsdk:"mode"`
+	Size        types.Int64  `tfsdk:"size"`
+	DB          types.String `tfsdk:"db"`
+	User        types.String `tfsdk:"user"`
+	PrivateHost types.String `tfsdk:"private_host"`
+	Port        types.Int64  `tfsdk:"port"`
+	PrivateURI  types.String `tfsdk:"private_uri"`
+}
+
+type replicaModel struct {
+	Region      types.String `tfsdk:"region"`
+	Size        types.String `tfsdk:"size"`
+	ID          types.String `tfsdk:"id"`
+	PrivateHost types.String `tfsdk:"private_host"`
+}
+
+type ruleModel struct {
+	Type  types.String `tfsdk:"type"`
+	Value types.String `tfsdk:"value"`
+}
+
+// toSpec maps a planned (fully known for configuration values) model onto
+// the engine's Spec. vpcGiven says the configuration names an existing VPC
+// (vpc_id alone cannot tell a configured id from a computed one).
+func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
+	s := stack.Spec{
+		Name:      m.Name.ValueString(),
+		Region:    m.Region.ValueString(),
+		ProjectID: m.ProjectID.ValueString(),
+		Tags:      valueStrings(m.Tags),
+		Databases: map[string]stack.DatabaseSpec{},
+	}
+	if vpcGiven && !m.VPCID.IsUnknown() {
+		s.VPC.ID = m.VPCID.ValueString()
+	}
+	s.VPC.IPRange = m.VPCIPRange.ValueString()
+	if c := m.Cluster; c != nil {
+		s.Cluster = stack.ClusterSpec{
+			VersionPrefix: c.Version.ValueString(),
+			Version:       m.ClusterVersion.ValueString(),
+			HA:            c.HA.ValueBool(),
+			AutoUpgrade:   c.AutoUpgrade.ValueBool(),
+			SurgeUpgrade:  c.SurgeUpgrade.ValueBool(),
+			ClusterSubnet: c.ClusterSubnet.ValueString(),
+			ServiceSubnet: c.ServiceSubnet.ValueString(),
+			GPUPools:      map[string]stack.NodePoolSpec{},
+		}
+		if w := c.MaintenanceWindow; w != nil {
+			s.Cluster.MaintenanceDay, s.Cluster.MaintenanceStart = w.Day.ValueString(), w.StartTime.ValueString()
+		}
+		if c.SystemPool != nil {
+			s.Cluster.SystemPool = c.SystemPool.toSpec()
+		}
+		for k, p := range c.GPUPools {
+			s.Cluster.GPUPools[k] = p.toSpec()
+		}
+	}
+	for k, d := range m.Databases {
+		s.Databases[k] = d.toSpec()
+	}
+	return s
+}
+
+func (p *nodePoolModel) toSpec() stack.NodePoolSpec {
+	s := stack.NodePoolSpec{
+		Size:   p.Size.ValueString(),
+		Labels: maps.Clone(p.Labels),
+	}
+	if !p.MaxNodes.IsNull() && !p.MaxNodes.IsUnknown() {
+		s.AutoScale, s.MinNodes, s.MaxNodes = true, int(p.MinNodes.ValueInt64()), int(p.MaxNodes.ValueInt64())
+	} else {
+		s.NodeCount = int(p.NodeCount.ValueInt64())
+	}
+	for _, t := range taintsOf(p.Taints) {
+		s.Taints = append(s.Taints, stack.Taint{Key: t.Key.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()})
+	}
+	return s
+}
+
+var taintObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{"key": types.StringType, "value": types.StringType, "effect": types.StringType}}
+
+// taintsOf reads a taint list (nil when null or unknown).
+func taintsOf(l types.List) []taintModel {
+	if l.IsNull() || l.IsUnknown() {
+		return nil
+	}
+	var out []taintModel
+	_ = l.ElementsAs(context.Background(), &out, false)
+	return out
+}
+
+// taintList builds a taint list; nil gives null.
+func taintList(ts []taintModel) types.List {
+	if ts == nil {
+		return types.ListNull(taintObjectType)
+	}
+	l, _ := types.ListValueFrom(context.Background(), taintObjectType, ts)
+	return l
+}
+
+func (d *databaseModel) toSpec() stack.DatabaseSpec {
+	s := stack.DatabaseSpec{
+		ExistingID:         d.ExistingID.ValueString(),
+		Engine:             d.Engine.ValueString(),
+		Version:            d.Version.ValueString(),
+		Size:               d.Size.ValueString(),
+		NodeCount:          int(d.NodeCount.ValueInt64()),
+		StorageMiB:         int(d.StorageSizeMiB.ValueInt64()),
+		DBs:                valueStrings(d.DBs),
+		Users:              valueStrings(d.Users),
+		Pools:              map[string]stack.PoolSpec{},
+		Replicas:           map[string]stack.ReplicaSpec{},
+		EvictionPolicy:     d.EvictionPolicy.ValueString(),
+		DeletionProtection: d.DeletionProtection.ValueBool(),
+		RetainOnDestroy:    d.RetainOnDestroy.ValueBool(),
+	}
+	if w := d.MaintenanceWindow; w != nil {
+		s.MaintenanceDay, s.MaintenanceHour = w.Day.ValueString(), w.Hour.ValueString()
+	}
+	for k, p := range d.Pools {
+		s.Pools[k] = stack.PoolSpec{Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()), DB: p.DB.ValueString(), User: p.User.ValueString()}
+	}
+	for k, r := range d.Replicas {
+		s.Replicas[k] = stack.ReplicaSpec{Region: r.Region.ValueString(), Size: r.Size.ValueString()}
+	}
+	for _, r := range d.TrustedSources {
+		s.TrustedSources = append(s.TrustedSources, stack.Rule{Type: r.Type.ValueString(), Value: r.Value.ValueString()})
+	}
+	return s
+}
+
+// setComputed fills every computed attribute from what exists.
+func (m *stackModel) setComputed(st *stack.Status) {
+	m.ID = m.Name
+	m.VPCID = types.StringValue(st.VPCID)
+	if c := st.Cluster; c != nil {
+		m.ClusterID, m.ClusterURN, m.ClusterEndpoint = types.StringValue(c.ID), types.StringValue(c.URN), types.StringValue(c.Endpoint)
+		m.ClusterVersion = types.StringValue(c.Version)
+		m.Kubeconfig = types.StringValue(c.Kubeconfig)
+		m.KubeconfigExpiresAt = types.StringValue("")
+		if !c.KubeconfigExpiresAt.IsZero() {
+			m.KubeconfigExpiresAt = types.StringValue(c.KubeconfigExpiresAt.UTC().Format(time.RFC3339))
+		}
+	} else {
+		for _, v := range []*types.String{&m.ClusterID, &m.ClusterURN, &m.ClusterEndpoint, &m.Kubeconfig, &m.KubeconfigExpiresAt} {
+			*v = types.StringValue("")
+		}
+		if m.ClusterVersion.IsUnknown() {
+			m.ClusterVersion = types.StringValue("")
+		}
+	}
+	for key, d := range m.Databases {
+		ds := st.Databases[key]
+		if ds == nil {
+			d.clearComputed()
+			continue
+		}
+		d.ID, d.URN = types.StringValue(ds.ID), types.StringValue(ds.URN)
+		d.PrivateHost, d.Port = types.StringValue(ds.PrivateHost), types.Int64Value(int64(ds.Port))
+		d.User, d.Password, d.Database = types.StringValue(ds.User), types.StringValue(ds.Password), types.StringValue(ds.Database)
+		d.PrivateURI = types.StringValue(ds.PrivateURI)
+		d.AttachedClusterID = types.StringValue(ds.AttachedClusterID)
+		if d.Engine.IsUnknown() || d.Engine.IsNull() {
+			d.Engine = types.StringValue(ds.Engine)
+		}
+		if d.Version.IsUnknown() || d.Version.IsNull() {
+			d.Version = types.StringValue(ds.Version)
+		}
+		if d.Size.IsUnknown() || d.Size.IsNull() {
+			d.Size = types.StringValue(ds.Size)
+		}
+		if d.NodeCount.IsUnknown() || d.NodeCount.IsNull() {
+			d.NodeCount = types.Int64Value(int64(ds.NodeCount))
+		}
+		if d.StorageSizeMiB.IsUnknown() || d.StorageSizeMiB.IsNull() {
+			d.StorageSizeMiB = types.Int64Value(int64(ds.StorageMiB))
+		}
+		for name, p := range d.Pools {
+			ps := ds.Pools[name]
+			if ps == nil {
+				p.PrivateHost, p.Port, p.PrivateURI = types.StringValue(""), types.Int64Value(0), types.StringValue("")
+				continue
+			}
+			p.PrivateHost, p.Port, p.PrivateURI = types.StringValue(ps.PrivateHost), types.Int64Value(int64(ps.Port)), types.StringValue(ps.PrivateURI)
+		}
+		for name, r := range d.Replicas {
+			rs := ds.Replicas[name]
+			if rs == nil {
+				r.ID, r.PrivateHost = types.StringValue(""), types.StringValue("")
+				if r.Region.IsUnknown() {
+					r.Region = types.StringValue("")
+				}
+				if r.Size.IsUnknown() {
+					r.Size = types.StringValue("")
+				}
+				continue
+			}
+			r.ID, r.PrivateHost = types.StringValue(rs.ID), types.StringValue(rs.PrivateHost)
+			if r.Region.IsUnknown() || r.Region.IsNull() {
+				r.Region = types.StringValue(rs.Region)
+			}
+			if r.Size.IsUnknown() || r.Size.IsNull() {
+				r.Size = types.StringValue(rs.Size)
+			}
+		}
+	}
+	m.ConnectionEnv = connectionEnv(m.Databases, st)
+}
+
+func (d *databaseModel) clearComputed() {
+	for _, v := range []*types.String{&d.ID, &d.URN, &d.PrivateHost, &d.User, &d.Password, &d.Database, &d.PrivateURI, &d.AttachedClusterID} {
+		*v = types.StringValue("")
+	}
+	d.Port = types.Int64Value(0)
+	for _, v := range []*types.String{&d.Engine, &d.Version, &d.Size} {
+		if v.IsUnknown() {
+			*v = types.StringValue("")
+		}
+	}
+	for _, v := range []*types.Int64{&d.NodeCount, &d.StorageSizeMiB} {
+		if v.IsUnknown() {
+			*v = types.Int64Value(0)
+		}
+	}
+	for _, p := range d.Pools {
+		p.PrivateHost, p.Port, p.PrivateURI = types.StringValue(""), types.Int64Value(0), types.StringValue("")
+	}
+	for _, r := range d.Replicas {
+		r.ID, r.PrivateHost = types.StringValue(""), types.StringValue("")
+		if r.Region.IsUnknown() {
+			r.Region = types.StringValue("")
+		}
+		if r.Size.IsUnknown() {
+			r.Size = types.StringValue("")
+		}
+	}
+}
+
+// connectionEnv is the ready-to-use environment for a Kubernetes Secret:
+// per database <KEY>_DATABASE_URL, _HOST, _PORT, _USER, _PASSWORD,
+// _DATABASE; per pool <KEY>_<POOL>_POOL_URL; per user <KEY>_<USER>_PASSWORD.
+func connectionEnv(dbs map[string]*databaseModel, st *stack.Status) types.Map {
+	env := map[string]string{}
+	for key := range dbs {
+		ds := st.Databases[key]
+		if ds == nil {
+			continue
+		}
+		p := stack.EnvPrefix(key)
+		env[p+"_DATABASE_URL"] = ds.PrivateURI
+		env[p+"_HOST"] = ds.PrivateHost
+		env[p+"_PORT"] = itoa(ds.Port)
+		env[p+"_USER"] = ds.User
+		env[p+"_PASSWORD"] = ds.Password
+		if ds.Database != "" {
+			env[p+"_DATABASE"] = ds.Database
+		}
+		for name, pool := range ds.Pools {
+			env[p+"_"+stack.EnvPrefix(name)+"_POOL_URL"] = pool.PrivateURI
+		}
+		for name, pw := range ds.Users {
+			env[p+"_"+stack.EnvPrefix(name)+"_PASSWORD"] = pw
+		}
+	}
+	vals := map[string]types.String{}
+	for k, v := range env {
+		vals[k] = types.StringValue(v)
+	}
+	out, _ := types.MapValueFrom(context.Background(), types.StringType, vals)
+	return out
+}
+
+// observe overlays what exists onto the configuration-shaped attributes, so
+// changes made outside Terraform show in the next plan. Values that are
+// only defaults or API normalisations are left as they are.
+func (m *stackModel) observe(st *stack.Status) {
+	if c := st.Cluster; c != nil && m.Cluster != nil {
+		m.Cluster.HA = types.BoolValue(c.HA)
+		m.Cluster.AutoUpgrade = types.BoolValue(c.AutoUpgrade)
+		m.Cluster.SurgeUpgrade = types.BoolValue(c.SurgeUpgrade)
+		if w := m.Cluster.MaintenanceWindow; w != nil {
+			w.Day, w.StartTime = types.StringValue(c.MaintenanceDay), types.StringValue(c.MaintenanceStart)
+		}
+		if sp := c.Pools[stack.SystemPoolName]; sp != nil {
+			m.Cluster.SystemPool = observePool(m.Cluster.SystemPool, sp.Spec)
+		} else if m.Cluster.SystemPool != nil {
+			m.Cluster.SystemPool.Size = types.StringValue("")
+		}
+		observed := map[string]*nodePoolModel{}
+		for key, prior := range m.Cluster.GPUPools {
+			if ps := c.Pools[key]; ps != nil {
+				observed[key] = observePool(prior, ps.Spec)
+			}
+		}
+		if len(observed) > 0 || m.Cluster.GPUPools != nil {
+			m.Cluster.GPUPools = observed
+		}
+	}
+	for key, d := range m.Databases {
+		ds := st.Databases[key]
+		if ds == nil {
+			delete(m.Databases, key)
+			continue
+		}
+		if ds.Owned {
+			d.Size, d.NodeCount = types.StringValue(ds.Size), types.Int64Value(int64(ds.NodeCount))
+			if !d.StorageSizeMiB.IsNull() {
+				d.StorageSizeMiB = types.Int64Value(int64(ds.StorageMiB))
+			}
+			if w := d.MaintenanceWindow; w != nil {
+				w.Day, w.Hour = types.StringValue(ds.MaintenanceDay), types.StringValue(ds.MaintenanceHour)
+			}
+		}
+		d.DBs = keepEmptyForm(d.DBs, ds.DBs)
+		d.Users = keepEmptyForm(d.Users, sortedKeys(ds.Users))
+		pools := map[string]*poolModel{}
+		for name, prior := range d.Pools {
+			if ps := ds.Pools[name]; ps != nil {
+				p := *prior
+				p.Mode, p.Size, p.DB, p.User = types.StringValue(ps.Spec.Mode), types.Int64Value(int64(ps.Spec.Size)), types.StringValue(ps.Spec.DB), types.StringValue(ps.Spec.User)
+				pools[name] = &p
+			}
+		}
+		if d.Pools != nil || len(pools) > 0 {
+			d.Pools = pools
+		}
+		replicas := map[string]*replicaModel{}
+		for name, prior := range d.Replicas {
+			if rs := ds.Replicas[name]; rs != nil {
+				r := *prior
+				r.Region, r.Size = types.StringValue(rs.Region), types.StringValue(rs.Size)
+				replicas[name] = &r
+			}
+		}
+		if d.Replicas != nil || len(replicas) > 0 {
+			d.Replicas = replicas
+		}
+		if !d.EvictionPolicy.IsNull() && ds.EvictionPolicy != "" {
+			d.EvictionPolicy = types.StringValue(ds.EvictionPolicy)
+		}
+		var rules []ruleModel
+		for _, r := range ds.TrustedSources {
+			rules = append(rules, ruleModel{Type: types.StringValue(r.Type), Value: types.StringValue(r.Value)})
+		}
+		if d.TrustedSources != nil || len(rules) > 0 {
+			if rules == nil {
+				rules = []ruleModel{}
+			}
+			d.TrustedSources = rules
+		}
+	}
+}
+
+func observePool(prior *nodePoolModel, s stack.NodePoolSpec) *nodePoolModel {
+	p := &nodePoolModel{Size: types.StringValue(s.Size), MinNodes: types.Int64Value(int64(s.MinNodes))}
+	if prior != nil {
+		*p = *prior
+		p.Size = types.StringValue(s.Size)
+	}
+	if s.AutoScale {
+		p.NodeCount = types.Int64Null()
+		p.MinNodes, p.MaxNodes = types.Int64Value(int64(s.MinNodes)), types.Int64Value(int64(s.MaxNodes))
+	} else {
+		p.NodeCount, p.MaxNodes = types.Int64Value(int64(s.NodeCount)), types.Int64Null()
+		p.MinNodes = types.Int64Value(0)
+	}
+	if len(s.Labels) > 0 || (prior != nil && prior.Labels != nil) {
+		p.Labels = maps.Clone(s.Labels)
+		if p.Labels == nil {
+			p.Labels = map[string]string{}
+		}
+	} else {
+		p.Labels = nil
+	}
+	var taints []taintModel
+	for _, t := range s.Taints {
+		taints = append(taints, taintModel{Key: types.StringValue(t.Key), Value: types.StringValue(t.Value), Effect: types.StringValue(t.Effect)})
+	}
+	switch {
+	case len(taints) > 0:
+		var priorTaints []taintModel
+		if prior != nil {
+			priorTaints = taintsOf(prior.Taints)
+		}
+		p.Taints = taintList(orderLike(sortTaints(taints), priorTaints))
+	case prior != nil && prior.Taints.IsNull():
+		p.Taints = taintList(nil)
+	default:
+		p.Taints = taintList([]taintModel{})
+	}
+	return p
+}
+
+func sortTaints(ts []taintModel) []taintModel {
+	sort.Slice(ts, func(i, j int) bool {
+		a, b := ts[i], ts[j]
+		return a.Key.ValueString()+"\x00"+a.Effect.ValueString()+"\x00"+a.Value.ValueString() <
+			b.Key.ValueString()+"\x00"+b.Effect.ValueString()+"\x00"+b.Value.ValueString()
+	})
+	return ts
+}
+
+// orderLike puts taints in the order the prior value (the configuration)
+// lists them, so a reordering by the API is not a diff.
+func orderLike(observed, prior []taintModel) []taintModel {
+	index := func(t taintModel) int {
+		for i, p := range prior {
+			if p.Key.ValueString() == t.Key.ValueString() && p.Effect.ValueString() == t.Effect.ValueString() && p.Value.ValueString() == t.Value.ValueString() {
+				return i
+			}
+		}
+		return len(prior)
+	}
+	sort.SliceStable(observed, func(i, j int) bool { return index(observed[i]) < index(observed[j]) })
+	return observed
+}
+
+// keepEmptyForm returns observed names in the prior value's form: a null
+// prior stays null when nothing is observed, so "not set" and "empty" never
+// flip-flop into a diff.
+func keepEmptyForm(prior []types.String, observed []string) []types.String {
+	if len(observed) == 0 {
+		if prior == nil {
+			return nil
+		}
+		return []types.String{}
+	}
+	sorted := slices.Clone(observed)
+	sort.Strings(sorted)
+	return stringValues(sorted)
+}
+
+func valueStrings(in []types.String) []string {
+	var out []string
+	for _, v := range in {
+		if !v.IsNull() && !v.IsUnknown() {
+			out = append(out, v.ValueString())
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := slices.Collect(maps.Keys(m))
+	sort.Strings(keys)
+	return keys
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,579 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
+)
+
+// ModifyPlan is where the stack is checked against what DigitalOcean offers
+// today and against the rules that keep data safe, before anything is
+// touched: unknown versions, sizes a region lacks, engine features an
+// engine lacks and overlapping networks are errors naming the attribute;
+// deleting a protected database (removal, replacement, destroy) is refused;
+// a cluster replacement is announced. It also fills defaults that depend on
+// other values and marks what a change will recompute.
+func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.client == nil {
+		return
+	}
+	ctx = r.client.LogContext(ctx)
+
+	var state *stackModel
+	var status *stack.Status
+	if !req.State.Raw.IsNull() {
+		state = &stackModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		var diags diag.Diagnostics
+		status, diags = loadPrivateStatus(ctx, req.Private)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+
+	if req.Plan.Raw.IsNull() {
+		checkDestroy(state, status, &resp.Diagnostics)
+		return
+	}
+
+	var plan stackModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	opts, err := r.client.Options(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read DigitalOcean's live options", err.Error()+
+			"\n\nThe plan checks sizes, versions and regions against what DigitalOcean offers; check the token and api_endpoint.")
+		return
+	}
+
+	p := &planner{opts: opts, plan: &plan, state: state, status: status, diags: &resp.Diagnostics}
+	p.cluster()
+	p.databases()
+	p.networks()
+	if state != nil {
+		p.protectData(len(resp.RequiresReplace) > 0)
+		p.markRecomputed()
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// checkDestroy refuses to destroy a stack holding protected databases.
+func checkDestroy(state *stackModel, status *stack.Status, diags *diag.Diagnostics) {
+	if state == nil {
+		return
+	}
+	for _, key := range sortedKeys(state.Databases) {
+		d := state.Databases[key]
+		if blocksDeletion(d, status, key) {
+			diags.AddAttributeError(path.Root("databases").AtMapKey(key).AtName("deletion_protection"),
+				fmt.Sprintf("Destroying stack %s would delete protected database %q", state.Name.ValueString(), key),
+				fmt.Sprintf("Database %s (%s) has deletion_protection = true. Nothing was deleted. To destroy the stack, set "+
+					"deletion_protection = false on it and apply, or set retain_on_destroy = true to keep it running "+
+					"(detached from the cluster) when the stack goes.", key, d.ID.ValueString()))
+		}
+	}
+}
+
+// blocksDeletion: an owned, protected database that has held data and is
+// not retained cannot be deleted.
+func blocksDeletion(d *databaseModel, status *stack.Status, key string) bool {
+	if !d.ExistingID.IsNull() || !d.DeletionProtection.ValueBool() || d.RetainOnDestroy.ValueBool() {
+		return false
+	}
+	if status != nil {
+		if ds := status.Databases[key]; ds != nil {
+			return ds.Provisioned
+		}
+		return false
+	}
+	return true
+}
+
+type planner struct {
+	opts   *liveOptions
+	plan   *stackModel
+	state  *stackModel
+	status *stack.Status
+	diags  *diag.Diagnostics
+}
+
+type attrValue interface {
+	IsUnknown() bool
+	IsNull() bool
+}
+
+func known(v attrValue) bool { return !v.IsUnknown() && !v.IsNull() }
+
+func (p *planner) region() (string, bool) {
+	return p.plan.Region.ValueString(), known(p.plan.Region)
+}
+
+func (p *planner) cluster() {
+	c := p.plan.Cluster
+	if c == nil {
+		return
+	}
+	clusterPath := path.Root("cluster")
+	region, regionKnown := p.region()
+
+	// Version: a prefix resolved to the newest matching slug; the running
+	// version is kept while it matches (patch upgrades are DOKS's job).
+	if !c.Version.IsUnknown() {
+		prefix := c.Version.ValueString()
+		var slugs []string
+		for _, v := range p.opts.Kubernetes.Versions {
+			slugs = append(slugs, v.Slug)
+		}
+		newest, ok := stack.NewestVersion(slugs, prefix)
+		if !ok {
+			p.diags.AddAttributeError(clusterPath.AtName("version"), "Kubernetes version not offered",
+				fmt.Sprintf("No DOKS version matches %q. Offered: %s. Use a prefix such as %q, or leave version unset for the newest.",
+					prefix, strings.Join(slugs, ", "), majorMinor(slugs)))
+		} else {
+			p.plan.ClusterVersion = types.StringValue(newest)
+			if p.state != nil && p.stateHasCluster() {
+				current := p.state.ClusterVersion.ValueString()
+				if stackVersionMatches(current, prefix) {
+					p.plan.ClusterVersion = p.state.ClusterVersion
+				} else if compareVersionSlugs(current, newest) > 0 {
+					p.diags.AddAttributeError(clusterPath.AtName("version"), "Kubernetes version would go down",
+						fmt.Sprintf("The cluster runs %s; %q resolves to %s and DOKS cannot downgrade. Raise version to at least %s.",
+							current, prefix, newest, majorMinor([]string{current})))
+				}
+			}
+		}
+	}
+
+	if c.SystemPool != nil {
+		p.pool(clusterPath.AtName("system_pool"), c.SystemPool, false, region, regionKnown)
+	}
+	for _, name := range sortedKeys(c.GPUPools) {
+		p.pool(clusterPath.AtName("gpu_pools").AtMapKey(name), c.GPUPools[name], true, region, regionKnown)
+	}
+}
+
+func (p *planner) stateHasCluster() bool {
+	return p.state.ClusterID.ValueString() != "" && p.status != nil && p.status.Cluster != nil
+}
+
+func stackVersionMatches(slug, prefix string) bool {
+	return prefix == "" || slug == prefix || strings.HasPrefix(slug, prefix+".") || strings.HasPrefix(slug, prefix+"-")
+}
+
+func (p *planner) pool(at path.Path, pool *nodePoolModel, gpu bool, region string, regionKnown bool) {
+	fixed, scaled := known(pool.NodeCount), known(pool.MaxNodes)
+	switch {
+	case fixed && scaled:
+		p.diags.AddAttributeError(at.AtName("node_count"), "Fixed and autoscaled at once",
+			"Set either node_count (a fixed size) or max_nodes (autoscaling between min_nodes and max_nodes), not both.")
+	case !fixed && !scaled && !pool.NodeCount.IsUnknown() && !pool.MaxNodes.IsUnknown():
+		p.diags.AddAttributeError(at.AtName("node_count"), "Pool size missing",
+			"Set node_count for a fixed-size pool, or max_nodes (and optionally min_nodes, default 0) to autoscale.")
+	case scaled && known(pool.MinNodes) && pool.MinNodes.ValueInt64() > pool.MaxNodes.ValueInt64():
+		p.diags.AddAttributeError(at.AtName("min_nodes"), "Autoscaling bounds inverted",
+			fmt.Sprintf("min_nodes (%d) is above max_nodes (%d).", pool.MinNodes.ValueInt64(), pool.MaxNodes.ValueInt64()))
+	case !gpu && scaled && pool.MinNodes.ValueInt64() == 0:
+		p.diags.AddAttributeError(at.AtName("min_nodes"), "System pool cannot scale to zero",
+			"The system pool runs CoreDNS and the controllers; set min_nodes to at least 1.")
+	case fixed && known(pool.MinNodes) && pool.MinNodes.ValueInt64() != 0:
+		p.diags.AddAttributeError(at.AtName("min_nodes"), "min_nodes without autoscaling",
+			"min_nodes only applies to autoscaled pools: set max_nodes too, or remove min_nodes.")
+	}
+	for i, t := range taintsOf(pool.Taints) {
+		if known(t.Key) && !validTaintKey(t.Key.ValueString()) {
+			p.diags.AddAttributeError(at.AtName("taints").AtListIndex(i).AtName("key"), "Invalid taint key",
+				fmt.Sprintf("%q is not a valid Kubernetes taint key: an optional DNS prefix and a name of letters, digits, '-', '_' and '.' (at most 63).", t.Key.ValueString()))
+		}
+	}
+	if !known(pool.Size) {
+		return
+	}
+	size := pool.Size.ValueString()
+	if gpu && pool.Taints.IsUnknown() {
+		key := "nvidia.com/gpu"
+		if info, ok := p.opts.Sizes[size]; ok && info.GPUInfo != nil && strings.Contains(strings.ToLower(info.GPUInfo.Model), "amd") || strings.Contains(size, "mi300") {
+			key = "amd.com/gpu"
+		}
+		pool.Taints = taintList([]taintModel{{Key: types.StringValue(key), Value: types.StringValue(""), Effect: types.StringValue("NoSchedule")}})
+	}
+	knownSize, offered := p.opts.kubernetesSizeIn(size, region)
+	switch {
+	case !knownSize:
+		var slugs []string
+		for _, s := range p.opts.Kubernetes.Sizes {
+			if p.opts.isGPU(s.Slug) == gpu {
+				slugs = append(slugs, s.Slug)
+			}
+		}
+		p.diags.AddAttributeError(at.AtName("size"), "Unknown node size",
+			fmt.Sprintf("DOKS offers no node size %q. Sizes of this kind: %s (see the attach_kubernetes_options data source).", size, strings.Join(slugs, ", ")))
+	case gpu && !p.opts.isGPU(size):
+		p.diags.AddAttributeError(at.AtName("size"), "Not a GPU size",
+			fmt.Sprintf("%q has no GPU; GPU pools need a gpu-* size. Put CPU workloads in system_pool.", size))
+	case regionKnown && !offered:
+		where := p.opts.regionsOffering(size)
+		p.diags.AddAttributeError(at.AtName("size"), "Node size not offered in the region",
+			fmt.Sprintf("%s is not offered in %s. Regions offering it: %s. Pick one of them as region, or a size available in %s (see gpu_sizes_by_region of attach_kubernetes_options).",
+				size, region, strings.Join(where, ", "), region))
+	}
+}
+
+var taintKeyPattern = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+
+func validTaintKey(k string) bool { return taintKeyPattern.MatchString(k) }
+
+// defaultNodeCount gives each engine one standby for automatic failover
+// (mongodb, opensearch and kafka run three-node clusters for theirs).
+func defaultNodeCount(engine string) int64 {
+	switch engine {
+	case "mongodb", "opensearch", "kafka":
+		return 3
+	}
+	return 2
+}
+
+func (p *planner) databases() {
+	region, regionKnown := p.region()
+	for _, key := range sortedKeys(p.plan.Databases) {
+		d := p.plan.Databases[key]
+		at := path.Root("databases").AtMapKey(key)
+		var prior *databaseModel
+		if p.state != nil {
+			prior = p.state.Databases[key]
+		}
+		if known(d.ExistingID) {
+			p.attachedDatabase(at, d, prior)
+			continue
+		}
+		if d.Engine.IsNull() {
+			p.diags.AddAttributeError(at.AtName("engine"), "Database engine missing",
+				"Set engine (pg, mysql, valkey, mongodb, opensearch or kafka), or existing_id to attach a database the stack does not own.")
+			continue
+		}
+		if d.Size.IsNull() {
+			p.diags.AddAttributeError(at.AtName("size"), "Database size missing",
+				"Set size, e.g. db-s-2vcpu-4gb (see the sizes DigitalOcean offers for the engine in attach_kubernetes_options' sibling, the /v2/databases/options API).")
+		}
+		if !known(d.Engine) {
+			continue
+		}
+		engine := d.Engine.ValueString()
+		eo, _ := p.opts.engineOptions(engine)
+		// Defaults: the running value when there is one, else DigitalOcean's newest version and a standby node.
+		if d.Version.IsUnknown() {
+			if prior != nil && known(prior.Version) && prior.Engine.ValueString() == engine {
+				d.Version = prior.Version
+			} else if len(eo.Versions) > 0 {
+				d.Version = types.StringValue(newestDBVersion(eo.Versions))
+			}
+		}
+		if d.NodeCount.IsUnknown() {
+			d.NodeCount = types.Int64Value(defaultNodeCount(engine))
+		}
+		if regionKnown && !slices.Contains(eo.Regions, region) {
+			p.diags.AddAttributeError(at.AtName("engine"), "Engine not offered in the region",
+				fmt.Sprintf("DigitalOcean offers %s in %s, not in %s.", engine, strings.Join(eo.Regions, ", "), region))
+		}
+		if known(d.Version) && !slices.Contains(eo.Versions, d.Version.ValueString()) {
+			p.diags.AddAttributeError(at.AtName("version"), "Engine version not offered",
+				fmt.Sprintf("%s version %q is not offered. Offered: %s.", engine, d.Version.ValueString(), strings.Join(eo.Versions, ", ")))
+		}
+		if known(d.Size) && known(d.NodeCount) {
+			p.dbSize(at, engine, eo, d.Size.ValueString(), int(d.NodeCount.ValueInt64()))
+		}
+		p.engineFeatures(at, engine, d)
+		for _, rk := range sortedKeys(d.Replicas) {
+			rep := d.Replicas[rk]
+			if rep.Region.IsUnknown() {
+				if pr := priorReplica(prior, rk); pr != nil && known(pr.Region) {
+					rep.Region = pr.Region
+				} else {
+					rep.Region = p.plan.Region
+				}
+			}
+			if rep.Size.IsUnknown() {
+				if pr := priorReplica(prior, rk); pr != nil && known(pr.Size) && prior.Size.Equal(d.Size) {
+					rep.Size = pr.Size
+				} else {
+					rep.Size = d.Size
+				}
+			}
+			if known(rep.Region) && !slices.Contains(eo.Regions, rep.Region.ValueString()) {
+				p.diags.AddAttributeError(at.AtName("replicas").AtMapKey(rk).AtName("region"), "Replica region not offered",
+					fmt.Sprintf("%s is not offered in %s. Offered: %s.", engine, rep.Region.ValueString(), strings.Join(eo.Regions, ", ")))
+			}
+		}
+	}
+}
+
+func priorReplica(prior *databaseModel, key string) *replicaModel {
+	if prior == nil {
+		return nil
+	}
+	return prior.Replicas[key]
+}
+
+func (p *planner) attachedDatabase(at path.Path, d *databaseModel, prior *databaseModel) {
+	if len(d.Replicas) > 0 {
+		p.diags.AddAttributeError(at.AtName("replicas"), "Replicas of an attached database",
+			"The stack does not own this database, so it cannot add replicas to it; manage replicas where the database is managed.")
+	}
+	// Attached databases are described by DigitalOcean, not configuration.
+	if prior != nil && prior.ExistingID.Equal(d.ExistingID) {
+		d.Engine, d.Version, d.Size, d.NodeCount, d.StorageSizeMiB = prior.Engine, prior.Version, prior.Size, prior.NodeCount, prior.StorageSizeMiB
+	}
+	if d.Engine.IsUnknown() {
+		return
+	}
+	p.engineFeatures(at, d.Engine.ValueString(), d)
+}
+
+func newestDBVersion(versions []string) string {
+	best := versions[0]
+	for _, v := range versions[1:] {
+		if compareVersionSlugs(v, best) > 0 {
+			best = v
+		}
+	}
+	return best
+}
+
+func (p *planner) dbSize(at path.Path, engine string, eo godo.DatabaseEngineOptions, size string, nodes int) {
+	var counts []string
+	for _, l := range eo.Layouts {
+		counts = append(counts, fmt.Sprint(l.NodeNum))
+		if l.NodeNum != nodes {
+			continue
+		}
+		if !slices.Contains(l.Sizes, size) {
+			p.diags.AddAttributeError(at.AtName("size"), "Database size not offered",
+				fmt.Sprintf("%s with %d nodes does not come in size %q. Sizes for %d nodes: %s.", engine, nodes, size, nodes, strings.Join(l.Sizes, ", ")))
+		}
+		return
+	}
+	p.diags.AddAttributeError(at.AtName("node_count"), "Node count not offered",
+		fmt.Sprintf("%s clusters come with %s nodes, not %d.", engine, strings.Join(counts, ", "), nodes))
+}
+
+// engineFeatures rejects what an engine does not have.
+func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) {
+	if len(d.Pools) > 0 && engine != "pg" {
+		p.diags.AddAttributeError(at.AtName("pools"), "Connection pools need PostgreSQL",
+			fmt.Sprintf("PgBouncer pools exist only for pg; this database is %s. Remove pools, or use engine = \"pg\".", engine))
+	}
+	if len(d.Replicas) > 0 && engine != "pg" && engine != "mysql" {
+		p.diags.AddAttributeError(at.AtName("replicas"), "Read replicas need PostgreSQL or MySQL",
+			fmt.Sprintf("DigitalOcean offers read replicas for pg and mysql only; this database is %s.", engine))
+	}
+	if known(d.EvictionPolicy) && engine != "valkey" {
+		p.diags.AddAttributeError(at.AtName("eviction_policy"), "Eviction policy needs Valkey",
+			fmt.Sprintf("eviction_policy applies to valkey only; this database is %s. Remove it.", engine))
+	}
+	if len(d.DBs) > 0 && engine != "pg" && engine != "mysql" && engine != "mongodb" {
+		p.diags.AddAttributeError(at.AtName("dbs"), "Logical databases not supported",
+			fmt.Sprintf("%s has no logical databases; dbs applies to pg, mysql and mongodb.", engine))
+	}
+	if len(d.Users) > 0 && engine == "valkey" {
+		p.diags.AddAttributeError(at.AtName("users"), "Users not supported",
+			"Valkey on DigitalOcean has a single user; remove users.")
+	}
+	for name, pool := range d.Pools {
+		if known(pool.DB) && pool.DB.ValueString() != "defaultdb" && !containsValue(d.DBs, pool.DB.ValueString()) {
+			p.diags.AddAttributeError(at.AtName("pools").AtMapKey(name).AtName("db"), "Pool database not managed",
+				fmt.Sprintf("Pool %s connects to %q, which is neither defaultdb nor in dbs; add it to dbs.", name, pool.DB.ValueString()))
+		}
+		if known(pool.User) && pool.User.ValueString() != "doadmin" && !containsValue(d.Users, pool.User.ValueString()) {
+			p.diags.AddAttributeError(at.AtName("pools").AtMapKey(name).AtName("user"), "Pool user not managed",
+				fmt.Sprintf("Pool %s connects as %q, which is neither doadmin nor in users; add it to users.", name, pool.User.ValueString()))
+		}
+	}
+	for i, rule := range d.TrustedSources {
+		if known(rule.Type) && rule.Type.ValueString() == "ip_addr" && known(rule.Value) {
+			v := rule.Value.ValueString()
+			if _, err := netip.ParsePrefix(v); err != nil {
+				if _, err := netip.ParseAddr(v); err != nil {
+					p.diags.AddAttributeError(at.AtName("trusted_sources").AtListIndex(i).AtName("value"), "Invalid address",
+						fmt.Sprintf("%q is neither an IP address nor a CIDR.", v))
+				}
+			}
+		}
+	}
+}
+
+func containsValue(list []types.String, s string) bool {
+	for _, v := range list {
+		if v.ValueString() == s {
+			return true
+		}
+	}
+	return false
+}
+
+// networks checks the VPC range and the cluster's subnets: valid private
+// CIDRs that do not overlap each other.
+func (p *planner) networks() {
+	type network struct {
+		at     path.Path
+		prefix netip.Prefix
+	}
+	var nets []network
+	check := func(at path.Path, v types.String, minBits, maxBits int) {
+		if !known(v) {
+			return
+		}
+		prefix, err := netip.ParsePrefix(v.ValueString())
+		switch {
+		case err != nil || !prefix.Addr().Is4():
+			p.diags.AddAttributeError(at, "Invalid CIDR", fmt.Sprintf("%q is not an IPv4 CIDR such as 10.20.0.0/16.", v.ValueString()))
+			return
+		case prefix.Masked() != prefix:
+			p.diags.AddAttributeError(at, "CIDR has host bits set", fmt.Sprintf("%q: use %s.", v.ValueString(), prefix.Masked()))
+			return
+		case !prefix.Addr().IsPrivate():
+			p.diags.AddAttributeError(at, "CIDR is not private", fmt.Sprintf("%q is not in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.", v.ValueString()))
+			return
+		case prefix.Bits() < minBits || prefix.Bits() > maxBits:
+			p.diags.AddAttributeError(at, "CIDR size out of range", fmt.Sprintf("%q: the prefix length must be between /%d and /%d.", v.ValueString(), minBits, maxBits))
+			return
+		}
+		for _, other := range nets {
+			if other.prefix.Overlaps(prefix) {
+				p.diags.AddAttributeError(at, "Overlapping networks",
+					fmt.Sprintf("%s overlaps %s (%s); the VPC, pod and service networks must be disjoint.", prefix, other.prefix, other.at))
+				return
+			}
+		}
+		nets = append(nets, network{at: at, prefix: prefix})
+	}
+	check(path.Root("vpc_ip_range"), p.plan.VPCIPRange, 16, 24)
+	if c := p.plan.Cluster; c != nil {
+		check(path.Root("cluster").AtName("cluster_subnet"), c.ClusterSubnet, 8, 20)
+		check(path.Root("cluster").AtName("service_subnet"), c.ServiceSubnet, 12, 24)
+	}
+}
+
+// protectData refuses plans that would delete a protected database.
+func (p *planner) protectData(replacingStack bool) {
+	name := p.plan.Name.ValueString()
+	for _, key := range sortedKeys(p.state.Databases) {
+		prior := p.state.Databases[key]
+		if !blocksDeletion(prior, p.status, key) {
+			continue
+		}
+		at := path.Root("databases").AtMapKey(key)
+		planned, kept := p.plan.Databases[key]
+		switch {
+		case replacingStack:
+			p.diags.AddAttributeError(at.AtName("deletion_protection"), fmt.Sprintf("Replacing stack %s would delete protected database %q", name, key),
+				"A change to name, region or vpc_id replaces the whole stack, databases included. Nothing was changed. Set deletion_protection = false on the database and apply first, or set retain_on_destroy = true to keep it running outside the stack, or revert the change.")
+		case !kept:
+			p.diags.AddAttributeError(at, fmt.Sprintf("Removing protected database %q", key),
+				fmt.Sprintf("Database %s (%s) has deletion_protection = true, so it cannot be removed from the stack: nothing was deleted. Set deletion_protection = false and apply first, or retain_on_destroy = true to detach it and keep it running, then remove it.", key, prior.ID.ValueString()))
+		case known(planned.Engine) && !planned.Engine.Equal(prior.Engine) || known(planned.Version) && known(prior.Version) && !planned.Version.Equal(prior.Version):
+			p.diags.AddAttributeError(at.AtName("version"), fmt.Sprintf("Replacing protected database %q", key),
+				fmt.Sprintf("Changing the engine or version of %s (%s -> %s) needs a new database, and deletion_protection = true forbids deleting this one. Set deletion_protection = false and apply first to accept losing its data, or revert the change.",
+					key, prior.Engine.ValueString()+" "+prior.Version.ValueString(), planned.Engine.ValueString()+" "+planned.Version.ValueString()))
+		default:
+			for _, db := range prior.DBs {
+				if !containsValue(planned.DBs, db.ValueString()) {
+					p.diags.AddAttributeError(at.AtName("dbs"), fmt.Sprintf("Dropping db %q of protected database %q", db.ValueString(), key),
+						"Removing a name from dbs drops that logical database and its data, and deletion_protection = true forbids it. Set deletion_protection = false first, or keep the name.")
+				}
+			}
+		}
+	}
+}
+
+// markRecomputed marks the computed values a change alters as unknown, and
+// announces a cluster replacement.
+func (p *planner) markRecomputed() {
+	plan, state := p.plan, p.state
+	clusterChanges := p.status == nil || p.status.Cluster == nil || state.ClusterID.ValueString() == ""
+	if !clusterChanges && plan.Cluster != nil {
+		spec := plan.toSpec(false)
+		if reason := stack.ClusterReplacementReason(spec, p.status.VPCID, p.status.Cluster); reason != "" {
+			clusterChanges = true
+			p.diags.AddAttributeWarning(path.Root("cluster"), "The cluster will be replaced",
+				fmt.Sprintf("Cluster %s will be replaced (%s): a new cluster is created, every database's firewall is re-pointed to it, then the old cluster is deleted. The databases keep their ids and data.",
+					p.status.Cluster.Name, reason))
+		}
+	}
+	if clusterChanges {
+		for _, v := range []*types.String{&plan.ClusterID, &plan.ClusterURN, &plan.ClusterEndpoint, &plan.Kubeconfig, &plan.KubeconfigExpiresAt} {
+			*v = types.StringUnknown()
+		}
+	}
+	envChanges := false
+	for key, d := range plan.Databases {
+		prior := state.Databases[key]
+		switch {
+		case clusterChanges:
+			d.AttachedClusterID = types.StringUnknown()
+		default:
+			d.AttachedClusterID = plan.ClusterID
+		}
+		if prior == nil || !prior.ExistingID.Equal(d.ExistingID) || !prior.Engine.Equal(d.Engine) || !prior.Version.Equal(d.Version) {
+			envChanges = true
+			for _, v := range []*types.String{&d.ID, &d.URN, &d.PrivateHost, &d.User, &d.Password, &d.Database, &d.PrivateURI} {
+				*v = types.StringUnknown()
+			}
+			d.Port = types.Int64Unknown()
+			continue
+		}
+		if !sameValues(prior.Users, d.Users) {
+			envChanges = true
+		}
+		for name, pool := range d.Pools {
+			pp := prior.Pools[name]
+			if pp == nil || !pp.DB.Equal(pool.DB) || !pp.User.Equal(pool.User) {
+				envChanges = true
+				pool.PrivateHost, pool.Port, pool.PrivateURI = types.StringUnknown(), types.Int64Unknown(), types.StringUnknown()
+			}
+		}
+		for name := range prior.Pools {
+			if d.Pools[name] == nil {
+				envChanges = true
+			}
+		}
+		for name, rep := range d.Replicas {
+			pr := prior.Replicas[name]
+			if pr == nil || !pr.Region.Equal(rep.Region) || !pr.Size.Equal(rep.Size) {
+				rep.ID, rep.PrivateHost = types.StringUnknown(), types.StringUnknown()
+			}
+		}
+	}
+	if len(plan.Databases) != len(state.Databases) {
+		envChanges = true
+	}
+	if envChanges {
+		plan.ConnectionEnv = types.MapUnknown(types.StringType)
+	}
+}
+
+func sameValues(a, b []types.String) bool {
+	return stackSame(valueStrings(a), valueStrings(b))
+}
+
+func stackSame(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

@@ -1,0 +1,230 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/digitalocean/godo"
+)
+
+// How a stack is found again (terraform import, and the data source in
+// another workspace): by its tag. Clusters and databases carrying
+// attach-stack:<name> are its own; the VPC is the cluster's (its own when
+// named <name>-vpc); databases on that VPC whose firewall trusts the cluster
+// but which lack the tag are attached ones.
+
+// defaultUsers and defaultDBs are what DigitalOcean creates in every
+// database; they are never the stack's.
+var (
+	defaultUsers = map[string]bool{"doadmin": true, "default": true, "admin": true}
+	defaultDBs   = map[string]bool{"defaultdb": true, "admin": true, "_dodb": true, "postgres": true, "local": true, "config": true}
+)
+
+// Discover finds every part of the stack called name. The returned Spec
+// describes the parts as they are (engine, sizes, pools...).
+func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, error) {
+	tag := StackTagPrefix + name
+	spec := Spec{Name: name, Databases: map[string]DatabaseSpec{}}
+	r := e.newRun(spec, nil)
+
+	clusters, err := listAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
+		return e.API.Kubernetes.List(ctx, opt)
+	})
+	if err != nil {
+		return spec, nil, apiErr("listing clusters", err)
+	}
+	var mine []*godo.KubernetesCluster
+	for _, c := range clusters {
+		if slices.Contains(c.Tags, tag) {
+			mine = append(mine, c)
+		}
+	}
+	// A replacement in flight leaves two: the newest generation is current.
+	sort.Slice(mine, func(i, j int) bool { return generationOf(name, mine[i].Name) > generationOf(name, mine[j].Name) })
+	for i, c := range mine {
+		status := r.clusterStatusFrom(c, generationOf(name, c.Name), nil)
+		if i == 0 {
+			r.st.Cluster = status
+			spec.Region = c.RegionSlug
+			r.st.VPCID = c.VPCUUID
+		} else if i == 1 {
+			r.st.RetiringCluster = status
+		}
+	}
+
+	dbs, err := listAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
+		return e.API.Databases.List(ctx, opt)
+	})
+	if err != nil {
+		return spec, nil, apiErr("listing databases", err)
+	}
+	for i := range dbs {
+		db := &dbs[i]
+		owned := slices.Contains(db.Tags, tag)
+		key := strings.TrimPrefix(db.Name, name+"-")
+		if !owned {
+			if r.st.Cluster == nil || db.PrivateNetworkUUID != r.st.VPCID {
+				continue
+			}
+			rules, _, err := e.API.Databases.GetFirewallRules(ctx, db.ID)
+			if err != nil {
+				return spec, nil, apiErr("reading the firewall of database "+db.Name, err)
+			}
+			if !slices.ContainsFunc(rules, func(fr godo.DatabaseFirewallRule) bool {
+				return fr.Type == "k8s" && fr.Value == r.st.Cluster.ID
+			}) {
+				continue
+			}
+			key = db.Name
+		}
+		if spec.Region == "" {
+			spec.Region, r.st.VPCID = db.RegionSlug, db.PrivateNetworkUUID
+		}
+		if err := r.discoverDatabase(ctx, key, db, owned); err != nil {
+			return spec, nil, err
+		}
+		ds := r.st.Databases[key]
+		d := DatabaseSpec{Engine: ds.Engine, Version: ds.Version, Size: ds.Size, NodeCount: ds.NodeCount, StorageMiB: ds.StorageMiB,
+			MaintenanceDay: ds.MaintenanceDay, MaintenanceHour: ds.MaintenanceHour, DBs: ds.DBs, Users: sortedKeys(ds.Users),
+			Pools: map[string]PoolSpec{}, Replicas: map[string]ReplicaSpec{}, EvictionPolicy: ds.EvictionPolicy,
+			TrustedSources: ds.TrustedSources, DeletionProtection: true}
+		if !owned {
+			d.ExistingID = db.ID
+		}
+		for k, p := range ds.Pools {
+			d.Pools[k] = p.Spec
+		}
+		for k, rep := range ds.Replicas {
+			d.Replicas[k] = ReplicaSpec{Region: rep.Region, Size: rep.Size}
+		}
+		spec.Databases[key] = d
+	}
+	if r.st.Cluster == nil && len(r.st.Databases) == 0 {
+		return spec, nil, fmt.Errorf("no stack named %q: no cluster or database carries the tag %s", name, tag)
+	}
+	if r.st.VPCID != "" {
+		v, _, err := e.API.VPCs.Get(ctx, r.st.VPCID)
+		if err != nil && !isNotFound(err) {
+			return spec, nil, apiErr("reading VPC "+r.st.VPCID, err)
+		}
+		if v != nil {
+			r.st.VPCOwned = v.Name == vpcName(name)
+			spec.VPC.IPRange = v.IPRange
+			if !r.st.VPCOwned {
+				spec.VPC.ID = v.ID
+			}
+		}
+	}
+	if c := r.st.Cluster; c != nil {
+		spec.Tags = slices.DeleteFunc(slices.Clone(c.Tags), func(t string) bool { return t == tag })
+		spec.Cluster = ClusterSpec{Version: c.Version, HA: c.HA, AutoUpgrade: c.AutoUpgrade, SurgeUpgrade: c.SurgeUpgrade,
+			MaintenanceDay: c.MaintenanceDay, MaintenanceStart: c.MaintenanceStart, ClusterSubnet: c.ClusterSubnet,
+			ServiceSubnet: c.ServiceSubnet, GPUPools: map[string]NodePoolSpec{}}
+		for k, p := range c.Pools {
+			if k == SystemPoolName {
+				spec.Cluster.SystemPool = p.Spec
+			} else {
+				spec.Cluster.GPUPools[k] = p.Spec
+			}
+		}
+		if err := r.fetchKubeconfig(ctx, true); err != nil {
+			return spec, nil, err
+		}
+	}
+	return spec, r.st.Clone(), nil
+}
+
+// discoverDatabase records a database and everything in it that is not
+// DigitalOcean's default, as if the stack had made it.
+func (r *run) discoverDatabase(ctx context.Context, key string, db *godo.Database, owned bool) error {
+	r.recordDatabase(key, db, owned)
+	d := r.st.Databases[key]
+	d.Provisioned, d.DeletionProtection = true, true
+	for _, u := range db.Users {
+		if !defaultUsers[u.Name] {
+			d.Users[u.Name] = u.Password
+		}
+	}
+	for _, n := range db.DBNames {
+		if !defaultDBs[n] {
+			d.DBs = append(d.DBs, n)
+		}
+	}
+	sort.Strings(d.DBs)
+	rules, _, err := r.e.API.Databases.GetFirewallRules(ctx, db.ID)
+	if err != nil {
+		return apiErr("reading the firewall of database "+key, err)
+	}
+	for _, fr := range rules {
+		if r.st.Cluster != nil && fr.Type == "k8s" && fr.Value == r.st.Cluster.ID {
+			d.AttachedClusterID = fr.Value
+			continue
+		}
+		if r.st.RetiringCluster != nil && fr.Type == "k8s" && fr.Value == r.st.RetiringCluster.ID {
+			continue
+		}
+		d.TrustedSources = append(d.TrustedSources, Rule{Type: fr.Type, Value: fr.Value})
+	}
+	if db.EngineSlug == "pg" {
+		pools, _, err := r.e.API.Databases.ListPools(ctx, db.ID, &godo.ListOptions{PerPage: 200})
+		if err != nil {
+			return apiErr("listing the pools of database "+key, err)
+		}
+		for i := range pools {
+			r.recordPool(key, &pools[i])
+		}
+	}
+	if db.EngineSlug == "pg" || db.EngineSlug == "mysql" {
+		reps, _, err := r.e.API.Databases.ListReplicas(ctx, db.ID, &godo.ListOptions{PerPage: 200})
+		if err != nil {
+			return apiErr("listing the replicas of database "+key, err)
+		}
+		for i := range reps {
+			r.recordReplica(key, strings.TrimPrefix(reps[i].Name, db.Name+"-"), &reps[i])
+		}
+	}
+	if db.EngineSlug == "valkey" {
+		policy, _, err := r.e.API.Databases.GetEvictionPolicy(ctx, db.ID)
+		if err != nil {
+			return apiErr("reading the eviction policy of database "+key, err)
+		}
+		d.EvictionPolicy = policy
+	}
+	return nil
+}
+
+// generationOf reads the generation from a cluster name ("ml-g3" -> 3).
+func generationOf(stack, cluster string) int {
+	var g int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(cluster, stack), "-g%d", &g); err == nil && g > 1 {
+		return g
+	}
+	return 1
+}
+
+// listAll pages through a godo list call.
+func listAll[T any](ctx context.Context, list func(*godo.ListOptions) ([]T, *godo.Response, error)) ([]T, error) {
+	var all []T
+	opt := &godo.ListOptions{Page: 1, PerPage: 200}
+	for {
+		page, resp, err := list(opt)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
+			return all, nil
+		}
+		current, err := resp.Links.CurrentPage()
+		if err != nil {
+			return nil, err
+		}
+		opt.Page = current + 1
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
