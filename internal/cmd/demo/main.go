@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -41,7 +42,7 @@ func main() {
 	flag.StringVar(&o.terraform, "terraform", "bin/terraform", "Terraform CLI to run (make tools builds v1.5.7 into ./bin)")
 	flag.StringVar(&o.provider, "provider", "terraform-provider-attach", "provider binary built by make build")
 	flag.StringVar(&o.version, "version", "0.1.0", "version to install the provider binary as")
-	flag.StringVar(&o.example, "example", "examples/kubernetes-options", "directory of .tf files to apply")
+	flag.StringVar(&o.example, "example", "examples/quickstart", "directory of .tf files to apply")
 	flag.StringVar(&o.workdir, "workdir", ".demo", "scratch directory (recreated on every run)")
 	flag.Float64Var(&o.timeScale, "time-scale", emulator.DefaultTimeScale, "divide DigitalOcean's real provisioning times by this")
 	flag.Parse()
@@ -73,8 +74,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer func() { _ = srv.Close() }()
-	step("DigitalOcean API emulator at %s (time scale %g: a 6-minute cluster takes %s)",
-		srv.URL, srv.TimeScale(), (time.Duration(float64(emulator.ClusterProvisionDuration) / srv.TimeScale())).Round(10*time.Millisecond))
+	scaled := func(d time.Duration) time.Duration {
+		return (time.Duration(float64(d) / srv.TimeScale())).Round(10 * time.Millisecond)
+	}
+	step("DigitalOcean API emulator at %s (time scale %g: a 6-minute cluster takes %s, an 8-minute GPU pool %s)",
+		srv.URL, srv.TimeScale(), scaled(emulator.ClusterProvisionDuration), scaled(emulator.GPUPoolProvisionDuration))
 
 	work, cliConfig, err := prepare(o)
 	if err != nil {
@@ -83,31 +87,49 @@ func run(ctx context.Context, o options) error {
 	env := terraformEnv(cliConfig, srv)
 	tf := func(args ...string) error { return terraform(ctx, o.terraform, work, env, os.Stdout, args...) }
 
-	step("terraform init (provider %s from a local mirror)", o.version)
+	step("terraform init (provider %s from a local filesystem mirror)", o.version)
 	if err := tf("init", "-input=false", "-no-color"); err != nil {
 		return err
 	}
-	step("terraform apply")
+
+	step("terraform apply: VPC, HA cluster with a system pool and an H100 pool (0..2), PostgreSQL and Valkey with standbys")
 	start := time.Now()
 	if err := tf("apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
 		return err
 	}
-	applied := time.Since(start)
+	created := time.Since(start)
+	// The longest chain no provider can beat: the cluster (its system pool
+	// provisions with it; the GPU pool starts at zero nodes) and, alongside,
+	// the databases.
+	critical := scaled(max(emulator.ClusterProvisionDuration, emulator.DatabaseCreateDuration))
+	createRequests := srv.TotalRequests()
 
 	var out bytes.Buffer
 	if err := terraform(ctx, o.terraform, work, env, &out, "output", "-json"); err != nil {
 		return err
 	}
-	if err := printGPUTable(out.Bytes()); err != nil {
+	if err := printSummary(out.Bytes(), created, critical, createRequests); err != nil {
 		return err
 	}
 
+	step("terraform apply -var gpu_max_nodes=4: the GPU pool's bounds change in place")
+	if err := tf("apply", "-auto-approve", "-input=false", "-no-color", "-var", "gpu_max_nodes=4"); err != nil {
+		return err
+	}
+
+	step("terraform destroy")
+	start = time.Now()
+	if err := tf("destroy", "-auto-approve", "-input=false", "-no-color", "-var", "gpu_max_nodes=4"); err != nil {
+		return err
+	}
+	destroyed := time.Since(start)
+
 	inv := srv.Inventory()
-	step("apply took %s; %d API requests; emulator inventory: %d objects", applied.Round(time.Millisecond), srv.TotalRequests(), len(inv.Items))
+	step("destroy took %s; %d API requests in all; the emulator holds %d objects", destroyed.Round(time.Millisecond), srv.TotalRequests(), len(inv.Items))
 	if !inv.Empty() {
 		return fmt.Errorf("objects left in the emulator:\n%s", inv)
 	}
-	step("done: emulator stopped, scratch files in %s", o.workdir)
+	step("done: the whole architecture came up, changed and went away; emulator stopped, scratch files in %s", o.workdir)
 	return nil
 }
 
@@ -194,33 +216,83 @@ func terraform(ctx context.Context, bin, dir string, env []string, stdout io.Wri
 	return nil
 }
 
-func printGPUTable(outputJSON []byte) error {
+// printSummary shows what was built, with credentials masked.
+func printSummary(outputJSON []byte, took, critical time.Duration, requests int) error {
 	var outputs struct {
-		LatestVersion struct {
-			Value string `json:"value"`
-		} `json:"latest_version"`
-		GPUSizesByRegion struct {
-			Value map[string][]string `json:"value"`
-		} `json:"gpu_sizes_by_region"`
+		ClusterID       struct{ Value string }
+		ClusterEndpoint struct{ Value string }
+		GPUPool         struct {
+			Value struct {
+				Size     string `json:"size"`
+				MinNodes int    `json:"min_nodes"`
+				MaxNodes int    `json:"max_nodes"`
+			}
+		}
+		Databases struct {
+			Value map[string]struct {
+				ID                string `json:"id"`
+				Engine            string `json:"engine"`
+				NodeCount         int    `json:"node_count"`
+				PrivateHost       string `json:"private_host"`
+				Port              int    `json:"port"`
+				AttachedClusterID string `json:"attached_cluster_id"`
+			}
+		}
+		ConnectionEnv struct{ Value map[string]string }
 	}
-	if err := json.Unmarshal(outputJSON, &outputs); err != nil {
+	raw := map[string]json.RawMessage{}
+	if err := json.Unmarshal(outputJSON, &raw); err != nil {
 		return fmt.Errorf("reading terraform outputs: %w", err)
 	}
-	regions := make([]string, 0, len(outputs.GPUSizesByRegion.Value))
-	for r := range outputs.GPUSizesByRegion.Value {
-		regions = append(regions, r)
+	for key, dst := range map[string]any{
+		"cluster_id": &outputs.ClusterID, "cluster_endpoint": &outputs.ClusterEndpoint, "gpu_pool": &outputs.GPUPool,
+		"databases": &outputs.Databases, "connection_env": &outputs.ConnectionEnv,
+	} {
+		if err := json.Unmarshal(raw[key], dst); err != nil {
+			return fmt.Errorf("reading output %s: %w", key, err)
+		}
 	}
-	if len(regions) == 0 {
-		return errors.New("the example found no region offering GPU sizes")
-	}
-	sort.Strings(regions)
-	step("GPU node sizes by region (DOKS %s is the newest version)", outputs.LatestVersion.Value)
+	step("apply took %s for a critical path of %s (ratio %.2f), %d API requests", took.Round(time.Millisecond), critical,
+		took.Seconds()/critical.Seconds(), requests)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "  REGION\tGPU SIZES")
-	for _, r := range regions {
-		fmt.Fprintf(w, "  %s\t%s\n", r, strings.Join(outputs.GPUSizesByRegion.Value[r], ", "))
+	fmt.Fprintf(w, "  cluster\t%s\t%s\n", outputs.ClusterID.Value, outputs.ClusterEndpoint.Value)
+	g := outputs.GPUPool.Value
+	fmt.Fprintf(w, "  gpu pool h100\t%s\tautoscaling %d..%d\n", g.Size, g.MinNodes, g.MaxNodes)
+	keys := make([]string, 0, len(outputs.Databases.Value))
+	for k := range outputs.Databases.Value {
+		keys = append(keys, k)
 	}
-	return w.Flush()
+	sort.Strings(keys)
+	for _, k := range keys {
+		d := outputs.Databases.Value[k]
+		locked := "firewall trusts the cluster only"
+		if d.AttachedClusterID != outputs.ClusterID.Value {
+			locked = "NOT attached to the cluster"
+		}
+		fmt.Fprintf(w, "  database %s\t%s x%d\t%s:%d\t%s\n", k, d.Engine, d.NodeCount, d.PrivateHost, d.Port, locked)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Println("\n  connection_env (for a Kubernetes Secret; secrets masked here):")
+	envKeys := make([]string, 0, len(outputs.ConnectionEnv.Value))
+	for k := range outputs.ConnectionEnv.Value {
+		envKeys = append(envKeys, k)
+	}
+	sort.Strings(envKeys)
+	for _, k := range envKeys {
+		fmt.Printf("    %s=%s\n", k, maskSecret(k, outputs.ConnectionEnv.Value[k]))
+	}
+	return nil
+}
+
+var uriPassword = regexp.MustCompile(`://([^:/@]+):[^@]+@`)
+
+func maskSecret(key, value string) string {
+	if strings.HasSuffix(key, "_PASSWORD") {
+		return "****"
+	}
+	return uriPassword.ReplaceAllString(value, "://$1:****@")
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {
