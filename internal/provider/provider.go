@@ -180,6 +180,7 @@ func (p *attachProvider) Resources(context.Context) []func() resource.Resource {
 func (p *attachProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewKubernetesOptionsDataSource,
+		NewDatabaseOptionsDataSource,
 	}
 }
 
