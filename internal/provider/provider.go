@@ -181,6 +181,7 @@ func (p *attachProvider) DataSources(context.Context) []func() datasource.DataSo
 	return []func() datasource.DataSource{
 		NewKubernetesOptionsDataSource,
 		NewDatabaseOptionsDataSource,
+		NewInferenceStackDataSource,
 	}
 }
 
