@@ -1,0 +1,146 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/digitalocean/godo"
+)
+
+// Safe concurrent edits of a database firewall. DigitalOcean only offers
+// "replace the whole rule set" (PUT), so two writers that read the same set
+// and each add a rule lose one of the rules: the failure of the official
+// provider's whole-set firewall resource. Writers here:
+//
+//  1. serialize within a process on a per-database lock (all resources of
+//     one Terraform run share the provider process), and
+//  2. across processes (other workspaces, other tools), verify after a
+//     settle delay that their change is still there, and re-apply it when a
+//     concurrent writer's stale PUT removed it. The settle delay outlasts any
+//     writer's read-to-write window, so a lost update is always noticed by
+//     the writer that lost it.
+
+// FirewallLocks serializes firewall edits per database within a process.
+type FirewallLocks struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (l *FirewallLocks) lock(dbID string) func() {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*sync.Mutex{}
+	}
+	m := l.locks[dbID]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.locks[dbID] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// FirewallEdit adds and removes rules on one database's firewall, keeping
+// every other rule.
+type FirewallEdit struct {
+	DatabaseID string
+	Add        []Rule
+	Remove     []Rule
+}
+
+// maxFirewallAttempts bounds how often an edit is re-applied while other
+// writers keep overwriting it.
+const maxFirewallAttempts = 6
+
+// SyncFirewall applies edit safely against concurrent writers. It returns
+// which of edit.Add were absent before (what the caller added and may
+// remove later).
+func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, settle time.Duration, edit FirewallEdit) (added []Rule, err error) {
+	if locks != nil {
+		unlock := locks.lock(edit.DatabaseID)
+		defer unlock()
+	}
+	first := true
+	for attempt := 1; attempt <= maxFirewallAttempts; attempt++ {
+		current, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
+		if err != nil {
+			return nil, apiErr("reading the firewall of database "+edit.DatabaseID, err)
+		}
+		if first {
+			present := ruleSet(current)
+			for _, r := range edit.Add {
+				if !present[r] {
+					added = append(added, r)
+				}
+			}
+			first = false
+		}
+		if satisfied(current, edit) {
+			return added, nil // nothing (more) to write
+		}
+		next := mergeRules(current, edit.Remove, edit.Add)
+		if _, err := api.Databases.UpdateFirewallRules(ctx, edit.DatabaseID, &godo.DatabaseUpdateFirewallRulesRequest{Rules: next}); err != nil {
+			return nil, apiErr("updating the firewall of database "+edit.DatabaseID, err)
+		}
+		// Let concurrent writers that read before our write finish theirs,
+		// then check that ours survived.
+		if err := sleepCtx(ctx, settle+time.Duration(rand.Int64N(int64(settle)/2+1))); err != nil {
+			return nil, err
+		}
+		after, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
+		if err != nil {
+			return nil, apiErr("reading the firewall of database "+edit.DatabaseID, err)
+		}
+		if satisfied(after, edit) {
+			return added, nil
+		}
+	}
+	return nil, fmt.Errorf("the firewall of database %s kept being rewritten by another writer; %d attempts to apply the change failed; apply again", edit.DatabaseID, maxFirewallAttempts)
+}
+
+func ruleSet(rules []godo.DatabaseFirewallRule) map[Rule]bool {
+	out := map[Rule]bool{}
+	for _, r := range rules {
+		out[Rule{Type: r.Type, Value: r.Value}] = true
+	}
+	return out
+}
+
+func satisfied(current []godo.DatabaseFirewallRule, edit FirewallEdit) bool {
+	present := ruleSet(current)
+	for _, r := range edit.Add {
+		if !present[r] {
+			return false
+		}
+	}
+	for _, r := range edit.Remove {
+		if present[r] && !containsRule(edit.Add, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsRule(rules []Rule, r Rule) bool {
+	for _, x := range rules {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
