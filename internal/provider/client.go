@@ -49,9 +49,25 @@ type Client struct {
 	Godo     *godo.Client
 	Endpoint string
 	// Poll, when set, overrides how the stack engine polls (tests).
-	Poll    *stack.PollConfig
-	token   string
-	options optionsCache
+	Poll *stack.PollConfig
+	// FirewallSettle, when set, overrides how long a firewall edit waits
+	// before checking no concurrent writer undid it.
+	FirewallSettle time.Duration
+
+	token         string
+	options       optionsCache
+	firewallLocks stack.FirewallLocks
+}
+
+// defaultFirewallSettle outlasts any concurrent writer's read-to-write
+// window on DigitalOcean's API.
+const defaultFirewallSettle = 2 * time.Second
+
+func (c *Client) firewallSettle() time.Duration {
+	if c.FirewallSettle > 0 {
+		return c.FirewallSettle
+	}
+	return defaultFirewallSettle
 }
 
 // NewClient builds a godo client with godo's own retry support (go-retryablehttp

@@ -164,6 +164,13 @@ func (p *attachProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		resp.Diagnostics.AddError("Unable to create the DigitalOcean client", err.Error())
 		return
 	}
+	// A testing knob: how long firewall edits wait before verifying that no
+	// concurrent writer undid them (tests shorten it against the emulator).
+	if v := os.Getenv("ATTACH_FIREWALL_SETTLE"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			client.FirewallSettle = d
+		}
+	}
 	tflog.Debug(ctx, "configured DigitalOcean client", map[string]any{
 		"api_endpoint": endpoint, "http_retry_max": clientCfg.RetryMax, "provider_commit": p.commit,
 	})
@@ -174,6 +181,7 @@ func (p *attachProvider) Configure(ctx context.Context, req provider.ConfigureRe
 func (p *attachProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewInferenceStackResource,
+		NewDatabaseAttachmentResource,
 	}
 }
 

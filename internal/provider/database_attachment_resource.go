@@ -1,0 +1,439 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*databaseAttachmentResource)(nil)
+	_ resource.ResourceWithImportState = (*databaseAttachmentResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*databaseAttachmentResource)(nil)
+)
+
+// NewDatabaseAttachmentResource is attach_database_attachment: one cluster
+// trusted by one existing database, plus optionally the app's own user, db
+// and pool. It edits the firewall by merging its single rule in (never
+// replacing the rule set), so attachments, stacks, people and other tools
+// sharing a database never clobber each other, and destroy removes exactly
+// what it added.
+func NewDatabaseAttachmentResource() resource.Resource { return &databaseAttachmentResource{} }
+
+type databaseAttachmentResource struct{ client *Client }
+
+type attachmentModel struct {
+	ID             types.String     `tfsdk:"id"`
+	DatabaseID     types.String     `tfsdk:"database_id"`
+	ClusterID      types.String     `tfsdk:"cluster_id"`
+	DB             types.String     `tfsdk:"db"`
+	User           types.String     `tfsdk:"user"`
+	Pool           *attachPoolModel `tfsdk:"pool"`
+	Attached       types.Bool       `tfsdk:"attached"`
+	PrivateHost    types.String     `tfsdk:"private_host"`
+	Port           types.Int64      `tfsdk:"port"`
+	Password       types.String     `tfsdk:"password"`
+	PrivateURI     types.String     `tfsdk:"private_uri"`
+	PoolPrivateURI types.String     `tfsdk:"pool_private_uri"`
+}
+
+type attachPoolModel struct {
+	Name types.String `tfsdk:"name"`
+	Mode types.String `tfsdk:"mode"`
+	Size types.Int64  `tfsdk:"size"`
+}
+
+// attachmentRecord, in private state, is what the attachment added (and so
+// what destroy removes).
+type attachmentRecord struct {
+	RuleAdded   bool `json:"rule_added"`
+	DBCreated   bool `json:"db_created"`
+	UserCreated bool `json:"user_created"`
+	PoolCreated bool `json:"pool_created"`
+}
+
+const privateAttachmentKey = "added"
+
+func (r *databaseAttachmentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_database_attachment"
+}
+
+func (r *databaseAttachmentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Attaches an existing database cluster to an existing DOKS cluster: merges one `k8s` trusted " +
+			"source into the database firewall (every other rule, from other attachments, stacks, people or tools, is " +
+			"preserved, also under concurrent applies from several workspaces), and optionally creates the app's user, " +
+			"db and PgBouncer pool. Destroy removes exactly what it added.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "`<database_id>:<cluster_id>`.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"database_id": schema.StringAttribute{Required: true, PlanModifiers: replace,
+				MarkdownDescription: "The database cluster (e.g. from the `attach_inference_stack` data source)."},
+			"cluster_id": schema.StringAttribute{Required: true, PlanModifiers: replace,
+				MarkdownDescription: "The DOKS cluster to trust."},
+			"db": schema.StringAttribute{Optional: true, PlanModifiers: replace,
+				MarkdownDescription: "A logical database for the app (pg, mysql, mongodb), created unless it exists. Destroy drops it only if this attachment created it."},
+			"user": schema.StringAttribute{Optional: true, PlanModifiers: replace,
+				MarkdownDescription: "A user for the app, created (its password is in `password`) and deleted on destroy."},
+			"pool": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "A PgBouncer pool for the app (pg only), connecting to `db` (or `defaultdb`) as `user` (or `doadmin`).",
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(poolRenamed, "A new pool name replaces the attachment.", "A new pool name replaces the attachment.")},
+				Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{Required: true, MarkdownDescription: "Pool name."},
+					"mode": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("transaction"),
+						MarkdownDescription: "`transaction` (default), `session` or `statement`.",
+						Validators:          []validator.String{stringvalidator.OneOf("transaction", "session", "statement")}},
+					"size": schema.Int64Attribute{Required: true, MarkdownDescription: "Backend connections.",
+						Validators: []validator.Int64{int64validator.Between(1, 10000)}},
+				},
+			},
+			"attached": schema.BoolAttribute{Computed: true,
+				MarkdownDescription: "Whether the firewall trusts the cluster; false when the rule was removed outside Terraform (the next apply restores it)."},
+			"private_host": schema.StringAttribute{Computed: true, MarkdownDescription: "Private host of the database.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"port": schema.Int64Attribute{Computed: true, MarkdownDescription: "Port of the database."},
+			"password": schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "Password of `user`.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"private_uri": schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "Private URI as `user` (or the admin) to `db` (or the default db).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"pool_private_uri": schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "Private URI of the pool.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+		},
+	}
+}
+
+func poolRenamed(_ context.Context, req planmodifier.ObjectRequest, resp *objectplanmodifier.RequiresReplaceIfFuncResponse) {
+	var prior, planned *attachPoolModel
+	_ = req.StateValue.As(context.Background(), &prior, basetypes.ObjectAsOptions{})
+	_ = req.PlanValue.As(context.Background(), &planned, basetypes.ObjectAsOptions{})
+	resp.RequiresReplace = (prior == nil) != (planned == nil) || prior != nil && planned != nil && !prior.Name.Equal(planned.Name)
+}
+
+func (r *databaseAttachmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, resp.Diagnostics.AddError)
+}
+
+// ModifyPlan plans the firewall rule back in when Read found it removed.
+func (r *databaseAttachmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("attached"), true)...)
+}
+
+func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	ctx = r.client.LogContext(ctx)
+	var plan attachmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	api := r.client.Godo
+	dbID, clusterID := plan.DatabaseID.ValueString(), plan.ClusterID.ValueString()
+	db, _, err := api.Databases.Get(ctx, dbID)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("database_id"), "Database not found", APIError("reading database "+dbID, err))
+		return
+	}
+	cluster, _, err := api.Kubernetes.Get(ctx, clusterID)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("cluster_id"), "Cluster not found", APIError("reading cluster "+clusterID, err))
+		return
+	}
+	if cluster.VPCUUID != db.PrivateNetworkUUID {
+		resp.Diagnostics.AddAttributeWarning(path.Root("cluster_id"), "Cluster and database are on different VPCs",
+			fmt.Sprintf("Cluster %s is on VPC %s and database %s on VPC %s: the cluster reaches the database through its public host (or VPC peering), not private_host.",
+				cluster.Name, cluster.VPCUUID, db.Name, db.PrivateNetworkUUID))
+	}
+	if err := r.checkEngine(db, &plan); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("pool"), "Not supported by the engine", err.Error())
+		return
+	}
+
+	var rec attachmentRecord
+	save := func() {
+		plan.ID = types.StringValue(dbID + ":" + clusterID)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		resp.Diagnostics.Append(saveAttachmentRecord(ctx, resp.Private, rec)...)
+	}
+	added, err := stack.SyncFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(), stack.FirewallEdit{DatabaseID: dbID, Add: []stack.Rule{stack.ClusterRule(clusterID)}})
+	if err != nil {
+		resp.Diagnostics.AddError("Attaching the cluster failed", err.Error())
+		return
+	}
+	rec.RuleAdded = len(added) > 0
+	plan.Attached = types.BoolValue(true)
+	plan.Password, plan.PoolPrivateURI = types.StringValue(""), types.StringValue("")
+	fail := func(summary string, err error) {
+		resp.Diagnostics.AddError(summary, err.Error()+"\n\nWhat was added so far is in state (the resource is tainted); destroy or apply again.")
+		r.fillConnection(&plan, db, "")
+		save()
+	}
+	if name := plan.DB.ValueString(); name != "" && !containsString(db.DBNames, name) {
+		if _, _, err := api.Databases.CreateDB(ctx, dbID, &godo.DatabaseCreateDBRequest{Name: name}); err != nil {
+			fail("Creating the db failed", fmt.Errorf("%s", APIError("creating db "+name+" in "+db.Name, err)))
+			return
+		}
+		rec.DBCreated = true
+	}
+	password := ""
+	if name := plan.User.ValueString(); name != "" {
+		u, _, err := api.Databases.CreateUser(ctx, dbID, &godo.DatabaseCreateUserRequest{Name: name})
+		if err != nil {
+			fail("Creating the user failed", fmt.Errorf("%s", APIError("creating user "+name+" in "+db.Name, err)))
+			return
+		}
+		rec.UserCreated, password = true, u.Password
+		plan.Password = types.StringValue(password)
+	}
+	if p := plan.Pool; p != nil {
+		req := &godo.DatabaseCreatePoolRequest{Name: p.Name.ValueString(), Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
+			Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
+		pool, _, err := api.Databases.CreatePool(ctx, dbID, req)
+		if err != nil {
+			fail("Creating the pool failed", fmt.Errorf("%s", APIError("creating pool "+req.Name+" in "+db.Name, err)))
+			return
+		}
+		rec.PoolCreated = true
+		plan.PoolPrivateURI = types.StringValue(poolURI(pool))
+	}
+	r.fillConnection(&plan, db, password)
+	save()
+}
+
+func (r *databaseAttachmentResource) checkEngine(db *godo.Database, plan *attachmentModel) error {
+	if plan.Pool != nil && db.EngineSlug != "pg" {
+		return fmt.Errorf("database %s is %s: PgBouncer pools exist for pg only; remove pool", db.Name, db.EngineSlug)
+	}
+	if !plan.DB.IsNull() && db.EngineSlug != "pg" && db.EngineSlug != "mysql" && db.EngineSlug != "mongodb" {
+		return fmt.Errorf("database %s is %s, which has no logical databases; remove db", db.Name, db.EngineSlug)
+	}
+	return nil
+}
+
+// fillConnection sets the private endpoint and a URI for the app's user
+// and db (the admin's when none is set).
+func (r *databaseAttachmentResource) fillConnection(m *attachmentModel, db *godo.Database, password string) {
+	conn := db.PrivateConnection
+	if conn == nil {
+		conn = db.Connection
+	}
+	m.PrivateHost, m.Port, m.PrivateURI = types.StringValue(""), types.Int64Value(0), types.StringValue("")
+	if conn == nil {
+		return
+	}
+	m.PrivateHost, m.Port = types.StringValue(conn.Host), types.Int64Value(int64(conn.Port))
+	u, err := url.Parse(conn.URI)
+	if err != nil {
+		return
+	}
+	if user := m.User.ValueString(); user != "" && password != "" {
+		u.User = url.UserPassword(user, password)
+	}
+	if name := m.DB.ValueString(); name != "" && u.Path != "" {
+		u.Path = "/" + name
+	}
+	m.PrivateURI = types.StringValue(u.String())
+}
+
+func poolURI(p *godo.DatabasePool) string {
+	if p.PrivateConnection != nil {
+		return p.PrivateConnection.URI
+	}
+	if p.Connection != nil {
+		return p.Connection.URI
+	}
+	return ""
+}
+
+func (r *databaseAttachmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	ctx = r.client.LogContext(ctx)
+	var state attachmentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	api := r.client.Godo
+	dbID, clusterID := state.DatabaseID.ValueString(), state.ClusterID.ValueString()
+	db, _, err := api.Databases.Get(ctx, dbID)
+	if IsNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Reading the attachment failed", APIError("reading database "+dbID, err))
+		return
+	}
+	rules, _, err := api.Databases.GetFirewallRules(ctx, dbID)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading the attachment failed", APIError("reading the firewall of database "+db.Name, err))
+		return
+	}
+	attached := false
+	for _, rule := range rules {
+		if rule.Type == "k8s" && rule.Value == clusterID {
+			attached = true
+		}
+	}
+	state.Attached = types.BoolValue(attached)
+	if name := state.User.ValueString(); name != "" {
+		if _, _, err := api.Databases.GetUser(ctx, dbID, name); IsNotFound(err) {
+			state.User = types.StringNull() // gone: the plan creates it again
+		} else if err != nil {
+			resp.Diagnostics.AddError("Reading the attachment failed", APIError("reading user "+name, err))
+			return
+		}
+	}
+	if name := state.DB.ValueString(); name != "" && db.DBNames != nil && !containsString(db.DBNames, name) {
+		state.DB = types.StringNull()
+	}
+	if p := state.Pool; p != nil {
+		pool, _, err := api.Databases.GetPool(ctx, dbID, p.Name.ValueString())
+		switch {
+		case IsNotFound(err):
+			state.Pool = nil
+		case err != nil:
+			resp.Diagnostics.AddError("Reading the attachment failed", APIError("reading pool "+p.Name.ValueString(), err))
+			return
+		default:
+			p.Mode, p.Size = types.StringValue(pool.Mode), types.Int64Value(int64(pool.Size))
+		}
+	}
+	password := state.Password.ValueString()
+	r.fillConnection(&state, db, password)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *databaseAttachmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = r.client.LogContext(ctx)
+	var plan, state attachmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	rec, diags := loadAttachmentRecord(ctx, req.Private)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	api := r.client.Godo
+	dbID, clusterID := plan.DatabaseID.ValueString(), plan.ClusterID.ValueString()
+	if !state.Attached.ValueBool() {
+		added, err := stack.SyncFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(), stack.FirewallEdit{DatabaseID: dbID, Add: []stack.Rule{stack.ClusterRule(clusterID)}})
+		if err != nil {
+			resp.Diagnostics.AddError("Re-attaching the cluster failed", err.Error())
+			return
+		}
+		rec.RuleAdded = rec.RuleAdded || len(added) > 0
+	}
+	plan.Attached = types.BoolValue(true)
+	if p := plan.Pool; p != nil && state.Pool != nil && (!p.Mode.Equal(state.Pool.Mode) || !p.Size.Equal(state.Pool.Size)) {
+		req := &godo.DatabaseUpdatePoolRequest{Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
+			Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
+		if _, err := api.Databases.UpdatePool(ctx, dbID, p.Name.ValueString(), req); err != nil {
+			resp.Diagnostics.AddError("Updating the pool failed", APIError("updating pool "+p.Name.ValueString(), err))
+			return
+		}
+	}
+	plan.Port = state.Port
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(saveAttachmentRecord(ctx, resp.Private, rec)...)
+}
+
+func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.client.LogContext(ctx)
+	var state attachmentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	rec, diags := loadAttachmentRecord(ctx, req.Private)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	api := r.client.Godo
+	dbID := state.DatabaseID.ValueString()
+	ignore404 := func(what string, _ *godo.Response, err error) bool {
+		if err != nil && !IsNotFound(err) {
+			resp.Diagnostics.AddError("Detaching failed", APIError(what, err)+"\n\nWhat remains is still in state; destroy again.")
+			return false
+		}
+		return true
+	}
+	if p := state.Pool; p != nil && rec.PoolCreated {
+		res, err := api.Databases.DeletePool(ctx, dbID, p.Name.ValueString())
+		if !ignore404("deleting pool "+p.Name.ValueString(), res, err) {
+			return
+		}
+	}
+	if name := state.User.ValueString(); name != "" && rec.UserCreated {
+		res, err := api.Databases.DeleteUser(ctx, dbID, name)
+		if !ignore404("deleting user "+name, res, err) {
+			return
+		}
+	}
+	if name := state.DB.ValueString(); name != "" && rec.DBCreated {
+		res, err := api.Databases.DeleteDB(ctx, dbID, name)
+		if !ignore404("deleting db "+name, res, err) {
+			return
+		}
+	}
+	if rec.RuleAdded {
+		_, err := stack.SyncFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(),
+			stack.FirewallEdit{DatabaseID: dbID, Remove: []stack.Rule{stack.ClusterRule(state.ClusterID.ValueString())}})
+		if err != nil && !IsNotFound(err) {
+			resp.Diagnostics.AddError("Detaching failed", err.Error())
+		}
+	}
+}
+
+// ImportState takes "<database_id>:<cluster_id>": the rule, user, db and pool
+// found are adopted as the attachment's own (destroy removes them).
+func (r *databaseAttachmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	dbID, clusterID, ok := strings.Cut(req.ID, ":")
+	if !ok || !uuidPattern.MatchString(dbID) || !uuidPattern.MatchString(clusterID) {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("%q: import an attachment as <database_id>:<cluster_id>, two UUIDs, e.g. terraform import attach_database_attachment.app 9cc10173-e9ea-4176-9dbc-a4cee4c4ff30:bd5f5959-5e1e-4205-a714-a914373942af", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("database_id"), dbID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster_id"), clusterID)...)
+	resp.Diagnostics.Append(saveAttachmentRecord(ctx, resp.Private, attachmentRecord{RuleAdded: true})...)
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+func loadAttachmentRecord(ctx context.Context, p privateState) (attachmentRecord, diag.Diagnostics) {
+	var rec attachmentRecord
+	b, diags := p.GetKey(ctx, privateAttachmentKey)
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &rec); err != nil {
+			diags.AddError("Corrupt private state", err.Error())
+		}
+	}
+	return rec, diags
+}
+
+func saveAttachmentRecord(ctx context.Context, p privateWriter, rec attachmentRecord) diag.Diagnostics {
+	b, _ := json.Marshal(rec)
+	return p.SetKey(ctx, privateAttachmentKey, b)
+}
