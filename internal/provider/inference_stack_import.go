@@ -48,9 +48,11 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 		Databases:  map[string]*databaseModel{},
 		Timeouts:   timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType, "delete": types.StringType})},
 	}
-	if st.VPCOwned && spec.VPC.IPRange != "" {
-		m.VPCIPRange = types.StringValue(spec.VPC.IPRange)
-	}
+	// vpc_ip_range stays null: DigitalOcean cannot tell a range the user
+	// chose from the /20 it picked, and null is what the usual configuration
+	// (range unset) gives; a range set in configuration then shows as a
+	// change (vpc_ip_range replaces the stack, refused while a database is
+	// protected, as every imported one is).
 	if st.Cluster != nil {
 		c := spec.Cluster
 		cm := &clusterModel{

@@ -60,12 +60,21 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 
-	p := &planner{opts: opts, plan: &plan, state: state, status: status, diags: &resp.Diagnostics}
+	var config stackModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	p := &planner{opts: opts, plan: &plan, config: &config, state: state, status: status, diags: &resp.Diagnostics}
 	p.cluster()
 	p.databases()
 	p.networks()
 	if state != nil {
-		p.protectData(len(resp.RequiresReplace) > 0)
+		// resp.RequiresReplace does not carry the schema's RequiresReplace
+		// paths here (the framework hands ModifyPlan an empty list), so the
+		// planner works out a whole-stack replacement itself.
+		p.protectData(len(resp.RequiresReplace) > 0 || p.replacesStack())
 		p.markRecomputed()
 	}
 	if resp.Diagnostics.HasError() {
@@ -107,8 +116,10 @@ func blocksDeletion(d *databaseModel, status *stack.Status, key string) bool {
 }
 
 type planner struct {
-	opts   *liveOptions
-	plan   *stackModel
+	opts *liveOptions
+	plan *stackModel
+	// config is the configuration as written (computed values null).
+	config *stackModel
 	state  *stackModel
 	status *stack.Status
 	diags  *diag.Diagnostics
@@ -287,6 +298,13 @@ func (p *planner) databases() {
 		if d.NodeCount.IsUnknown() {
 			d.NodeCount = types.Int64Value(defaultNodeCount(engine))
 		}
+		// Unset storage follows the size: a resize moves it to the new
+		// size's default, so the prior value must not be carried over
+		// (DigitalOcean refuses a storage size the new plan does not offer).
+		if prior != nil && !p.configured(key, func(c *databaseModel) bool { return !c.StorageSizeMiB.IsNull() }) &&
+			!d.Size.Equal(prior.Size) {
+			d.StorageSizeMiB = types.Int64Unknown()
+		}
 		if regionKnown && !slices.Contains(eo.Regions, region) {
 			p.diags.AddAttributeError(at.AtName("engine"), "Engine not offered in the region",
 				fmt.Sprintf("DigitalOcean offers %s in %s, not in %s.", engine, strings.Join(eo.Regions, ", "), region))
@@ -321,6 +339,15 @@ func (p *planner) databases() {
 			}
 		}
 	}
+}
+
+// configured reports whether set holds for database key as configured.
+func (p *planner) configured(key string, set func(c *databaseModel) bool) bool {
+	if p.config == nil {
+		return true
+	}
+	c := p.config.Databases[key]
+	return c != nil && set(c)
 }
 
 func priorReplica(prior *databaseModel, key string) *replicaModel {
@@ -469,6 +496,15 @@ func (p *planner) networks() {
 	}
 }
 
+// replacesStack reports whether the plan changes an attribute that
+// replaces the whole stack (those with RequiresReplace in the schema): name,
+// region, vpc_ip_range, or a configured vpc_id (unknown counts as a change).
+func (p *planner) replacesStack() bool {
+	plan, state := p.plan, p.state
+	return !plan.Name.Equal(state.Name) || !plan.Region.Equal(state.Region) ||
+		!plan.VPCIPRange.Equal(state.VPCIPRange) || !plan.VPCID.Equal(state.VPCID)
+}
+
 // protectData refuses plans that would delete a protected database.
 func (p *planner) protectData(replacingStack bool) {
 	name := p.plan.Name.ValueString()
@@ -482,7 +518,7 @@ func (p *planner) protectData(replacingStack bool) {
 		switch {
 		case replacingStack:
 			p.diags.AddAttributeError(at.AtName("deletion_protection"), fmt.Sprintf("Replacing stack %s would delete protected database %q", name, key),
-				"A change to name, region or vpc_id replaces the whole stack, databases included. Nothing was changed. Set deletion_protection = false on the database and apply first, or set retain_on_destroy = true to keep it running outside the stack, or revert the change.")
+				"A change to name, region, vpc_id or vpc_ip_range replaces the whole stack, databases included. Nothing was changed. Set deletion_protection = false on the database and apply first, or set retain_on_destroy = true to keep it running outside the stack, or revert the change.")
 		case !kept:
 			p.diags.AddAttributeError(at, fmt.Sprintf("Removing protected database %q", key),
 				fmt.Sprintf("Database %s (%s) has deletion_protection = true, so it cannot be removed from the stack: nothing was deleted. Set deletion_protection = false and apply first, or retain_on_destroy = true to detach it and keep it running, then remove it.", key, prior.ID.ValueString()))

@@ -152,6 +152,20 @@ func (r *inferenceStackResource) Delete(ctx context.Context, req resource.Delete
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	if status.Empty() {
+		// Terraform gives the destroy half of replacing a tainted resource
+		// (a failed create, or terraform taint) no private state: rebuild
+		// the status from the ids in state, or everything would be left
+		// behind, untracked.
+		recovered, err := r.engine().Recover(ctx, state.toSpec(false), state.recoverIDs())
+		if err != nil {
+			resp.Diagnostics.AddError(fmt.Sprintf("Destroying stack %s failed", state.Name.ValueString()),
+				"Reading the stack's parts from the ids in state: "+err.Error()+"\n\nNothing was deleted; run terraform destroy again once the cause is fixed.")
+			return
+		}
+		status = recovered
+	}
+
 	opts := stack.DeleteOptions{Retain: map[string]bool{}, Protected: map[string]bool{}}
 	for key, d := range state.Databases {
 		opts.Retain[key] = d.RetainOnDestroy.ValueBool()
@@ -167,6 +181,15 @@ func (r *inferenceStackResource) Delete(ctx context.Context, req resource.Delete
 		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 		resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status)...)
 	}
+}
+
+// recoverIDs lists the ids state shows for the stack's parts.
+func (m *stackModel) recoverIDs() stack.RecoverIDs {
+	ids := stack.RecoverIDs{VPCID: m.VPCID.ValueString(), ClusterID: m.ClusterID.ValueString(), Databases: map[string]string{}}
+	for key, d := range m.Databases {
+		ids.Databases[key] = d.ID.ValueString()
+	}
+	return ids
 }
 
 // failureDetail explains a failed step and how to resume.

@@ -33,8 +33,8 @@ var (
 // stable keeps a computed value from the prior state in plans: ModifyPlan
 // marks it unknown where a change really alters it.
 var (
-	stableString = []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
-	stableInt64  = []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}
+	stableString = []planmodifier.String{stringplanmodifier.UseNonNullStateForUnknown()}
+	stableInt64  = []planmodifier.Int64{int64planmodifier.UseNonNullStateForUnknown()}
 )
 
 func computedString(desc string) schema.StringAttribute {
@@ -230,7 +230,7 @@ func nodePoolAttributes(gpu bool) map[string]schema.Attribute {
 
 func taintPlanModifiers(gpu bool) []planmodifier.List {
 	if gpu {
-		return []planmodifier.List{listplanmodifier.UseStateForUnknown()}
+		return []planmodifier.List{listplanmodifier.UseNonNullStateForUnknown()}
 	}
 	return nil
 }

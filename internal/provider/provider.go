@@ -182,6 +182,7 @@ func (p *attachProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewInferenceStackResource,
 		NewDatabaseAttachmentResource,
+		NewDatabaseReplicaResource,
 	}
 }
 

@@ -92,7 +92,18 @@ func (r *run) updateDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	if spec.Version != "" && cur.Version != "" && spec.Version != cur.Version {
 		return fmt.Errorf("database %s: version %s -> %s needs a new database; the stack does not upgrade engines in place", key, cur.Version, spec.Version)
 	}
-	if spec.Size != cur.Size || spec.NodeCount != cur.NodeCount || (spec.StorageMiB != 0 && spec.StorageMiB != cur.StorageMiB) {
+	needsResize := func(cur *DatabaseStatus) bool {
+		return spec.Size != cur.Size || spec.NodeCount != cur.NodeCount || (spec.StorageMiB != 0 && spec.StorageMiB != cur.StorageMiB)
+	}
+	if needsResize(cur) && cur.State != "" && cur.State != "online" {
+		// A resize started elsewhere (the drift being repaired) must end
+		// first: DigitalOcean refuses a resize while one runs.
+		if err := r.waitDatabaseOnline(ctx, key, cur.ID); err != nil {
+			return err
+		}
+		cur = view(r, func(st *Status) *DatabaseStatus { c := *st.Databases[key]; return &c })
+	}
+	if needsResize(cur) {
 		req := &godo.DatabaseResizeRequest{SizeSlug: spec.Size, NumNodes: spec.NodeCount, StorageSizeMib: uint64(spec.StorageMiB)}
 		if _, err := r.e.API.Databases.Resize(ctx, cur.ID, req); err != nil {
 			return apiErr(fmt.Sprintf("resizing database %s (%s) to %s x%d", key, cur.Name, spec.Size, spec.NodeCount), err)
@@ -151,7 +162,11 @@ func (r *run) recordDatabase(key string, db *godo.Database, owned bool) {
 		d.StorageMiB, d.Region, d.VPCID, d.State = int(db.StorageSizeMib), db.RegionSlug, db.PrivateNetworkUUID, db.Status
 		d.Tags = db.Tags
 		if mw := db.MaintenanceWindow; mw != nil {
-			d.MaintenanceDay, d.MaintenanceHour = mw.Day, mw.Hour
+			// DigitalOcean answers "03:00:00" for the "03:00" it was given.
+			d.MaintenanceDay, d.MaintenanceHour = mw.Day, strings.TrimSuffix(mw.Hour, ":00")
+			if len(mw.Hour) != len("03:00:00") {
+				d.MaintenanceHour = mw.Hour
+			}
 		}
 		if inSpec {
 			d.DeletionProtection, d.RetainOnDestroy = spec.DeletionProtection, spec.RetainOnDestroy

@@ -82,8 +82,7 @@ func (r *run) rewriteRules(ctx context.Context, key string, d DatabaseStatus, pr
 	return nil
 }
 
-// mergeRules computes (current - (previous - desired)) + desired, keeping
-// the uuid of every rule that stays.
+// mergeRules computes (current - (previous - desired)) + desired.
 func mergeRules(current []godo.DatabaseFirewallRule, previous, desired []Rule) []*godo.DatabaseFirewallRule {
 	want := map[Rule]bool{}
 	for _, rule := range desired {
@@ -103,7 +102,10 @@ func mergeRules(current []godo.DatabaseFirewallRule, previous, desired []Rule) [
 			continue
 		}
 		have[rule] = true
-		out = append(out, &godo.DatabaseFirewallRule{UUID: c.UUID, Type: c.Type, Value: c.Value})
+		// No uuid: a rule is identified by type and value (which keeps its
+		// id), and a uuid read before a concurrent writer's change may no
+		// longer exist.
+		out = append(out, &godo.DatabaseFirewallRule{Type: c.Type, Value: c.Value})
 	}
 	for _, rule := range desired {
 		if !have[rule] {

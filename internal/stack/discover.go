@@ -45,6 +45,7 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 	// A replacement in flight leaves two: the newest generation is current.
 	sort.Slice(mine, func(i, j int) bool { return generationOf(name, mine[i].Name) > generationOf(name, mine[j].Name) })
 	for i, c := range mine {
+		r.spec.Cluster.GPUPools = observedGPUTaints(c)
 		status := r.clusterStatusFrom(c, generationOf(name, c.Name), nil)
 		if i == 0 {
 			r.st.Cluster = status
@@ -196,6 +197,26 @@ func (r *run) discoverDatabase(ctx context.Context, key string, db *godo.Databas
 	return nil
 }
 
+// observedGPUTaints describes every GPU pool of c as wanting the GPU
+// taints it carries: an imported GPU pool then keeps DOKS's GPU taint, which
+// is what a configuration leaving taints to their default gives.
+func observedGPUTaints(c *godo.KubernetesCluster) map[string]NodePoolSpec {
+	out := map[string]NodePoolSpec{}
+	for _, p := range c.NodePools {
+		if p.Name == SystemPoolName {
+			continue
+		}
+		var ts []Taint
+		for _, t := range p.Taints {
+			if gpuTaintKeys[t.Key] {
+				ts = append(ts, Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
+			}
+		}
+		out[p.Name] = NodePoolSpec{Taints: ts}
+	}
+	return out
+}
+
 // generationOf reads the generation from a cluster name ("ml-g3" -> 3).
 func generationOf(stack, cluster string) int {
 	var g int
@@ -227,4 +248,73 @@ func listAll[T any](ctx context.Context, list func(*godo.ListOptions) ([]T, *god
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// RecoverIDs are the ids a stack's Terraform state shows (vpc_id,
+// cluster_id, databases.<key>.id).
+type RecoverIDs struct {
+	VPCID     string
+	ClusterID string
+	Databases map[string]string
+}
+
+// Recover rebuilds the status of the stack described by spec from the ids
+// its state shows, for when the detailed status is lost: Terraform hands
+// the destroy half of a replacement of a tainted resource no private state.
+// Only the objects those ids name are taken (never, say, a database that
+// carries the stack's tag but was retained and detached earlier); what the
+// stack manages inside attached databases is taken from spec so destroy can
+// remove it. A database still being created never held data (Provisioned
+// stays false).
+func (e *Engine) Recover(ctx context.Context, spec Spec, ids RecoverIDs) (*Status, error) {
+	r := e.newRun(spec, nil)
+	if ids.VPCID != "" {
+		v, _, err := e.API.VPCs.Get(ctx, ids.VPCID)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return nil, apiErr("reading VPC "+ids.VPCID, err)
+		default:
+			r.st.VPCID, r.st.VPCOwned = v.ID, v.Name == vpcName(spec.Name)
+		}
+	}
+	if ids.ClusterID != "" {
+		c, _, err := e.API.Kubernetes.Get(ctx, ids.ClusterID)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return nil, apiErr("reading cluster "+ids.ClusterID, err)
+		default:
+			r.st.Cluster = r.clusterStatusFrom(c, generationOf(spec.Name, c.Name), nil)
+		}
+	}
+	for _, key := range sortedKeys(ids.Databases) {
+		id := ids.Databases[key]
+		if id == "" {
+			continue
+		}
+		db, _, err := e.API.Databases.Get(ctx, id)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, apiErr(fmt.Sprintf("reading database %s (%s)", key, id), err)
+		}
+		ds := spec.Databases[key]
+		r.recordDatabase(key, db, ds.Owned())
+		d := r.st.Databases[key]
+		d.Provisioned = db.Status != "creating"
+		d.DBs = slices.Clone(ds.DBs)
+		for _, u := range ds.Users {
+			d.Users[u] = ""
+		}
+		for name, p := range ds.Pools {
+			d.Pools[name] = &PoolStatus{Spec: p}
+		}
+		d.TrustedSources = slices.Clone(ds.TrustedSources)
+		if r.st.Cluster != nil {
+			d.AttachedClusterID = r.st.Cluster.ID
+		}
+	}
+	return r.st.Clone(), nil
 }

@@ -65,6 +65,7 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 		defer unlock()
 	}
 	first := true
+	var last []godo.DatabaseFirewallRule
 	for attempt := 1; attempt <= maxFirewallAttempts; attempt++ {
 		current, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
 		if err != nil {
@@ -98,8 +99,10 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 		if satisfied(after, edit) {
 			return added, nil
 		}
+		last = after
 	}
-	return nil, fmt.Errorf("the firewall of database %s kept being rewritten by another writer; %d attempts to apply the change failed; apply again", edit.DatabaseID, maxFirewallAttempts)
+	return nil, fmt.Errorf("the firewall of database %s kept being rewritten by another writer: after %d attempts to add %v and remove %v it holds %v; apply again",
+		edit.DatabaseID, maxFirewallAttempts, edit.Add, edit.Remove, describeRules(last))
 }
 
 func ruleSet(rules []godo.DatabaseFirewallRule) map[Rule]bool {
@@ -143,4 +146,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+func describeRules(rules []godo.DatabaseFirewallRule) []string {
+	out := make([]string, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, r.Type+":"+r.Value)
+	}
+	return out
 }

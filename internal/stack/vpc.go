@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/digitalocean/godo"
 )
@@ -87,13 +88,18 @@ func (r *run) deleteVPC(ctx context.Context) error {
 		r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
 		return nil
 	}
+	var running []string
 	err := r.e.Poll.waitUntil(ctx, "VPC "+id+" to have no members", func(ctx context.Context) (bool, error) {
 		_, err := r.e.API.VPCs.Delete(ctx, id)
 		switch {
 		case err == nil || isNotFound(err):
 			return true, nil
 		case statusOf(err) == http.StatusConflict:
-			return false, nil
+			// Members the stack deleted linger for a while; a database
+			// still running (one an earlier apply detached and left
+			// running, or one someone else put there) never leaves.
+			running, err = r.runningDatabasesIn(ctx, id)
+			return len(running) > 0, err
 		default:
 			return false, apiErr(fmt.Sprintf("deleting VPC %s", id), err)
 		}
@@ -101,8 +107,36 @@ func (r *run) deleteVPC(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(running) > 0 {
+		r.warn("VPC %s is kept: databases %v still run in it (left running by the stack, or not the stack's); delete the VPC once they are gone.", id, running)
+	}
 	r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
 	return nil
+}
+
+// runningDatabasesIn names the database clusters that are members of the
+// VPC and still exist (deleted ones answer 404 while they drain out).
+func (r *run) runningDatabasesIn(ctx context.Context, vpcID string) ([]string, error) {
+	members, _, err := r.e.API.VPCs.ListMembers(ctx, vpcID, &godo.VPCListMembersRequest{ResourceType: "dbaas"}, &godo.ListOptions{PerPage: 200})
+	if err != nil {
+		return nil, apiErr(fmt.Sprintf("listing the members of VPC %s", vpcID), err)
+	}
+	var running []string
+	for _, m := range members {
+		dbID, ok := strings.CutPrefix(m.URN, "do:dbaas:")
+		if !ok {
+			continue
+		}
+		db, _, err := r.e.API.Databases.Get(ctx, dbID)
+		switch {
+		case isNotFound(err):
+			continue
+		case err != nil:
+			return nil, apiErr(fmt.Sprintf("reading database %s in VPC %s", m.Name, vpcID), err)
+		}
+		running = append(running, db.Name)
+	}
+	return running, nil
 }
 
 // vpcState reads what deleteVPC needs: the VPC, whether the stack owns it,

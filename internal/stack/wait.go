@@ -27,8 +27,12 @@ func (p PollConfig) interval(waited time.Duration) time.Duration {
 	return min(max(d, p.Min), p.Max)
 }
 
-// waitUntil polls check until it reports done, fails, or ctx ends. what
+// WaitUntil polls check until it reports done, fails, or ctx ends. what
 // names the wait in the error ("database vectors to be online").
+func (p PollConfig) WaitUntil(ctx context.Context, what string, check func(ctx context.Context) (bool, error)) error {
+	return p.waitUntil(ctx, what, check)
+}
+
 func (p PollConfig) waitUntil(ctx context.Context, what string, check func(ctx context.Context) (bool, error)) error {
 	start := time.Now()
 	for {

@@ -1,0 +1,286 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*databaseReplicaResource)(nil)
+	_ resource.ResourceWithImportState = (*databaseReplicaResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*databaseReplicaResource)(nil)
+)
+
+// NewDatabaseReplicaResource is attach_database_replica: a read replica of
+// an existing database, typically in another region for disaster recovery,
+// that one variable change promotes into a standalone primary. Once
+// promoted it holds the only live copy of the data, so it is protected
+// like a stack's database.
+func NewDatabaseReplicaResource() resource.Resource { return &databaseReplicaResource{} }
+
+type databaseReplicaResource struct{ client *Client }
+
+type replicaResourceModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	DatabaseID         types.String   `tfsdk:"database_id"`
+	Name               types.String   `tfsdk:"name"`
+	Region             types.String   `tfsdk:"region"`
+	Size               types.String   `tfsdk:"size"`
+	VPCID              types.String   `tfsdk:"vpc_id"`
+	Tags               []types.String `tfsdk:"tags"`
+	Promoted           types.Bool     `tfsdk:"promoted"`
+	DeletionProtection types.Bool     `tfsdk:"deletion_protection"`
+	PrivateHost        types.String   `tfsdk:"private_host"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *databaseReplicaResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_database_replica"
+}
+
+func (r *databaseReplicaResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A read replica of an existing PostgreSQL or MySQL database, for disaster recovery in another " +
+			"region. Setting `promoted = true` promotes it into a standalone primary (same id), which " +
+			"`attach_database_attachment` can then attach to a standby cluster. A promoted replica is protected by " +
+			"`deletion_protection` like any primary.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "Id of the replica; after promotion, of the database cluster it became.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"database_id": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "The primary database cluster."},
+			"name":        schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Replica name (unique in the account)."},
+			"region":      schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Region of the replica, e.g. `nyc3`."},
+			"size": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
+				MarkdownDescription: "Size; not smaller than the primary's. Default: the primary's."},
+			"vpc_id": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
+				MarkdownDescription: "VPC in the replica's region (e.g. the standby stack's `vpc_id`). Default: the region's default VPC."},
+			"tags": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Tags (set at creation)."},
+			"promoted": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Promote the replica into a standalone primary: the failover switch. It cannot be undone."},
+			"deletion_protection": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Once promoted, refuse to delete the database at plan time. Default `true`."},
+			"private_host": schema.StringAttribute{Computed: true, MarkdownDescription: "Private host of the replica.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
+		},
+	}
+}
+
+func (r *databaseReplicaResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, resp.Diagnostics.AddError)
+}
+
+// ModifyPlan refuses to un-promote, and to delete a promoted, protected
+// replica (it is a primary now).
+func (r *databaseReplicaResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() {
+		return
+	}
+	var state replicaResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !state.Promoted.ValueBool() {
+		return
+	}
+	if req.Plan.Raw.IsNull() || len(resp.RequiresReplace) > 0 {
+		if state.DeletionProtection.ValueBool() {
+			resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Deleting a promoted replica",
+				fmt.Sprintf("Replica %s was promoted: it is a primary database now, holding data. deletion_protection = true forbids deleting it; nothing was deleted. Set deletion_protection = false and apply first if that is really meant.", state.Name.ValueString()))
+		}
+		return
+	}
+	var plan replicaResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !plan.Promoted.ValueBool() {
+		resp.Diagnostics.AddAttributeError(path.Root("promoted"), "A promoted replica cannot become a replica again",
+			"DigitalOcean cannot demote a primary. Keep promoted = true; to fail back, create a new replica of this database in the original region.")
+	}
+}
+
+func (r *databaseReplicaResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	ctx = r.client.LogContext(ctx)
+	var plan replicaResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, 30*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	api, primary := r.client.Godo, plan.DatabaseID.ValueString()
+	db, _, err := api.Databases.Get(ctx, primary)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("database_id"), "Primary database not found", APIError("reading database "+primary, err))
+		return
+	}
+	if db.EngineSlug != "pg" && db.EngineSlug != "mysql" {
+		resp.Diagnostics.AddAttributeError(path.Root("database_id"), "Read replicas need PostgreSQL or MySQL",
+			fmt.Sprintf("Database %s is %s; DigitalOcean offers read replicas for pg and mysql only.", db.Name, db.EngineSlug))
+		return
+	}
+	size := plan.Size.ValueString()
+	if size == "" || plan.Size.IsUnknown() {
+		size = db.SizeSlug
+	}
+	creq := &godo.DatabaseCreateReplicaRequest{Name: plan.Name.ValueString(), Region: plan.Region.ValueString(), Size: size,
+		PrivateNetworkUUID: plan.VPCID.ValueString(), Tags: valueStrings(plan.Tags)}
+	if plan.VPCID.IsUnknown() {
+		creq.PrivateNetworkUUID = ""
+	}
+	rep, _, err := api.Databases.CreateReplica(ctx, primary, creq)
+	if err != nil {
+		resp.Diagnostics.AddError("Creating the replica failed", APIError(fmt.Sprintf("creating replica %s of %s in %s", creq.Name, db.Name, creq.Region), err))
+		return
+	}
+	r.fill(&plan, rep)
+	// In state before the wait: a replica that never comes online is
+	// tracked (tainted), not orphaned.
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	poll := stack.DefaultPoll
+	if r.client.Poll != nil {
+		poll = *r.client.Poll
+	}
+	err = poll.WaitUntil(ctx, "replica "+rep.Name+" to be online", func(ctx context.Context) (bool, error) {
+		got, _, err := api.Databases.GetReplica(ctx, primary, rep.Name)
+		if err != nil {
+			return false, fmt.Errorf("%s", APIError("reading replica "+rep.Name, err))
+		}
+		rep = got
+		return got.Status == "online", nil
+	})
+	r.fill(&plan, rep)
+	if err != nil {
+		resp.Diagnostics.AddError("Replica did not come online", err.Error()+"\n\nThe replica is in state and tainted; destroy or apply again.")
+	}
+	if plan.Promoted.ValueBool() && err == nil {
+		if _, perr := api.Databases.PromoteReplicaToPrimary(ctx, primary, rep.Name); perr != nil {
+			resp.Diagnostics.AddError("Promoting the replica failed", APIError("promoting replica "+rep.Name, perr))
+			plan.Promoted = types.BoolValue(false)
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *databaseReplicaResource) fill(m *replicaResourceModel, rep *godo.DatabaseReplica) {
+	m.ID, m.Size = types.StringValue(rep.ID), types.StringValue(rep.Size)
+	m.VPCID = types.StringValue(rep.PrivateNetworkUUID)
+	host := ""
+	if rep.PrivateConnection != nil {
+		host = rep.PrivateConnection.Host
+	} else if rep.Connection != nil {
+		host = rep.Connection.Host
+	}
+	m.PrivateHost = types.StringValue(host)
+}
+
+func (r *databaseReplicaResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	ctx = r.client.LogContext(ctx)
+	var state replicaResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	api := r.client.Godo
+	if state.Promoted.ValueBool() {
+		db, _, err := api.Databases.Get(ctx, state.ID.ValueString())
+		if IsNotFound(err) {
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Reading the promoted replica failed", APIError("reading database "+state.ID.ValueString(), err))
+			return
+		}
+		state.Size = types.StringValue(db.SizeSlug)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+		return
+	}
+	rep, _, err := api.Databases.GetReplica(ctx, state.DatabaseID.ValueString(), state.Name.ValueString())
+	if IsNotFound(err) {
+		// Promoted outside Terraform? Then it is a cluster with the same id.
+		if db, _, derr := api.Databases.Get(ctx, state.ID.ValueString()); derr == nil && db != nil {
+			state.Promoted = types.BoolValue(true)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			return
+		}
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Reading the replica failed", APIError("reading replica "+state.Name.ValueString(), err))
+		return
+	}
+	r.fill(&state, rep)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *databaseReplicaResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = r.client.LogContext(ctx)
+	var plan, state replicaResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Promoted.ValueBool() && !state.Promoted.ValueBool() {
+		if _, err := r.client.Godo.Databases.PromoteReplicaToPrimary(ctx, state.DatabaseID.ValueString(), state.Name.ValueString()); err != nil {
+			resp.Diagnostics.AddError("Promoting the replica failed", APIError("promoting replica "+state.Name.ValueString(), err))
+			return
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *databaseReplicaResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = r.client.LogContext(ctx)
+	var state replicaResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	api := r.client.Godo
+	var err error
+	if state.Promoted.ValueBool() {
+		if state.DeletionProtection.ValueBool() {
+			resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Refusing to delete a promoted replica",
+				"It is a primary database now; set deletion_protection = false and apply first.")
+			return
+		}
+		_, err = api.Databases.Delete(ctx, state.ID.ValueString())
+	} else {
+		_, err = api.Databases.DeleteReplica(ctx, state.DatabaseID.ValueString(), state.Name.ValueString())
+	}
+	if err != nil && !IsNotFound(err) {
+		resp.Diagnostics.AddError("Deleting the replica failed", APIError("deleting "+state.Name.ValueString(), err))
+	}
+}
+
+// ImportState takes "<database_id>:<replica_name>".
+func (r *databaseReplicaResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	dbID, name, ok := strings.Cut(req.ID, ":")
+	if !ok || !uuidPattern.MatchString(dbID) || name == "" {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("%q: import a replica as <database_id>:<replica_name>, e.g. 9cc10173-e9ea-4176-9dbc-a4cee4c4ff30:vectors-dr", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("database_id"), dbID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("promoted"), false)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deletion_protection"), true)...)
+}
