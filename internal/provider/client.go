@@ -51,7 +51,7 @@ type Client struct {
 	// Poll, when set, overrides how the stack engine polls (tests).
 	Poll *stack.PollConfig
 	// FirewallSettle, when set, overrides how long a firewall edit waits
-	// before checking no concurrent writer undid it.
+	// before checking no concurrent writer undid it (default: adaptive).
 	FirewallSettle time.Duration
 
 	token         string
@@ -59,16 +59,8 @@ type Client struct {
 	firewallLocks stack.FirewallLocks
 }
 
-// defaultFirewallSettle outlasts any concurrent writer's read-to-write
-// window on DigitalOcean's API.
-const defaultFirewallSettle = 2 * time.Second
-
-func (c *Client) firewallSettle() time.Duration {
-	if c.FirewallSettle > 0 {
-		return c.FirewallSettle
-	}
-	return defaultFirewallSettle
-}
+// firewallSettle is the override, or 0: adapt to the API's latency.
+func (c *Client) firewallSettle() time.Duration { return c.FirewallSettle }
 
 // NewClient builds a godo client with godo's own retry support (go-retryablehttp
 // underneath), and replaces its backoff with one that honours DigitalOcean's

@@ -55,6 +55,7 @@ func (r *inferenceStackResource) engine() *stack.Engine {
 	if r.client.Poll != nil {
 		e.Poll = *r.client.Poll
 	}
+	e.Locks, e.FirewallSettle = &r.client.firewallLocks, r.client.firewallSettle()
 	return e
 }
 

@@ -12,8 +12,8 @@ import (
 // sources on each database: one k8s rule for its current cluster and the
 // database's extra trusted_sources. Every other rule (added by people, other
 // tools, other stacks or attachments) is preserved: the stack reads the
-// rule set, changes only its own rules, and writes it back, and writes
-// nothing when nothing changed.
+// rule set, changes only its own rules, writes it back (nothing when nothing
+// changed) and checks that no concurrent writer undid the change.
 //
 // Re-pointing after a cluster replacement is the same operation: the old
 // cluster's rule was the stack's, the new one's is wanted.
@@ -65,19 +65,18 @@ func (r *run) removeFirewallRules(ctx context.Context, key string, d DatabaseSta
 }
 
 // rewriteRules replaces the rules in previous (the stack's old ones) with
-// desired, keeping every other rule and its id.
+// desired, keeping every other rule, safely against concurrent writers
+// (attachments, other stacks, other workspaces: see SyncFirewall).
 func (r *run) rewriteRules(ctx context.Context, key string, d DatabaseStatus, previous, desired []Rule) error {
-	current, _, err := r.e.API.Databases.GetFirewallRules(ctx, d.ID)
+	var remove []Rule
+	for _, rule := range previous {
+		if !containsRule(desired, rule) {
+			remove = append(remove, rule)
+		}
+	}
+	_, err := SyncFirewall(ctx, r.e.API, r.e.Locks, r.e.FirewallSettle, FirewallEdit{DatabaseID: d.ID, Add: desired, Remove: remove})
 	if err != nil {
-		return apiErr(fmt.Sprintf("reading the firewall of database %s", key), err)
-	}
-	next := mergeRules(current, previous, desired)
-	if sameRuleSet(current, next) {
-		return nil
-	}
-	req := &godo.DatabaseUpdateFirewallRulesRequest{Rules: next}
-	if _, err := r.e.API.Databases.UpdateFirewallRules(ctx, d.ID, req); err != nil {
-		return apiErr(fmt.Sprintf("updating the firewall of database %s", key), err)
+		return fmt.Errorf("database %s: %w", key, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -15,6 +16,12 @@ import (
 type Engine struct {
 	API  *godo.Client
 	Poll PollConfig
+	// Locks serializes firewall edits per database within the process
+	// (shared by every resource of a provider); nil means no lock.
+	Locks *FirewallLocks
+	// FirewallSettle overrides how long firewall edits wait before checking
+	// that no concurrent writer undid them; 0 adapts to the API's latency.
+	FirewallSettle time.Duration
 }
 
 // New returns an engine using api with the default polling.

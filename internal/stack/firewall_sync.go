@@ -56,9 +56,20 @@ type FirewallEdit struct {
 // writers keep overwriting it.
 const maxFirewallAttempts = 6
 
+// Adaptive settle: a concurrent writer's read-to-write window is about one
+// GET and one PUT on the same API, so waiting several times what ours took
+// covers it, whether the API answers in a millisecond (the emulator) or in
+// hundreds (DigitalOcean).
+const (
+	settleFactor = 5
+	minSettle    = 50 * time.Millisecond
+	maxSettle    = 5 * time.Second
+)
+
 // SyncFirewall applies edit safely against concurrent writers. It returns
 // which of edit.Add were absent before (what the caller added and may
-// remove later).
+// remove later). settle 0 adapts the verification delay to the API's
+// latency.
 func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, settle time.Duration, edit FirewallEdit) (added []Rule, err error) {
 	if locks != nil {
 		unlock := locks.lock(edit.DatabaseID)
@@ -67,6 +78,7 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 	first := true
 	var last []godo.DatabaseFirewallRule
 	for attempt := 1; attempt <= maxFirewallAttempts; attempt++ {
+		started := time.Now()
 		current, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
 		if err != nil {
 			return nil, apiErr("reading the firewall of database "+edit.DatabaseID, err)
@@ -89,7 +101,11 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 		}
 		// Let concurrent writers that read before our write finish theirs,
 		// then check that ours survived.
-		if err := sleepCtx(ctx, settle+time.Duration(rand.Int64N(int64(settle)/2+1))); err != nil {
+		wait := settle
+		if wait <= 0 {
+			wait = min(max(settleFactor*time.Since(started), minSettle), maxSettle)
+		}
+		if err := sleepCtx(ctx, wait+time.Duration(rand.Int64N(int64(wait)/2+1))); err != nil {
 			return nil, err
 		}
 		after, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
