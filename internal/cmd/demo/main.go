@@ -9,16 +9,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -26,6 +22,7 @@ import (
 	"time"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/tfrun"
 )
 
 type options struct {
@@ -80,12 +77,12 @@ func run(ctx context.Context, o options) error {
 	step("DigitalOcean API emulator at %s (time scale %g: a 6-minute cluster takes %s, an 8-minute GPU pool %s)",
 		srv.URL, srv.TimeScale(), scaled(emulator.ClusterProvisionDuration), scaled(emulator.GPUPoolProvisionDuration))
 
-	work, cliConfig, err := prepare(o)
+	ws, err := tfrun.New(o.workdir, o.terraform, o.provider, o.version, o.example)
 	if err != nil {
 		return err
 	}
-	env := terraformEnv(cliConfig, srv)
-	tf := func(args ...string) error { return terraform(ctx, o.terraform, work, env, os.Stdout, args...) }
+	ws.Point(srv.URL, srv.Token)
+	tf := func(args ...string) error { return ws.Run(ctx, os.Stdout, args...) }
 
 	step("terraform init (provider %s from a local filesystem mirror)", o.version)
 	if err := tf("init", "-input=false", "-no-color"); err != nil {
@@ -105,7 +102,7 @@ func run(ctx context.Context, o options) error {
 	createRequests := srv.TotalRequests()
 
 	var out bytes.Buffer
-	if err := terraform(ctx, o.terraform, work, env, &out, "output", "-json"); err != nil {
+	if err := ws.Run(ctx, &out, "output", "-json"); err != nil {
 		return err
 	}
 	if err := printSummary(out.Bytes(), created, critical, createRequests); err != nil {
@@ -130,89 +127,6 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("objects left in the emulator:\n%s", inv)
 	}
 	step("done: the whole architecture came up, changed and went away; emulator stopped, scratch files in %s", o.workdir)
-	return nil
-}
-
-// prepare recreates the scratch directory: a filesystem mirror holding the
-// provider, a CLI configuration that installs it from there, and a copy of
-// the example.
-func prepare(o options) (work, cliConfig string, err error) {
-	if err := os.RemoveAll(o.workdir); err != nil {
-		return "", "", err
-	}
-	mirror := filepath.Join(o.workdir, "mirror")
-	pluginDir := filepath.Join(mirror, "registry.terraform.io", "attach-labs", "attach", o.version, runtime.GOOS+"_"+runtime.GOARCH)
-	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
-		return "", "", err
-	}
-	if err := copyFile(o.provider, filepath.Join(pluginDir, "terraform-provider-attach_v"+o.version), 0o755); err != nil {
-		return "", "", err
-	}
-	cliConfig = filepath.Join(o.workdir, "terraformrc")
-	rc := fmt.Sprintf(`provider_installation {
-  filesystem_mirror {
-    path    = %q
-    include = ["registry.terraform.io/attach-labs/attach"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/attach-labs/attach"]
-  }
-}
-`, mirror)
-	if err := os.WriteFile(cliConfig, []byte(rc), 0o644); err != nil {
-		return "", "", err
-	}
-	work = filepath.Join(o.workdir, "work")
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		return "", "", err
-	}
-	files, err := filepath.Glob(filepath.Join(o.example, "*.tf"))
-	if err != nil {
-		return "", "", err
-	}
-	if len(files) == 0 {
-		return "", "", fmt.Errorf("no .tf files in %s", o.example)
-	}
-	for _, f := range files {
-		if err := copyFile(f, filepath.Join(work, filepath.Base(f)), 0o644); err != nil {
-			return "", "", err
-		}
-	}
-	return work, cliConfig, nil
-}
-
-// terraformEnv is the caller's environment with every setting that could
-// point Terraform or the provider elsewhere replaced by the emulator's.
-func terraformEnv(cliConfig string, srv *emulator.Server) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		key, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(key, "DIGITALOCEAN_") || strings.HasPrefix(key, "TF_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
-		"TF_CLI_CONFIG_FILE="+cliConfig,
-		"TF_IN_AUTOMATION=1",
-		"TF_INPUT=0",
-		"CHECKPOINT_DISABLE=1",
-		"DIGITALOCEAN_TOKEN="+srv.Token,
-		"DIGITALOCEAN_API_URL="+srv.URL,
-	)
-}
-
-func terraform(ctx context.Context, bin, dir string, env []string, stdout io.Writer, args ...string) error {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, stdout, os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return errors.New("interrupted")
-		}
-		return fmt.Errorf("terraform %s: %w", args[0], err)
-	}
 	return nil
 }
 
@@ -293,14 +207,6 @@ func maskSecret(key, value string) string {
 		return "****"
 	}
 	return uriPassword.ReplaceAllString(value, "://$1:****@")
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, mode)
 }
 
 func step(format string, args ...any) {
