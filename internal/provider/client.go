@@ -112,7 +112,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 		rc.Backoff = retryBackoff
 	}
-	if err := installLogging(gc, cfg.RetryMax > 0); err != nil {
+	if err := installLogging(gc, cfg.RetryMax > 0, &pacer{}); err != nil {
 		return nil, err
 	}
 	return &Client{Godo: gc, Endpoint: endpoint, token: cfg.Token}, nil
@@ -206,22 +206,22 @@ func (t loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// installLogging puts loggingTransport under godo's retry layer (or under
-// the oauth2 transport when retries are off).
-func installLogging(gc *godo.Client, retrying bool) error {
+// installLogging puts the pacer and loggingTransport under godo's retry
+// layer (or under the oauth2 transport when retries are off).
+func installLogging(gc *godo.Client, retrying bool, p *pacer) error {
 	if retrying {
 		rc, err := retryableClientOf(gc)
 		if err != nil {
 			return err
 		}
-		rc.HTTPClient.Transport = loggingTransport{base: transportOrDefault(rc.HTTPClient.Transport)}
+		rc.HTTPClient.Transport = pacingTransport{base: loggingTransport{base: transportOrDefault(rc.HTTPClient.Transport)}, pacer: p}
 		return nil
 	}
 	ot, ok := gc.HTTPClient.Transport.(*oauth2.Transport)
 	if !ok {
 		return fmt.Errorf("unexpected godo transport %T: cannot install request logging", gc.HTTPClient.Transport)
 	}
-	ot.Base = loggingTransport{base: transportOrDefault(ot.Base)}
+	ot.Base = pacingTransport{base: loggingTransport{base: transportOrDefault(ot.Base)}, pacer: p}
 	return nil
 }
 

@@ -193,3 +193,56 @@ func TestLogContextMasksSecrets(t *testing.T) {
 		}
 	}
 }
+
+// After a 429 the whole client waits for the gate: requests from other
+// goroutines do not probe the limit meanwhile.
+func TestPacerGatesEveryRequestAfter429(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	c := testClient(t, srv, 3, 5*time.Second)
+	injectFault(t, srv, emulator.Fault{Route: "/v2/vpcs", Kind: emulator.FaultRateLimit, RetryAfter: 1, Count: 1})
+	if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The first 429 set the gate one second ahead; a request on another
+	// route right after waits for it too.
+	start := time.Now()
+	injectFault(t, srv, emulator.Fault{Route: "/v2/projects", Kind: emulator.FaultRateLimit, RetryAfter: 1, Count: 1})
+	if _, _, err := c.Godo.Projects.List(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.RequestCounts()["GET /v2/projects"]; got != 2 {
+		t.Errorf("GET /v2/projects sent %d times; want 2 (one 429, one success)", got)
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("the retry after a 429 went after %s; the gate is 1s", waited)
+	}
+}
+
+func TestPacerSpreadsALowHourlyBudget(t *testing.T) {
+	p := &pacer{}
+	reset := time.Now().Add(2 * time.Second)
+	p.observe(&http.Response{StatusCode: 200, Header: http.Header{
+		"Ratelimit-Limit": {"5000"}, "Ratelimit-Remaining": {"4"}, "Ratelimit-Reset": {strconv.FormatInt(reset.Unix(), 10)},
+	}})
+	start := time.Now()
+	for range 3 {
+		if err := p.wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 4 requests left for about 2s: slots about half a second apart.
+	if elapsed := time.Since(start); elapsed < 600*time.Millisecond {
+		t.Errorf("3 requests on a nearly spent budget went out in %s; they should be spread", elapsed)
+	}
+	p2 := &pacer{}
+	p2.observe(&http.Response{StatusCode: 200, Header: http.Header{
+		"Ratelimit-Limit": {"5000"}, "Ratelimit-Remaining": {"4000"}, "Ratelimit-Reset": {strconv.FormatInt(reset.Unix(), 10)},
+	}})
+	start = time.Now()
+	for range 50 {
+		_ = p2.wait(context.Background())
+	}
+	if elapsed := time.Since(start); elapsed > 50*time.Millisecond {
+		t.Errorf("a healthy budget was paced: %s for 50 requests", elapsed)
+	}
+}

@@ -123,15 +123,16 @@ func (d *kubernetesOptionsDataSource) Read(ctx context.Context, req datasource.R
 		return
 	}
 
-	opts, _, err := d.client.Godo.Kubernetes.GetOptions(ctx)
+	// Shared with the plan-time checks: one read of the options per process.
+	live, err := d.client.Options(ctx)
 	if err != nil {
-		resp.Diagnostics.AddError("Unable to read Kubernetes options", APIError("reading /v2/kubernetes/options", err))
+		resp.Diagnostics.AddError("Unable to read Kubernetes options", err.Error())
 		return
 	}
-	sizes, err := listAllSizes(ctx, d.client.Godo)
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to read Droplet sizes", APIError("listing /v2/sizes", err))
-		return
+	opts := live.Kubernetes
+	sizes := make([]godo.Size, 0, len(live.Sizes))
+	for _, s := range live.Sizes {
+		sizes = append(sizes, s)
 	}
 
 	latest, ok := latestKubernetesVersion(opts.Versions, data.VersionPrefix.ValueString())

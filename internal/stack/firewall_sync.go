@@ -62,7 +62,7 @@ const maxFirewallAttempts = 6
 // hundreds (DigitalOcean).
 const (
 	settleFactor = 5
-	minSettle    = 50 * time.Millisecond
+	minSettle    = 20 * time.Millisecond
 	maxSettle    = 5 * time.Second
 )
 

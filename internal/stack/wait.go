@@ -20,7 +20,7 @@ type PollConfig struct {
 
 // DefaultPoll suits DigitalOcean (minutes-long provisioning) and the
 // emulator (seconds-long) alike.
-var DefaultPoll = PollConfig{Min: 100 * time.Millisecond, Max: 20 * time.Second, Fraction: 0.04}
+var DefaultPoll = PollConfig{Min: 200 * time.Millisecond, Max: 20 * time.Second, Fraction: 0.03}
 
 func (p PollConfig) interval(waited time.Duration) time.Duration {
 	d := time.Duration(float64(waited) * p.Fraction)

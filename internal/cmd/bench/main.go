@@ -1,0 +1,430 @@
+// Command bench is `make bench`: it measures what users feel of the
+// provider against the embedded emulator and prints one table:
+//
+//   - apply time of the quickstart stack against its critical path (the
+//     longest chain of the emulator's scaled provisioning durations, which
+//     no provider can beat);
+//   - API requests per phase (create, no-op plan, in-place update, destroy);
+//   - a 50-stack workspace planned under DigitalOcean's per-token rate
+//     limits: wall time, 429s, errors, against the ideal the limit sets;
+//   - footprint: binary size, provider peak memory, time to serve the schema.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/provider"
+	"github.com/attach-labs/terraform-provider-attach/internal/tfrun"
+)
+
+type options struct {
+	terraform, provider, version, workdir string
+	timeScale                             float64
+	stacks                                int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.terraform, "terraform", "bin/terraform", "Terraform CLI")
+	flag.StringVar(&o.provider, "provider", "terraform-provider-attach", "provider binary (make build)")
+	flag.StringVar(&o.version, "version", "0.1.0", "version to install the provider as")
+	flag.StringVar(&o.workdir, "workdir", ".bench", "scratch directory (recreated)")
+	flag.Float64Var(&o.timeScale, "time-scale", 60, "emulator time scale: a 6-minute cluster takes 6m/scale")
+	flag.IntVar(&o.stacks, "stacks", 50, "stacks in the scale test")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench failed: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// recorder keeps per-phase request counts by route and status, with the
+// time of each request, from the emulator's exchange hook.
+type recorder struct {
+	mu     sync.Mutex
+	phase  string
+	counts map[string]map[string]int // phase -> "METHOD route" -> n
+	status map[string]map[int]int    // phase -> status -> n
+	first  map[string]time.Time
+	last   map[string]time.Time
+	writes map[string][2]time.Time // phase -> first and last write
+}
+
+func newRecorder() *recorder {
+	return &recorder{counts: map[string]map[string]int{}, status: map[string]map[int]int{},
+		first: map[string]time.Time{}, last: map[string]time.Time{}, writes: map[string][2]time.Time{}}
+}
+
+func (r *recorder) setPhase(p string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.phase = p
+}
+
+func (r *recorder) record(x emulator.Exchange) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.phase
+	if r.counts[p] == nil {
+		r.counts[p], r.status[p] = map[string]int{}, map[int]int{}
+		r.first[p] = now
+	}
+	route := x.Route
+	if route == "" {
+		route = x.Method + " " + x.Path
+	}
+	r.counts[p][route]++
+	r.status[p][x.Status]++
+	r.last[p] = now
+	if x.Method != "GET" {
+		w := r.writes[p]
+		if w[0].IsZero() {
+			w[0] = now
+		}
+		w[1] = now
+		r.writes[p] = w
+	}
+}
+
+func (r *recorder) total(p string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, v := range r.counts[p] {
+		n += v
+	}
+	return n
+}
+
+type row struct{ metric, value, target string }
+
+func run(ctx context.Context, o options) error {
+	for _, p := range []*string{&o.terraform, &o.provider, &o.workdir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	var rows []row
+	add := func(metric, value, target string) { rows = append(rows, row{metric, value, target}) }
+
+	quick, err := quickstart(ctx, o, add)
+	if err != nil {
+		return err
+	}
+	if err := scale(ctx, o, add); err != nil {
+		return err
+	}
+	if err := footprint(ctx, o, add); err != nil {
+		return err
+	}
+
+	fmt.Printf("\nattach provider benchmark (emulator time scale %g; %s)\n\n", o.timeScale, time.Now().UTC().Format(time.RFC3339))
+	w := max(40, maxLen(rows))
+	fmt.Printf("| %-*s | %-28s | %s\n", w, "metric", "value", "target")
+	fmt.Printf("|%s|%s|%s\n", strings.Repeat("-", w+2), strings.Repeat("-", 30), strings.Repeat("-", 20))
+	for _, r := range rows {
+		fmt.Printf("| %-*s | %-28s | %s\n", w, r.metric, r.value, r.target)
+	}
+	fmt.Println()
+	fmt.Println(quick)
+	return nil
+}
+
+func maxLen(rows []row) int {
+	n := 0
+	for _, r := range rows {
+		n = max(n, len(r.metric))
+	}
+	return n
+}
+
+func scaled(d time.Duration, s float64) time.Duration { return time.Duration(float64(d) / s) }
+
+// quickstart applies examples/quickstart, plans it, updates it, destroys it.
+func quickstart(ctx context.Context, o options, add func(string, string, string)) (string, error) {
+	srv, err := emulator.Start(emulator.Config{TimeScale: o.timeScale})
+	if err != nil {
+		return "", err
+	}
+	defer srv.Close()
+	rec := newRecorder()
+	srv.SetRecorder(rec.record)
+	ws, err := tfrun.New(filepath.Join(o.workdir, "quickstart"), o.terraform, o.provider, o.version, "examples/quickstart")
+	if err != nil {
+		return "", err
+	}
+	ws.Point(srv.URL, srv.Token)
+	quiet := &bytes.Buffer{}
+	rec.setPhase("init")
+	if err := ws.Run(ctx, quiet, "init", "-input=false", "-no-color"); err != nil {
+		return "", err
+	}
+
+	rec.setPhase("create")
+	start := time.Now()
+	if err := ws.Run(ctx, quiet, "apply", "-auto-approve", "-no-color"); err != nil {
+		return "", err
+	}
+	wall := time.Since(start)
+	critical := scaled(max(emulator.ClusterProvisionDuration, emulator.DatabaseCreateDuration), o.timeScale)
+	writes := rec.writes["create"]
+	providerSide := rec.last["create"].Sub(writes[0])
+	add("quickstart apply: terraform wall / critical path", fmt.Sprintf("%.3f (%s / %s)", wall.Seconds()/critical.Seconds(), wall.Round(time.Millisecond), critical), "")
+	add("quickstart apply: first write to last call / critical path", fmt.Sprintf("%.3f (%s)", providerSide.Seconds()/critical.Seconds(), providerSide.Round(time.Millisecond)), "<= 1.05")
+	provisioningMinutes := max(emulator.ClusterProvisionDuration, emulator.DatabaseCreateDuration).Minutes()
+	add("quickstart create: API requests", fmt.Sprintf("%d (%.1f per provisioning minute)", rec.total("create"), float64(rec.total("create"))/provisioningMinutes), "a few per minute per wait")
+
+	rec.setPhase("refresh")
+	if err := ws.Run(ctx, quiet, "plan", "-detailed-exitcode", "-no-color"); err != nil {
+		return "", fmt.Errorf("the plan after apply is not empty (or failed): %w", err)
+	}
+	add("no-op plan (refresh): API requests", fmt.Sprint(rec.total("refresh")), "each part read once")
+
+	rec.setPhase("update")
+	if err := ws.Run(ctx, quiet, "apply", "-auto-approve", "-no-color", "-var", "gpu_max_nodes=4"); err != nil {
+		return "", err
+	}
+	add("in-place update (GPU bounds): API requests", fmt.Sprint(rec.total("update")), "")
+
+	rec.setPhase("destroy")
+	start = time.Now()
+	if err := ws.Run(ctx, quiet, "destroy", "-auto-approve", "-no-color", "-var", "gpu_max_nodes=4"); err != nil {
+		return "", err
+	}
+	add("destroy: API requests / wall", fmt.Sprintf("%d / %s", rec.total("destroy"), time.Since(start).Round(time.Millisecond)), "")
+	if inv := srv.Inventory(); !inv.Empty() {
+		return "", fmt.Errorf("destroy left objects:\n%s", inv)
+	}
+	return phaseTable(rec, "create", "refresh", "update", "destroy"), nil
+}
+
+// phaseTable lists requests by route for each phase.
+func phaseTable(rec *recorder, phases ...string) string {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	routes := map[string]bool{}
+	for _, p := range phases {
+		for r := range rec.counts[p] {
+			routes[r] = true
+		}
+	}
+	sorted := make([]string, 0, len(routes))
+	for r := range routes {
+		sorted = append(sorted, r)
+	}
+	sort.Strings(sorted)
+	var b strings.Builder
+	fmt.Fprintf(&b, "requests by route and phase (quickstart)\n\n| %-70s |", "route")
+	for _, p := range phases {
+		fmt.Fprintf(&b, " %7s |", p)
+	}
+	b.WriteString("\n|" + strings.Repeat("-", 72) + "|" + strings.Repeat("---------|", len(phases)) + "\n")
+	for _, r := range sorted {
+		fmt.Fprintf(&b, "| %-70s |", r)
+		for _, p := range phases {
+			fmt.Fprintf(&b, " %7d |", rec.counts[p][r])
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// stacksConfig is a workspace of n small stacks (cluster + one pg).
+func stacksConfig(n int) string {
+	return fmt.Sprintf(`
+terraform {
+  required_providers {
+    attach = { source = "attach-labs/attach" }
+  }
+}
+
+provider "attach" {}
+
+resource "attach_inference_stack" "s" {
+  count  = %d
+  name   = format("bench-%%02d", count.index)
+  region = "nyc3"
+  cluster = {
+    system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
+  }
+  databases = {
+    app = {
+      engine              = "pg"
+      size                = "db-s-1vcpu-2gb"
+      deletion_protection = false
+    }
+  }
+}
+`, n)
+}
+
+// scale plans a workspace of many stacks under DigitalOcean's rate limits.
+func scale(ctx context.Context, o options, add func(string, string, string)) error {
+	srv, err := emulator.Start(emulator.Config{TimeScale: o.timeScale})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	rec := newRecorder()
+	srv.SetRecorder(rec.record)
+	ws, err := tfrun.New(filepath.Join(o.workdir, "scale"), o.terraform, o.provider, o.version, "")
+	if err != nil {
+		return err
+	}
+	ws.Point(srv.URL, srv.Token)
+	if err := ws.WriteFile("main.tf", stacksConfig(o.stacks)); err != nil {
+		return err
+	}
+	quiet := &bytes.Buffer{}
+	rec.setPhase("init")
+	if err := ws.Run(ctx, quiet, "init", "-input=false", "-no-color"); err != nil {
+		return err
+	}
+	rec.setPhase("create")
+	start := time.Now()
+	if err := ws.Run(ctx, quiet, "apply", "-auto-approve", "-no-color"); err != nil {
+		return err
+	}
+	add(fmt.Sprintf("%d-stack apply: wall / requests / 429s", o.stacks),
+		fmt.Sprintf("%s / %d / %d", time.Since(start).Round(time.Millisecond), rec.total("create"), rec.status["create"][429]), "")
+
+	rec.setPhase("plan")
+	mem := watchPeakRSS(ctx)
+	start = time.Now()
+	err = ws.Run(ctx, quiet, "plan", "-detailed-exitcode", "-no-color")
+	wall := time.Since(start)
+	peak := mem()
+	if err != nil {
+		return fmt.Errorf("the %d-stack plan failed or was not empty: %w", o.stacks, err)
+	}
+	perSecond := float64(emulator.DORateLimitPerMinute) * o.timeScale / 60
+	ideal := time.Duration(float64(rec.total("plan")) / perSecond * float64(time.Second))
+	errs := 0
+	for st, n := range rec.status["plan"] {
+		if st >= 400 && st != 429 {
+			errs += n
+		}
+	}
+	add(fmt.Sprintf("%d-stack plan: wall (ideal at the rate limit)", o.stacks), fmt.Sprintf("%s (%s)", wall.Round(time.Millisecond), ideal.Round(time.Millisecond)), "close to ideal")
+	add(fmt.Sprintf("%d-stack plan: requests / 429s / errors", o.stacks), fmt.Sprintf("%d / %d / %d", rec.total("plan"), rec.status["plan"][429], errs), "errors = 0")
+	add("provider peak RSS during the plan", fmt.Sprintf("%.1f MiB", float64(peak)/1024), "")
+
+	rec.setPhase("destroy")
+	if err := ws.Run(ctx, quiet, "destroy", "-auto-approve", "-no-color"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// watchPeakRSS samples the peak resident set (VmHWM, KiB) of running
+// terraform-provider-attach processes until the returned func is called.
+func watchPeakRSS(ctx context.Context) func() int {
+	var mu sync.Mutex
+	peak := 0
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, c := range procs {
+				b, err := os.ReadFile(c)
+				if err != nil || !bytes.Contains(b, []byte("terraform-provider-attach")) {
+					continue
+				}
+				status, err := os.ReadFile(filepath.Join(filepath.Dir(c), "status"))
+				if err != nil {
+					continue
+				}
+				for _, line := range strings.Split(string(status), "\n") {
+					var kb int
+					if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
+						mu.Lock()
+						peak = max(peak, kb)
+						mu.Unlock()
+					}
+				}
+			}
+		}
+	}()
+	return func() int {
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// footprint: binary size and time to serve the schema.
+func footprint(ctx context.Context, o options, add func(string, string, string)) error {
+	st, err := os.Stat(o.provider)
+	if err != nil {
+		return err
+	}
+	add("provider binary size", fmt.Sprintf("%.1f MiB", float64(st.Size())/(1<<20)), "")
+	server, err := providerserver.NewProtocol6WithError(provider.New("bench", "")())()
+	if err != nil {
+		return err
+	}
+	const runs = 20
+	start := time.Now()
+	for range runs {
+		resp, err := server.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+		if err != nil {
+			return err
+		}
+		if len(resp.Diagnostics) > 0 {
+			return fmt.Errorf("schema diagnostics: %v", resp.Diagnostics[0].Summary)
+		}
+	}
+	add("GetProviderSchema, in process (mean of 20)", (time.Since(start) / runs).Round(time.Microsecond).String(), "")
+	ws, err := tfrun.New(filepath.Join(o.workdir, "schema"), o.terraform, o.provider, o.version, "")
+	if err != nil {
+		return err
+	}
+	if err := ws.WriteFile("main.tf", `terraform {
+  required_providers {
+    attach = { source = "attach-labs/attach" }
+  }
+}
+`); err != nil {
+		return err
+	}
+	quiet := &bytes.Buffer{}
+	if err := ws.Run(ctx, quiet, "init", "-input=false", "-no-color"); err != nil {
+		return err
+	}
+	start = time.Now()
+	if err := ws.Run(ctx, quiet, "providers", "schema", "-json"); err != nil {
+		return err
+	}
+	add("terraform providers schema -json (wall)", time.Since(start).Round(time.Millisecond).String(), "")
+	return nil
+}

@@ -1,0 +1,100 @@
+package provider
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// pacer keeps one provider process (every resource of a workspace shares
+// it) under DigitalOcean's per-token limits instead of hammering into 429s:
+//
+//   - after a 429, every request waits until the time the API named
+//     (Retry-After, else RateLimit-Reset): one gate for all goroutines, so
+//     fifty waiting stacks do not each probe the limit;
+//   - when the hourly budget in RateLimit-Remaining runs low (under a fifth
+//     of RateLimit-Limit), requests are spread evenly over the time left
+//     until RateLimit-Reset rather than spent at once.
+type pacer struct {
+	mu        sync.Mutex
+	gate      time.Time // no request before this
+	next      time.Time // the next paced slot
+	limit     int
+	remaining int
+	reset     time.Time
+}
+
+// lowBudget is the share of the hourly budget under which requests are paced.
+const lowBudget = 5
+
+// wait blocks until the request may go.
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	now := time.Now()
+	at := now
+	if p.gate.After(at) {
+		at = p.gate
+	}
+	if p.limit > 0 && p.remaining*lowBudget < p.limit && p.reset.After(now) {
+		spacing := p.reset.Sub(now) / time.Duration(max(p.remaining, 1))
+		if p.next.After(at) {
+			at = p.next
+		}
+		p.next = at.Add(spacing)
+	}
+	p.mu.Unlock()
+	if d := time.Until(at); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// observe records what the response says of the budget.
+func (p *pacer) observe(resp *http.Response) {
+	if resp == nil {
+		return
+	}
+	h := resp.Header
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if limit, err := strconv.Atoi(h.Get("Ratelimit-Limit")); err == nil {
+		p.limit = limit
+	}
+	if rem, err := strconv.Atoi(h.Get("Ratelimit-Remaining")); err == nil {
+		p.remaining = rem
+	}
+	if reset, err := strconv.ParseInt(h.Get("Ratelimit-Reset"), 10, 64); err == nil {
+		p.reset = time.Unix(reset, 0)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if d, ok := rateLimitWait(h, time.Now()); ok {
+			if until := time.Now().Add(d); until.After(p.gate) {
+				p.gate = until
+			}
+		}
+	}
+}
+
+// pacingTransport applies a pacer to every attempt (it sits below the
+// retry layer, so retries are paced too).
+type pacingTransport struct {
+	base  http.RoundTripper
+	pacer *pacer
+}
+
+func (t pacingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.pacer.wait(req.Context()); err != nil {
+		return nil, err
+	}
+	resp, err := t.base.RoundTrip(req)
+	t.pacer.observe(resp)
+	return resp, err
+}
