@@ -57,6 +57,7 @@ type Client struct {
 	token         string
 	options       optionsCache
 	firewallLocks stack.FirewallLocks
+	watcher       stack.Watcher
 }
 
 // firewallSettle is the override, or 0: adapt to the API's latency.

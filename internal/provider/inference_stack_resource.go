@@ -55,7 +55,7 @@ func (r *inferenceStackResource) engine() *stack.Engine {
 	if r.client.Poll != nil {
 		e.Poll = *r.client.Poll
 	}
-	e.Locks, e.FirewallSettle = &r.client.firewallLocks, r.client.firewallSettle()
+	e.Locks, e.FirewallSettle, e.Watch = &r.client.firewallLocks, r.client.firewallSettle(), &r.client.watcher
 	return e
 }
 

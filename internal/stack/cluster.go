@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 )
@@ -146,8 +147,9 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 // waitClusterReady polls the cluster (one GET returns it with its pools and
 // nodes) until it runs and every pool has its nodes running.
 func (r *run) waitClusterReady(ctx context.Context, id string) error {
+	since := time.Now()
 	return r.e.Poll.waitUntil(ctx, "cluster "+id+" to be running", func(ctx context.Context) (bool, error) {
-		c, _, err := r.e.API.Kubernetes.Get(ctx, id)
+		c, err := r.getCluster(ctx, id, since, r.e.Poll.Min)
 		if err != nil {
 			return false, apiErr("reading cluster "+id, err)
 		}
@@ -187,7 +189,7 @@ func (r *run) refreshCluster(ctx context.Context) error {
 		if cur == nil {
 			continue
 		}
-		c, _, err := r.e.API.Kubernetes.Get(ctx, cur.ID)
+		c, err := r.getCluster(ctx, cur.ID, time.Now().Add(-refreshMaxAge), refreshMaxAge)
 		var status *ClusterStatus
 		switch {
 		case isNotFound(err):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 )
@@ -136,8 +137,9 @@ func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSp
 // waitDatabaseOnline polls until the database is online, recording what it
 // sees (connection details included).
 func (r *run) waitDatabaseOnline(ctx context.Context, key, id string) error {
+	since := time.Now()
 	return r.e.Poll.waitUntil(ctx, "database "+key+" to be online", func(ctx context.Context) (bool, error) {
-		db, _, err := r.e.API.Databases.Get(ctx, id)
+		db, err := r.getDatabase(ctx, id, since, r.e.Poll.Min)
 		if err != nil {
 			return false, apiErr("reading database "+key, err)
 		}
@@ -196,7 +198,7 @@ func (r *run) markProvisionedStep(key string) func(ctx context.Context) error {
 func (r *run) refreshDatabaseStep(key string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		prior := view(r, func(st *Status) DatabaseStatus { return *st.Databases[key] })
-		db, _, err := r.e.API.Databases.Get(ctx, prior.ID)
+		db, err := r.getDatabase(ctx, prior.ID, time.Now().Add(-refreshMaxAge), refreshMaxAge)
 		if isNotFound(err) {
 			r.update(func(st *Status) { delete(st.Databases, key) })
 			return nil

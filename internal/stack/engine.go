@@ -22,6 +22,9 @@ type Engine struct {
 	// FirewallSettle overrides how long firewall edits wait before checking
 	// that no concurrent writer undid them; 0 adapts to the API's latency.
 	FirewallSettle time.Duration
+	// Watch shares status polling across the process; nil: one GET per
+	// object per poll.
+	Watch *Watcher
 }
 
 // New returns an engine using api with the default polling.
