@@ -408,10 +408,9 @@ func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.De
 // ImportState takes "<database_id>:<cluster_id>": the rule, user, db and pool
 // found are adopted as the attachment's own (destroy removes them).
 func (r *databaseAttachmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	dbID, clusterID, ok := strings.Cut(req.ID, ":")
-	if !ok || !uuidPattern.MatchString(dbID) || !uuidPattern.MatchString(clusterID) {
-		resp.Diagnostics.AddError("Invalid import id",
-			fmt.Sprintf("%q: import an attachment as <database_id>:<cluster_id>, two UUIDs, e.g. terraform import attach_database_attachment.app 9cc10173-e9ea-4176-9dbc-a4cee4c4ff30:bd5f5959-5e1e-4205-a714-a914373942af", req.ID))
+	dbID, clusterID, err := parseAttachmentImportID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
@@ -421,6 +420,16 @@ func (r *databaseAttachmentResource) ImportState(ctx context.Context, req resour
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// parseAttachmentImportID splits "<database_id>:<cluster_id>", two
+// lowercase UUIDs as DigitalOcean writes them.
+func parseAttachmentImportID(id string) (dbID, clusterID string, err error) {
+	dbID, clusterID, ok := strings.Cut(id, ":")
+	if !ok || !uuidPattern.MatchString(dbID) || !uuidPattern.MatchString(clusterID) {
+		return "", "", fmt.Errorf("%q: import an attachment as <database_id>:<cluster_id>, two UUIDs, e.g. terraform import attach_database_attachment.app 9cc10173-e9ea-4176-9dbc-a4cee4c4ff30:bd5f5959-5e1e-4205-a714-a914373942af", id)
+	}
+	return dbID, clusterID, nil
+}
 
 func loadAttachmentRecord(ctx context.Context, p privateState) (attachmentRecord, diag.Diagnostics) {
 	var rec attachmentRecord

@@ -3,17 +3,20 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/stack"
@@ -63,8 +66,9 @@ func (r *databaseReplicaResource) Schema(ctx context.Context, _ resource.SchemaR
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "Id of the replica; after promotion, of the database cluster it became.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"database_id": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "The primary database cluster."},
-			"name":        schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Replica name (unique in the account)."},
-			"region":      schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Region of the replica, e.g. `nyc3`."},
+			"name": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Replica name (unique in the account; 3-63 lowercase letters, digits and dashes).",
+				Validators: []validator.String{stringvalidator.RegexMatches(replicaNamePattern, replicaNameRule)}},
+			"region": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Region of the replica, e.g. `nyc3`."},
 			"size": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
 				MarkdownDescription: "Size; not smaller than the primary's. Default: the primary's."},
 			"vpc_id": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
@@ -273,14 +277,28 @@ func (r *databaseReplicaResource) Delete(ctx context.Context, req resource.Delet
 
 // ImportState takes "<database_id>:<replica_name>".
 func (r *databaseReplicaResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	dbID, name, ok := strings.Cut(req.ID, ":")
-	if !ok || !uuidPattern.MatchString(dbID) || name == "" {
-		resp.Diagnostics.AddError("Invalid import id",
-			fmt.Sprintf("%q: import a replica as <database_id>:<replica_name>, e.g. 9cc10173-e9ea-4176-9dbc-a4cee4c4ff30:vectors-dr", req.ID))
+	dbID, name, err := parseReplicaImportID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("database_id"), dbID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("promoted"), false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deletion_protection"), true)...)
+}
+
+// replicaNamePattern is DigitalOcean's rule for database cluster and replica
+// names (3-63 characters).
+var replicaNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,61}[a-z0-9]$`)
+
+const replicaNameRule = "must be 3-63 lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit"
+
+// parseReplicaImportID splits "<database_id>:<replica_name>".
+func parseReplicaImportID(id string) (dbID, name string, err error) {
+	dbID, name, ok := strings.Cut(id, ":")
+	if !ok || !uuidPattern.MatchString(dbID) || !replicaNamePattern.MatchString(name) {
+		return "", "", fmt.Errorf("%q: import a replica as <database_id>:<replica_name>, a UUID and a name that %s, e.g. 9cc10173-e9ea-4176-9dbc-a4cee4c4ff30:vectors-dr", id, replicaNameRule)
+	}
+	return dbID, name, nil
 }

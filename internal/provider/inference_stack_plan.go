@@ -67,8 +67,10 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 	}
 
 	p := &planner{opts: opts, plan: &plan, config: &config, state: state, status: status, diags: &resp.Diagnostics}
+	p.regionOffered()
 	p.cluster()
 	p.databases()
+	p.names()
 	p.networks()
 	if state != nil {
 		// resp.RequiresReplace does not carry the schema's RequiresReplace
@@ -136,6 +138,28 @@ func (p *planner) region() (string, bool) {
 	return p.plan.Region.ValueString(), known(p.plan.Region)
 }
 
+// regionOffered refuses a region DOKS does not run in (a typo would
+// otherwise surface as every size "not offered").
+func (p *planner) regionOffered() {
+	region, ok := p.region()
+	if !ok || p.plan.Cluster == nil || p.opts.Kubernetes == nil {
+		return
+	}
+	var slugs []string
+	for _, r := range p.opts.Kubernetes.Regions {
+		if r == nil {
+			continue
+		}
+		if r.Slug == region {
+			return
+		}
+		slugs = append(slugs, r.Slug)
+	}
+	slices.Sort(slugs)
+	p.diags.AddAttributeError(path.Root("region"), "Region not offered",
+		fmt.Sprintf("DOKS does not run in %q. Regions offering it: %s.", region, strings.Join(slugs, ", ")))
+}
+
 func (p *planner) cluster() {
 	c := p.plan.Cluster
 	if c == nil {
@@ -176,6 +200,12 @@ func (p *planner) cluster() {
 		p.pool(clusterPath.AtName("system_pool"), c.SystemPool, false, region, regionKnown)
 	}
 	for _, name := range sortedKeys(c.GPUPools) {
+		if name == stack.SystemPoolName {
+			p.diags.AddAttributeError(clusterPath.AtName("gpu_pools").AtMapKey(name), "GPU pool name taken by the system pool",
+				fmt.Sprintf("The system pool is the DOKS node pool named %q, and pool names are unique in a cluster. Rename this GPU pool, e.g. %q.",
+					stack.SystemPoolName, "gpu"))
+			continue
+		}
 		p.pool(clusterPath.AtName("gpu_pools").AtMapKey(name), c.GPUPools[name], true, region, regionKnown)
 	}
 }
@@ -451,6 +481,92 @@ func containsValue(list []types.String, s string) bool {
 		}
 	}
 	return false
+}
+
+// Names DigitalOcean reserves: the stack cannot create these users or dbs.
+var (
+	reservedUserNames = []string{"doadmin", "default", "postgres", "root", "admin", "mysql.sys", "mysql.session", "mysql.infoschema", "_dodb", "pgbouncer"}
+	reservedDBNames   = map[string][]string{
+		"pg":      {"postgres", "template0", "template1", "_dodb"},
+		"mysql":   {"mysql", "sys", "information_schema", "performance_schema", "_dodb"},
+		"mongodb": {"admin", "local", "config"},
+	}
+)
+
+// maxClusterNameLen is DigitalOcean's limit on database cluster and replica
+// names, which the stack derives from its name and the map keys.
+const maxClusterNameLen = 63
+
+// names checks the names the stack derives for DigitalOcean: database and
+// replica names (<stack>-<key>[-<replica>]) must fit and be unique in the
+// account, users and dbs must be neither reserved nor too long.
+func (p *planner) names() {
+	if !known(p.plan.Name) {
+		return
+	}
+	stackName := p.plan.Name.ValueString()
+	taken := map[string]string{} // derived name -> what claimed it
+	for _, key := range sortedKeys(p.plan.Databases) {
+		if !known(p.plan.Databases[key].ExistingID) {
+			taken[stack.DatabaseName(stackName, key)] = fmt.Sprintf("database %q", key)
+		}
+	}
+	for _, key := range sortedKeys(p.plan.Databases) {
+		d := p.plan.Databases[key]
+		at := path.Root("databases").AtMapKey(key)
+		for _, rk := range sortedKeys(d.Replicas) {
+			name := stack.ReplicaName(stackName, key, rk)
+			rat := at.AtName("replicas").AtMapKey(rk)
+			if len(name) > maxClusterNameLen {
+				p.diags.AddAttributeError(rat, "Replica name too long",
+					fmt.Sprintf("Replica %q of database %q would be named %q (%d characters); DigitalOcean allows %d. Use a shorter replica key (or database key, or stack name).",
+						rk, key, name, len(name), maxClusterNameLen))
+				continue
+			}
+			if other, dup := taken[name]; dup {
+				p.diags.AddAttributeError(rat, "Duplicate name",
+					fmt.Sprintf("Replica %q of database %q would be named %q, which %s already uses; names are unique across an account's databases and replicas. Rename the replica.",
+						rk, key, name, other))
+				continue
+			}
+			taken[name] = fmt.Sprintf("replica %q of database %q", rk, key)
+		}
+		engine := d.Engine.ValueString()
+		if !known(d.Engine) {
+			engine = ""
+		}
+		for _, u := range d.Users {
+			if !known(u) {
+				continue
+			}
+			name := u.ValueString()
+			maxLen := 63
+			if engine == "mysql" {
+				maxLen = 32
+			}
+			switch {
+			case slices.Contains(reservedUserNames, name) || strings.HasPrefix(name, "pg_"):
+				p.diags.AddAttributeError(at.AtName("users"), "Reserved user name",
+					fmt.Sprintf("%q is reserved by DigitalOcean (the admin user doadmin is always there; its password is in connection_env). Choose another name.", name))
+			case len(name) > maxLen:
+				p.diags.AddAttributeError(at.AtName("users"), "User name too long",
+					fmt.Sprintf("%q has %d characters; %s allows %d.", name, len(name), engineOrDefault(engine), maxLen))
+			}
+		}
+		for _, db := range d.DBs {
+			if known(db) && slices.Contains(reservedDBNames[engine], db.ValueString()) {
+				p.diags.AddAttributeError(at.AtName("dbs"), "Reserved database name",
+					fmt.Sprintf("%q is reserved on %s (reserved: %s). Choose another name.", db.ValueString(), engine, strings.Join(reservedDBNames[engine], ", ")))
+			}
+		}
+	}
+}
+
+func engineOrDefault(engine string) string {
+	if engine == "" {
+		return "the engine"
+	}
+	return engine
 }
 
 // networks checks the VPC range and the cluster's subnets: valid private

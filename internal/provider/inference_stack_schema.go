@@ -2,12 +2,14 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -28,7 +30,21 @@ var (
 	keyPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,18}[a-z0-9]$`)
 	dayPattern       = regexp.MustCompile(`^(any|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$`)
 	hhmmPattern      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	// DigitalOcean's rules for the names of pools, users and logical dbs.
+	poolNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62}$`)
+	userNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,62}$`)
+	dbNamePattern   = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_$-]{0,62}$`)
 )
+
+const stackNameRule = "must be 3-40 lowercase letters, digits and dashes, starting with a letter and not ending with a dash"
+
+// validStackName is the one check of a stack name (configuration and import id).
+func validStackName(name string) error {
+	if !stackNamePattern.MatchString(name) {
+		return fmt.Errorf("%q is not a stack name: it %s", name, stackNameRule)
+	}
+	return nil
+}
 
 // stable keeps a computed value from the prior state in plans: ModifyPlan
 // marks it unknown where a change really alters it.
@@ -58,7 +74,7 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 				MarkdownDescription: "Stack name: 3-40 lowercase letters, digits and dashes. Names the parts (`<name>-vpc`, " +
 					"the cluster `<name>`, databases `<name>-<key>`) and the tag `attach-stack:<name>` they all carry. " +
 					"Changing it replaces the whole stack.",
-				Validators:    []validator.String{stringvalidator.RegexMatches(stackNamePattern, "must be 3-40 lowercase letters, digits and dashes, starting with a letter and not ending with a dash")},
+				Validators:    []validator.String{stringvalidator.RegexMatches(stackNamePattern, stackNameRule)},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"region": schema.StringAttribute{
@@ -273,6 +289,7 @@ func databasesSchema() schema.MapNestedAttribute {
 				Optional: true, Computed: true,
 				MarkdownDescription: "Disk size in MiB, for engines with configurable storage. Unset: the size's default. Grown in place.",
 				PlanModifiers:       stableInt64,
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
 			"maintenance_window": schema.SingleNestedAttribute{
 				Optional:            true,
@@ -293,14 +310,20 @@ func databasesSchema() schema.MapNestedAttribute {
 			"dbs": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Logical databases to create (pg, mysql, mongodb). Removing one drops it: refused while `deletion_protection` is on.",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(dbNamePattern,
+					"must be 1-63 letters, digits, underscores, dollar signs and dashes, not starting with a dash or dollar sign"))},
 			},
 			"users": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Users to create; their passwords are in `connection_env`.",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(userNamePattern,
+					"must be 1-63 letters, digits, underscores, dots and dashes, not starting with a dot or dash"))},
 			},
 			"pools": schema.MapNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "PgBouncer connection pools by name (pg only).",
+				MarkdownDescription: "PgBouncer connection pools by name (pg only; 1-63 letters, digits, underscores and dashes).",
+				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(poolNamePattern,
+					"must be 1-63 letters, digits, underscores and dashes, not starting with a dash"))},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"mode": schema.StringAttribute{
 						Optional: true, Computed: true, Default: stringdefault.StaticString("transaction"),
@@ -325,8 +348,10 @@ func databasesSchema() schema.MapNestedAttribute {
 				}},
 			},
 			"replicas": schema.MapNestedAttribute{
-				Optional:            true,
-				MarkdownDescription: "Read replicas by name (pg and mysql).",
+				Optional: true,
+				MarkdownDescription: "Read replicas by key (pg and mysql; 2-20 lowercase letters, digits, dashes), named " +
+					"`<name>-<database key>-<key>` (at most 63 characters, unique in the account).",
+				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(keyPattern, "must be 2-20 lowercase letters, digits and dashes, starting with a letter"))},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"region": schema.StringAttribute{
 						Optional: true, Computed: true, PlanModifiers: stableString,
