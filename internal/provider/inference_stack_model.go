@@ -384,6 +384,11 @@ func connectionEnv(dbs map[string]*databaseModel, st *stack.Status) types.Map {
 // changes made outside Terraform show in the next plan. Values that are
 // only defaults or API normalisations are left as they are.
 func (m *stackModel) observe(st *stack.Status) {
+	// A configured range is compared with the VPC's real one, so a VPC
+	// adopted by import (or changed outside) shows its range in the plan.
+	if !m.VPCIPRange.IsNull() && st.VPCIPRange != "" && st.VPCOwned {
+		m.VPCIPRange = types.StringValue(st.VPCIPRange)
+	}
 	if c := st.Cluster; c != nil && m.Cluster != nil {
 		m.Cluster.HA = types.BoolValue(c.HA)
 		m.Cluster.AutoUpgrade = types.BoolValue(c.AutoUpgrade)

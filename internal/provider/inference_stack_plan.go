@@ -617,8 +617,8 @@ func (p *planner) networks() {
 // region, vpc_ip_range, or a configured vpc_id (unknown counts as a change).
 func (p *planner) replacesStack() bool {
 	plan, state := p.plan, p.state
-	return !plan.Name.Equal(state.Name) || !plan.Region.Equal(state.Region) ||
-		!plan.VPCIPRange.Equal(state.VPCIPRange) || !plan.VPCID.Equal(state.VPCID)
+	rangeChanges := !state.VPCIPRange.IsNull() && !plan.VPCIPRange.IsNull() && !plan.VPCIPRange.Equal(state.VPCIPRange)
+	return !plan.Name.Equal(state.Name) || !plan.Region.Equal(state.Region) || rangeChanges || !plan.VPCID.Equal(state.VPCID)
 }
 
 // protectData refuses plans that would delete a protected database.

@@ -104,7 +104,11 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 				Optional: true,
 				MarkdownDescription: "CIDR of the VPC the stack creates (a private range, /16 to /24). Unset: DigitalOcean " +
 					"picks a free /20. Ignored with `vpc_id`.",
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				// Replace only when a known range changes: a range first
+				// written into configuration after an import is adopted (and
+				// the next refresh shows the VPC's real range).
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(rangeChanged,
+					"Changing the VPC's range replaces the whole stack.", "Changing the VPC's range replaces the whole stack.")},
 			},
 			"cluster":   clusterSchema(),
 			"databases": databasesSchema(),
@@ -403,4 +407,9 @@ func databasesSchema() schema.MapNestedAttribute {
 			"attached_cluster_id": computedString("The cluster the database's firewall trusts; differs from `cluster_id` when the rule was removed outside Terraform."),
 		}},
 	}
+}
+
+func rangeChanged(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = !req.StateValue.IsNull() && !req.PlanValue.IsNull() && !req.PlanValue.IsUnknown() &&
+		req.StateValue.ValueString() != req.PlanValue.ValueString()
 }

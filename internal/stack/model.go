@@ -149,6 +149,8 @@ func (s Spec) AllTags() []string {
 type Status struct {
 	VPCID    string
 	VPCOwned bool
+	// VPCIPRange is the VPC's CIDR as DigitalOcean reports it.
+	VPCIPRange string
 	// Cluster is nil when the stack has no cluster (never created, or gone).
 	Cluster *ClusterStatus
 	// RetiringCluster is a cluster being replaced: it is deleted once every

@@ -53,7 +53,7 @@ func (r *run) ensureVPC(ctx context.Context) error {
 	if err != nil {
 		return apiErr(fmt.Sprintf("creating VPC %s in %s", vpcName(r.spec.Name), r.spec.Region), err)
 	}
-	r.update(func(st *Status) { st.VPCID, st.VPCOwned = v.ID, true })
+	r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange = v.ID, true, v.IPRange })
 	return nil
 }
 
@@ -62,7 +62,7 @@ func (r *run) refreshVPC(ctx context.Context) error {
 	if id == "" {
 		return nil
 	}
-	_, _, err := r.e.API.VPCs.Get(ctx, id)
+	v, _, err := r.e.API.VPCs.Get(ctx, id)
 	if isNotFound(err) {
 		r.update(func(st *Status) { st.VPCID = "" })
 		return nil
@@ -70,6 +70,7 @@ func (r *run) refreshVPC(ctx context.Context) error {
 	if err != nil {
 		return apiErr(fmt.Sprintf("reading VPC %s", id), err)
 	}
+	r.update(func(st *Status) { st.VPCIPRange = v.IPRange })
 	return nil
 }
 

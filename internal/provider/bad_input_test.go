@@ -1,0 +1,367 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+)
+
+// Bad input is refused at plan time, with the attribute named, before a
+// single write reaches DigitalOcean. This table extends
+// TestAccInferenceStackPlanValidation (which it does not repeat) to every
+// kind of invalid input issue 5 lists, plus malformed import ids of the
+// three importable resources (import blocks, so they too fail at plan).
+//
+// Each case's regexp names the attribute: either its path as the
+// framework's validators print it, or the configuration line Terraform
+// quotes under the error.
+
+const biPG = `
+  databases = {
+    vectors = {
+      engine = "pg"
+      size   = "db-s-2vcpu-4gb"
+      %s
+    }
+  }
+`
+
+func biDB(engine, size, extra string) string {
+	return fmt.Sprintf(`
+  databases = {
+    vectors = {
+      engine = %q
+      size   = %q
+      %s
+    }
+  }
+`, engine, size, extra)
+}
+
+func biGPU(pool string) string {
+	return lcCluster(`
+    gpu_pools = {
+      accel = {
+        ` + pool + `
+      }
+    }
+`)
+}
+
+type badInputCase struct {
+	name, stack, region, body, want string
+}
+
+func badInputCases() []badInputCase {
+	c := lcCluster("")
+	pg := func(extra string) string { return c + fmt.Sprintf(biPG, extra) }
+	long40 := "s" + strings.Repeat("x", 38) + "s"
+	return []badInputCase{
+		// ---- networks ----
+		{"vpc range prefix /33", "bix", "tor1", `  vpc_ip_range = "10.0.0.0/33"` + c,
+			`Invalid CIDR.*vpc_ip_range\s+= "10\.0\.0\.0/33".*not an IPv4 CIDR`},
+		{"vpc range octet 300", "bix", "tor1", `  vpc_ip_range = "300.1.0.0/16"` + c,
+			`Invalid CIDR.*vpc_ip_range\s+= "300\.1\.0\.0/16"`},
+		{"vpc range shared address space", "bix", "tor1", `  vpc_ip_range = "100.64.0.0/16"` + c,
+			`CIDR is not private.*vpc_ip_range\s+= "100\.64\.0\.0/16"`},
+		{"vpc range host bits", "bix", "tor1", `  vpc_ip_range = "10.20.1.0/16"` + c,
+			`CIDR has host bits set.*vpc_ip_range.*use 10\.20\.0\.0/16`},
+		{"vpc range too small", "bix", "tor1", `  vpc_ip_range = "10.20.0.0/28"` + c,
+			`CIDR size out of range.*vpc_ip_range.*between /16 and /24`},
+		{"pod network overlaps the vpc", "bix", "tor1", `  vpc_ip_range = "10.100.0.0/16"` + lcCluster(`
+    cluster_subnet = "10.100.64.0/18"`),
+			`Overlapping networks.*cluster_subnet\s+= "10\.100\.64\.0/18".*overlaps 10\.100\.0\.0/16`},
+		{"service network ipv6", "bix", "tor1", lcCluster(`
+    service_subnet = "fd00::/108"`),
+			`Invalid CIDR.*service_subnet\s+= "fd00::/108"`},
+		// ---- sizes and regions ----
+		{"gpu size the region lacks", "bix", "ams3", biGPU(`size = "gpu-h100x1-80gb"
+        max_nodes = 1`),
+			`Node size not offered in the region.*size\s+= "gpu-h100x1-80gb".*not offered in ams3.*Regions offering it: .*tor1`},
+		{"unknown gpu size", "bix", "tor1", biGPU(`size = "gpu-b200x1-180gb"
+        max_nodes = 1`),
+			`Unknown node size.*size\s+= "gpu-b200x1-180gb"`},
+		{"cpu size in a gpu pool", "bix", "tor1", biGPU(`size = "s-4vcpu-8gb"
+        max_nodes = 1`),
+			`Not a GPU size.*size\s+= "s-4vcpu-8gb"`},
+		{"unknown region", "bix", "mars1", c,
+			`Region not offered.*region\s+= "mars1".*tor1`},
+		// ---- engine features ----
+		{"pool on mysql", "bix", "tor1", c + biDB("mysql", "db-s-2vcpu-4gb", `pools = { app = { size = 5 } }`),
+			`Connection pools need PostgreSQL.*pools`},
+		{"users on valkey", "bix", "tor1", c + biDB("valkey", "db-s-1vcpu-2gb", `users = ["app"]`),
+			`Users not supported.*users`},
+		{"pool on an unmanaged db", "bix", "tor1", pg(`pools = { app = { size = 5, db = "nope" } }`),
+			`Pool database not managed.*db\s+= "nope"|Pool database not managed.*pools`},
+		{"replicas on an attached database", "bix", "tor1", c + `
+  databases = {
+    shared = {
+      existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
+      replicas    = { dr = {} }
+    }
+  }
+`, `Replicas of an attached database.*replicas`},
+		{"engine missing", "bix", "tor1", c + `
+  databases = {
+    vectors = { size = "db-s-2vcpu-4gb" }
+  }
+`, `Database engine missing.*vectors`},
+		// ---- zero nodes where one is needed ----
+		{"system pool of zero nodes", "bix", "tor1", strings.Replace(c, "node_count = 2", "node_count = 0", 1),
+			`cluster\.system_pool\.node_count value must be between 1 and 100, got: 0`},
+		{"system pool scaling to zero", "bix", "tor1", strings.Replace(c, "node_count = 2", "max_nodes = 3", 1),
+			`System pool cannot scale to zero.*system_pool`},
+		{"gpu pool of at most zero nodes", "bix", "tor1", biGPU(`size = "gpu-h100x1-80gb"
+        max_nodes = 0`),
+			`cluster\.gpu_pools\["accel"\]\.max_nodes value must be between 1 and 100, got: 0`},
+		{"database of zero nodes", "bix", "tor1", pg(`node_count = 0`),
+			`Node count not offered.*node_count\s+= 0.*pg clusters come with 1, 2, 3 nodes, not 0`},
+		{"kafka of one node", "bix", "tor1", c + biDB("kafka", "db-s-2vcpu-4gb", `node_count = 1`),
+			`Node count not offered.*node_count\s+= 1.*kafka clusters come with 3, 6, 9, 15 nodes, not 1`},
+		// ---- duplicate and reserved names ----
+		{"gpu pool named like the system pool", "bix", "tor1", lcCluster(`
+    gpu_pools = {
+      system = {
+        size      = "gpu-h100x1-80gb"
+        max_nodes = 1
+      }
+    }`), `GPU pool name taken by the system pool.*gpu_pools`},
+		{"replica named like another database", "bix", "tor1", c + `
+  databases = {
+    vectors = {
+      engine   = "pg"
+      size     = "db-s-2vcpu-4gb"
+      replicas = { dr = {} }
+    }
+    vectors-dr = {
+      engine = "pg"
+      size   = "db-s-2vcpu-4gb"
+    }
+  }
+`, `Duplicate name.*replicas.*would be named "bix-vectors-dr", which database "vectors-dr" already uses`},
+		{"reserved user", "bix", "tor1", pg(`users = ["doadmin"]`),
+			`Reserved user name.*users.*"doadmin" is reserved`},
+		{"reserved db", "bix", "tor1", pg(`dbs = ["template1"]`),
+			`Reserved database name.*dbs.*"template1" is reserved on pg`},
+		{"mysql user too long", "bix", "tor1", c + biDB("mysql", "db-s-2vcpu-4gb", `users = ["`+strings.Repeat("u", 33)+`"]`),
+			`User name too long.*users.*33 characters; mysql allows 32`},
+		// ---- maintenance windows ----
+		{"cluster window on funday", "bix", "tor1", lcCluster(`
+    maintenance_window = { day = "funday", start_time = "04:00" }`),
+			`cluster\.maintenance_window\.day.*must be any, monday`},
+		{"cluster window at 7pm", "bix", "tor1", lcCluster(`
+    maintenance_window = { start_time = "7pm" }`),
+			`cluster\.maintenance_window\.start_time.*HH:MM`},
+		{"database window on funday", "bix", "tor1", pg(`maintenance_window = { day = "funday", hour = "05:00" }`),
+			`databases\["vectors"\]\.maintenance_window\.day value must be one of`},
+		{"database window at 7pm", "bix", "tor1", pg(`maintenance_window = { day = "monday", hour = "7pm" }`),
+			`databases\["vectors"\]\.maintenance_window\.hour.*HH:MM`},
+		// ---- taints ----
+		{"taint effect in lowercase", "bix", "tor1", strings.Replace(c, "node_count = 2", `node_count = 2
+      taints     = [{ key = "dedicated", effect = "noschedule" }]`, 1),
+			`cluster\.system_pool\.taints\[0\]\.effect value must be one of`},
+		{"taint key with two slashes", "bix", "tor1", biGPU(`size = "gpu-h100x1-80gb"
+        max_nodes = 1
+        taints = [{ key = "nvidia.com/gpu/x", effect = "NoSchedule" }]`),
+			`Invalid taint key.*"nvidia\.com/gpu/x" is not a valid Kubernetes taint key`},
+		// ---- names: length and characters ----
+		{"stack name too long", long40 + "x", "tor1", c, `Attribute name must be 3-40 lowercase letters`},
+		{"stack name with underscore", "ml_prod", "tor1", c, `Attribute name must be 3-40 lowercase letters`},
+		{"stack name ending in a dash", "ml-", "tor1", c, `Attribute name must be 3-40 lowercase letters`},
+		{"database key too long", "bix", "tor1", c + `
+  databases = {
+    ` + strings.Repeat("v", 21) + ` = {
+      engine = "pg"
+      size   = "db-s-2vcpu-4gb"
+    }
+  }
+`, `Attribute databases map key must be 2-20 lowercase letters`},
+		{"gpu pool key with capitals", "bix", "tor1", lcCluster(`
+    gpu_pools = {
+      GPU_1 = {
+        size      = "gpu-h100x1-80gb"
+        max_nodes = 1
+      }
+    }`), `Attribute cluster\.gpu_pools map key must be 2-20 lowercase letters`},
+		{"connection pool key with a space", "bix", "tor1", pg(`pools = { "app pool" = { size = 5 } }`),
+			`Attribute databases\["vectors"\]\.pools map key must be 1-63 letters`},
+		{"replica key with punctuation", "bix", "tor1", pg(`replicas = { "dr!" = {} }`),
+			`Attribute databases\["vectors"\]\.replicas map key must be 2-20 lowercase letters`},
+		{"replica name too long", long40, "tor1", c + `
+  databases = {
+    ` + strings.Repeat("v", 20) + ` = {
+      engine   = "pg"
+      size     = "db-s-2vcpu-4gb"
+      replicas = { ` + strings.Repeat("r", 20) + ` = {} }
+    }
+  }
+`, `Replica name too long.*replicas.*\(82 characters\); DigitalOcean allows 63`},
+		{"user name with a space", "bix", "tor1", pg(`users = ["app user"]`),
+			`databases\["vectors"\]\.users\[Value\("app user"\)\] must be 1-63 letters`},
+		{"db name starting with a dash", "bix", "tor1", pg(`dbs = ["-app"]`),
+			`databases\["vectors"\]\.dbs\[Value\("-app"\)\] must be 1-63 letters`},
+		// ---- trusted sources and other values ----
+		{"trusted source not an ip", "bix", "tor1", pg(`trusted_sources = [{ type = "ip_addr", value = "not-an-ip" }]`),
+			`Invalid address.*trusted_sources.*"not-an-ip" is neither an IP address nor a CIDR`},
+		{"trusted source of unknown type", "bix", "tor1", pg(`trusted_sources = [{ type = "cidr", value = "10.0.0.0/8" }]`),
+			`databases\["vectors"\]\.trusted_sources\[0\]\.type value must be one of`},
+		{"storage of zero MiB", "bix", "tor1", pg(`storage_size_mib = 0`),
+			`databases\["vectors"\]\.storage_size_mib value must be at least 1`},
+		{"connection pool of zero connections", "bix", "tor1", pg(`pools = { app = { size = 0 } }`),
+			`databases\["vectors"\]\.pools\["app"\]\.size value must be between 1 and 10000`},
+		{"connection pool mode", "bix", "tor1", pg(`pools = { app = { size = 5, mode = "batch" } }`),
+			`databases\["vectors"\]\.pools\["app"\]\.mode value must be one of`},
+	}
+}
+
+// biNoWrites fails unless every request the emulator got was a read.
+func biNoWrites(t *testing.T, srv *emulator.Server, after string) {
+	t.Helper()
+	if w := lcWrites(srv); len(w) > 0 {
+		t.Fatalf("after %s: a refused plan made write requests: %v", after, w)
+	}
+	if !srv.Inventory().Empty() {
+		t.Fatalf("after %s: a refused plan created something:\n%s", after, srv.Inventory())
+	}
+}
+
+func TestAccBadInputRefusedAtPlan(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	cases := badInputCases()
+	names := map[string]bool{}
+	var steps []resource.TestStep
+	prev := "start"
+	for _, c := range cases {
+		if names[c.name] {
+			t.Fatalf("duplicate case %q", c.name)
+		}
+		names[c.name] = true
+		after := prev
+		steps = append(steps, resource.TestStep{
+			PreConfig:   func() { biNoWrites(t, srv, after) },
+			Config:      lcStack(srv, c.stack, c.region, c.body),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)` + c.want),
+		})
+		prev = c.name
+	}
+	// The scaffolding itself is valid: the same shapes, corrected, plan.
+	steps = append(steps, resource.TestStep{
+		PreConfig: func() { biNoWrites(t, srv, prev) },
+		Config: lcStack(srv, "bix", "tor1", `  vpc_ip_range = "10.100.0.0/16"`+lcCluster(`
+    cluster_subnet = "10.244.0.0/16"
+    maintenance_window = { day = "sunday", start_time = "19:00" }
+    gpu_pools = {
+      accel = {
+        size      = "gpu-h100x1-80gb"
+        max_nodes = 1
+        taints    = [{ key = "nvidia.com/gpu", effect = "NoSchedule" }]
+      }
+    }`)+fmt.Sprintf(biPG, `users = ["app_user"]
+      dbs   = ["app"]
+      maintenance_window = { day = "monday", hour = "19:00" }
+      pools = { app-pool = { size = 5, db = "app", user = "app_user" } }
+      replicas = { dr = {} }
+      trusted_sources = [{ type = "ip_addr", value = "203.0.113.0/24" }]`)),
+		PlanOnly:           true,
+		ExpectNonEmptyPlan: true,
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    steps,
+	})
+	biNoWrites(t, srv, "the valid plan")
+	if srv.TotalRequests() == 0 {
+		t.Fatal("the emulator saw no request: the plans never checked the live options, so the test proves nothing")
+	}
+	t.Logf("%d invalid configurations refused at plan", len(cases))
+}
+
+// Import ids of the wrong shape, through import blocks: refused at plan
+// with the expected shape in the message, nothing read or written.
+func TestAccBadImportIDsRefusedAtPlan(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	const db, cluster = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", "bd5f5959-5e1e-4205-a714-a914373942af"
+	stackCfg := lcStack(srv, "acc", "tor1", lcCluster(""))
+	attachCfg := providerBlock(srv) + fmt.Sprintf(`
+resource "attach_database_attachment" "test" {
+  database_id = %q
+  cluster_id  = %q
+}
+`, db, cluster)
+	replicaCfg := providerBlock(srv) + fmt.Sprintf(`
+resource "attach_database_replica" "test" {
+  database_id = %q
+  name        = "vectors-dr"
+  region      = "nyc3"
+}
+`, db)
+	cases := []struct {
+		name, config, resource, id, want string
+	}{
+		{"stack id with capitals", stackCfg, stackAddr, "ACC", `Invalid import id.*"ACC" is not a stack name`},
+		{"stack id with a space", stackCfg, stackAddr, "ml prod", `Invalid import id.*"ml prod" is not a stack name`},
+		{"stack id of a database", stackCfg, stackAddr, db, `Invalid import id.*is not a stack name`},
+		{"attachment id of one uuid", attachCfg, "attach_database_attachment.test", db, `Invalid import id.*<database_id>:<cluster_id>, two UUIDs`},
+		{"attachment id in capitals", attachCfg, "attach_database_attachment.test", strings.ToUpper(db + ":" + cluster), `Invalid import id.*<database_id>:<cluster_id>`},
+		{"attachment id of three parts", attachCfg, "attach_database_attachment.test", db + ":" + cluster + ":" + cluster, `Invalid import id.*<database_id>:<cluster_id>`},
+		{"attachment id of names", attachCfg, "attach_database_attachment.test", "vectors:acc", `Invalid import id.*<database_id>:<cluster_id>`},
+		{"replica id without a name", replicaCfg, "attach_database_replica.test", db + ":", `Invalid import id.*<database_id>:<replica_name>`},
+		{"replica id with a bad name", replicaCfg, "attach_database_replica.test", db + ":Vectors DR", `Invalid import id.*<database_id>:<replica_name>`},
+		{"replica id of a name only", replicaCfg, "attach_database_replica.test", "vectors-dr", `Invalid import id.*<database_id>:<replica_name>`},
+	}
+	var steps []resource.TestStep
+	for _, c := range cases {
+		steps = append(steps, resource.TestStep{
+			PreConfig:       func() { biNoWrites(t, srv, "an import") },
+			Config:          c.config,
+			ResourceName:    c.resource,
+			ImportState:     true,
+			ImportStateKind: resource.ImportBlockWithID,
+			ImportStateId:   c.id,
+			ExpectError:     regexp.MustCompile(`(?s)` + c.want),
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    steps,
+	})
+	biNoWrites(t, srv, "the imports")
+	t.Logf("%d malformed import ids refused at plan", len(cases))
+}
+
+// The standalone resources refuse bad names and ids at plan too.
+func TestAccBadInputStandaloneResources(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	const db = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
+	cases := []struct{ name, config, want string }{
+		{"replica name with capitals", fmt.Sprintf(`
+resource "attach_database_replica" "test" {
+  database_id = %q
+  name        = "Vectors_DR"
+  region      = "nyc3"
+}`, db), `Attribute name must be 3-63 lowercase letters`},
+		{"attachment pool of zero connections", fmt.Sprintf(`
+resource "attach_database_attachment" "test" {
+  database_id = %q
+  cluster_id  = %q
+  pool        = { name = "app", size = 0 }
+}`, db, db), `Attribute pool\.size value must be between 1 and 10000`},
+	}
+	var steps []resource.TestStep
+	for _, c := range cases {
+		steps = append(steps, resource.TestStep{
+			PreConfig:   func() { biNoWrites(t, srv, c.name) },
+			Config:      providerBlock(srv) + c.config,
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)` + c.want),
+		})
+	}
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
+	biNoWrites(t, srv, "the standalone resources")
+}
