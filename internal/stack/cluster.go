@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -112,17 +113,17 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 	if !sameStrings(userTags(cur.Tags), want) || cur.HA != c.HA || cur.AutoUpgrade != c.AutoUpgrade ||
 		cur.SurgeUpgrade != c.SurgeUpgrade || (c.MaintenanceDay != "" && cur.MaintenanceDay != c.MaintenanceDay) ||
 		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) {
-		req := &godo.KubernetesClusterUpdateRequest{
+		req := &clusterUpdate{
 			Name:         cur.Name,
 			Tags:         want,
-			AutoUpgrade:  godo.PtrTo(c.AutoUpgrade),
+			AutoUpgrade:  c.AutoUpgrade,
 			SurgeUpgrade: c.SurgeUpgrade,
-			HA:           godo.PtrTo(c.HA),
+			HA:           c.HA,
 		}
 		if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 			req.MaintenancePolicy = maintenancePolicy(c)
 		}
-		if _, _, err := r.e.API.Kubernetes.Update(ctx, cur.ID, req); err != nil {
+		if err := r.putCluster(ctx, cur.ID, req); err != nil {
 			return apiErr("updating cluster "+cur.Name, err)
 		}
 	}
@@ -142,6 +143,27 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 		return err
 	}
 	return r.waitClusterReady(ctx, cur.ID)
+}
+
+// clusterUpdate is the PUT body. godo's KubernetesClusterUpdateRequest
+// marks surge_upgrade omitempty, so turning surge upgrades off would be
+// silently dropped; this body always sends every setting the stack manages.
+type clusterUpdate struct {
+	Name              string                            `json:"name"`
+	Tags              []string                          `json:"tags"`
+	MaintenancePolicy *godo.KubernetesMaintenancePolicy `json:"maintenance_policy,omitempty"`
+	AutoUpgrade       bool                              `json:"auto_upgrade"`
+	SurgeUpgrade      bool                              `json:"surge_upgrade"`
+	HA                bool                              `json:"ha"`
+}
+
+func (r *run) putCluster(ctx context.Context, id string, body *clusterUpdate) error {
+	req, err := r.e.API.NewRequest(ctx, http.MethodPut, "v2/kubernetes/clusters/"+id, body)
+	if err != nil {
+		return err
+	}
+	_, err = r.e.API.Do(ctx, req, nil)
+	return err
 }
 
 // waitClusterReady polls the cluster (one GET returns it with its pools and
