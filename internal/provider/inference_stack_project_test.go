@@ -1,0 +1,92 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+)
+
+// Every part the stack owns lands in the stack's project, and the stack tag
+// is on the cluster, its node pools and the databases.
+func TestAccInferenceStackProjectAndTags(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	ctx := context.Background()
+	api, err := godo.New(&http.Client{Transport: attBearer(srv.Token)}, godo.SetBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, _, err := api.Projects.Create(ctx, &godo.CreateProjectRequest{Name: "ml", Purpose: "Machine learning", Environment: "Production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := providerBlock(srv) + fmt.Sprintf(`
+resource "attach_inference_stack" "test" {
+  name       = "proj"
+  region     = "tor1"
+  project_id = %q
+  tags       = ["team-ml"]
+  cluster = {
+    system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
+  }
+  databases = {
+    vectors = {
+      engine              = "pg"
+      size                = "db-s-1vcpu-2gb"
+      deletion_protection = false
+    }
+  }
+}
+`, project.ID)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(s *terraform.State) error {
+			// The project is the test's own; everything else must be gone.
+			if _, err := api.Projects.Delete(ctx, project.ID); err != nil {
+				return fmt.Errorf("deleting the test's project (still holding resources?): %w", err)
+			}
+			return inventoryEmpty(srv)(s)
+		},
+		Steps: []resource.TestStep{{
+			Config: config,
+			Check: func(s *terraform.State) error {
+				attrs := s.RootModule().Resources[stackAddr].Primary.Attributes
+				resources, _, err := api.Projects.ListResources(ctx, project.ID, nil)
+				if err != nil {
+					return err
+				}
+				in := map[string]bool{}
+				for _, r := range resources {
+					in[r.URN] = true
+				}
+				for _, urn := range []string{"do:vpc:" + attrs["vpc_id"], attrs["cluster_urn"], attrs["databases.vectors.urn"]} {
+					if !in[urn] {
+						return fmt.Errorf("%s is not in project %s: %v", urn, project.ID, resources)
+					}
+				}
+				cluster, _, err := api.Kubernetes.Get(ctx, attrs["cluster_id"])
+				if err != nil {
+					return err
+				}
+				db, _, err := api.Databases.Get(ctx, attrs["databases.vectors.id"])
+				if err != nil {
+					return err
+				}
+				for what, tags := range map[string][]string{"cluster": cluster.Tags, "node pool": cluster.NodePools[0].Tags, "database": db.Tags} {
+					joined := strings.Join(tags, ",")
+					if !strings.Contains(joined, "attach-stack:proj") || !strings.Contains(joined, "team-ml") {
+						return fmt.Errorf("%s tags %v lack the stack tag or the user's tag", what, tags)
+					}
+				}
+				return nil
+			},
+		}},
+	})
+}
