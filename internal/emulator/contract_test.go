@@ -3,17 +3,21 @@ package emulator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -350,4 +354,130 @@ func TestContractValidatorCatchesViolations(t *testing.T) {
 			t.Errorf("%s: violation not reported", name)
 		}
 	}
+}
+
+// TestContractTourUnderFaults runs the whole tour with faults on every
+// route (a share of 500s, 503s and 429s, plus latency) through a client that
+// retries as the provider's does, and validates every exchange, the faulted
+// ones included, against the spec; faulted answers must also carry what a
+// client needs to recover: DigitalOcean's error body with the request id,
+// and on 429 the rate-limit headers and Retry-After.
+func TestContractTourUnderFaults(t *testing.T) {
+	_, router := loadSpec(t)
+	srv, _ := startTest(t, Config{})
+	c := newRetryingGodo(t, srv)
+	rec := &contractRecorder{}
+	srv.SetRecorder(rec.record)
+	for _, f := range []Fault{
+		{Kind: FaultStatus, Status: http.StatusInternalServerError, Fraction: 0.05},
+		{Kind: FaultStatus, Status: http.StatusServiceUnavailable, Fraction: 0.03},
+		{Kind: FaultStatus, Status: http.StatusBadGateway, Fraction: 0.02},
+		{Kind: FaultRateLimit, Fraction: 0.04},
+		{Kind: FaultLatency, Latency: 5 * time.Millisecond, Fraction: 0.10},
+	} {
+		if _, err := srv.InjectFault(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tour(t, c, srv)
+	srv.ClearFaults()
+	srv.SetRecorder(nil)
+
+	exchanges := rec.all()
+	failures := 0
+	faulted := map[string]int{}
+	faultedRoutes := map[string]bool{}
+	for _, ex := range exchanges {
+		err := validateExchange(router, ex)
+		if err == nil && ex.Fault != "" {
+			err = checkFaultAnswer(ex)
+		}
+		if err != nil {
+			failures++
+			if failures <= 25 {
+				t.Error(err)
+			}
+		}
+		if ex.Fault != "" {
+			faulted[ex.Fault]++
+			faultedRoutes[ex.Route] = true
+		}
+	}
+	if failures > 0 {
+		t.Fatalf("%d of %d exchanges under faults violate the spec", failures, len(exchanges))
+	}
+	// Each kind of fault must have fired, on many routes, or the test
+	// proves little.
+	for _, kind := range []string{"status 500", "status 503", "status 502", "rate_limit", "latency 5ms"} {
+		if faulted[kind] == 0 {
+			t.Errorf("fault %q never fired in %d exchanges", kind, len(exchanges))
+		}
+	}
+	if len(faultedRoutes) < 10 {
+		t.Errorf("faults hit only %d routes", len(faultedRoutes))
+	}
+	t.Logf("validated %d exchanges, faults %v on %d routes", len(exchanges), faulted, len(faultedRoutes))
+	if inv := srv.Inventory(); !inv.Empty() {
+		t.Errorf("the tour under faults left objects behind:\n%s", inv)
+	}
+}
+
+// checkFaultAnswer checks what the spec cannot: a faulted answer carries a
+// usable error body, the request id, and on 429 how long to wait.
+func checkFaultAnswer(ex Exchange) error {
+	if !strings.HasPrefix(ex.Fault, "status") && ex.Fault != "rate_limit" {
+		return nil // latency: served normally, validated as such
+	}
+	where := fmt.Sprintf("%s %s under fault %q", ex.Method, ex.Path, ex.Fault)
+	var body struct {
+		ID, Message string
+		RequestID   string `json:"request_id"`
+	}
+	if err := json.Unmarshal(ex.ResponseBody, &body); err != nil || body.ID == "" || body.Message == "" {
+		return fmt.Errorf("%s: error body %s lacks id or message", where, truncate(ex.ResponseBody, 200))
+	}
+	if rid := ex.ResponseHeader.Get("X-Request-Id"); rid == "" || body.RequestID != rid {
+		return fmt.Errorf("%s: request_id %q does not match X-Request-Id %q", where, body.RequestID, rid)
+	}
+	for _, h := range []string{"Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset"} {
+		v, err := strconv.ParseInt(ex.ResponseHeader.Get(h), 10, 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("%s: header %s = %q, want a non-negative integer", where, h, ex.ResponseHeader.Get(h))
+		}
+	}
+	if ex.Fault == "rate_limit" {
+		if ex.Status != http.StatusTooManyRequests || body.ID != "too_many_requests" {
+			return fmt.Errorf("%s: answered %d %q", where, ex.Status, body.ID)
+		}
+		if n, err := strconv.Atoi(ex.ResponseHeader.Get("Retry-After")); err != nil || n < 1 {
+			return fmt.Errorf("%s: Retry-After %q", where, ex.ResponseHeader.Get("Retry-After"))
+		}
+		if ex.ResponseHeader.Get("Ratelimit-Remaining") != "0" {
+			return fmt.Errorf("%s: Ratelimit-Remaining %q on a 429", where, ex.ResponseHeader.Get("Ratelimit-Remaining"))
+		}
+		if l, _ := strconv.Atoi(ex.ResponseHeader.Get("Ratelimit-Limit")); l < 1 {
+			return fmt.Errorf("%s: Ratelimit-Limit %q on a 429", where, ex.ResponseHeader.Get("Ratelimit-Limit"))
+		}
+	}
+	return nil
+}
+
+// newRetryingGodo is a godo client retrying 429 and 5xx as the provider's
+// does (go-retryablehttp underneath), with waits shortened: the test is
+// about what the emulator answers, not about waiting out Retry-After.
+func newRetryingGodo(t *testing.T, srv *Server) *godo.Client {
+	t.Helper()
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	rc.RetryMax = 10
+	rc.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: bearer{token: srv.Token}}
+	rc.Backoff = func(_, _ time.Duration, attempt int, _ *http.Response) time.Duration {
+		return time.Duration(attempt+1) * time.Millisecond
+	}
+	c, err := godo.New(rc.StandardClient(), godo.SetBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.UserAgent = "emulator-contract-faults"
+	return c
 }

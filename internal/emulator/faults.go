@@ -187,7 +187,13 @@ func (e *Emulator) applyFault(c *call, f *Fault) bool {
 	case FaultRateLimit:
 		h := c.w.Header()
 		reset := time.Now().Add(time.Duration(f.RetryAfter) * time.Second)
-		h.Set("Ratelimit-Limit", fmt.Sprint(e.cfg.RateLimitPerHour))
+		// With the emulator's own limits off (tests), still report
+		// DigitalOcean's: a negative limit is nothing the API ever sends.
+		limit := e.cfg.RateLimitPerHour
+		if limit <= 0 {
+			limit = DORateLimitPerHour
+		}
+		h.Set("Ratelimit-Limit", fmt.Sprint(limit))
 		h.Set("Ratelimit-Remaining", "0")
 		h.Set("Ratelimit-Reset", fmt.Sprint(reset.Unix()+1))
 		h.Set("Retry-After", fmt.Sprint(f.RetryAfter))

@@ -127,6 +127,14 @@ type planner struct {
 	diags  *diag.Diagnostics
 }
 
+// attrError reports an error on an attribute, naming it in the detail too:
+// Terraform quotes the configuration line only for top-level attributes,
+// so without the path an error inside cluster or databases would not say
+// which value is wrong.
+func (p *planner) attrError(at path.Path, summary, detail string) {
+	p.diags.AddAttributeError(at, summary, detail+"\n\nAttribute: "+at.String())
+}
+
 type attrValue interface {
 	IsUnknown() bool
 	IsNull() bool
@@ -156,7 +164,7 @@ func (p *planner) regionOffered() {
 		slugs = append(slugs, r.Slug)
 	}
 	slices.Sort(slugs)
-	p.diags.AddAttributeError(path.Root("region"), "Region not offered",
+	p.attrError(path.Root("region"), "Region not offered",
 		fmt.Sprintf("DOKS does not run in %q. Regions offering it: %s.", region, strings.Join(slugs, ", ")))
 }
 
@@ -178,17 +186,17 @@ func (p *planner) cluster() {
 		}
 		newest, ok := stack.NewestVersion(slugs, prefix)
 		if !ok {
-			p.diags.AddAttributeError(clusterPath.AtName("version"), "Kubernetes version not offered",
+			p.attrError(clusterPath.AtName("version"), "Kubernetes version not offered",
 				fmt.Sprintf("No DOKS version matches %q. Offered: %s. Use a prefix such as %q, or leave version unset for the newest.",
 					prefix, strings.Join(slugs, ", "), majorMinor(slugs)))
 		} else {
 			p.plan.ClusterVersion = types.StringValue(newest)
 			if p.state != nil && p.stateHasCluster() {
 				current := p.state.ClusterVersion.ValueString()
-				if stackVersionMatches(current, prefix) {
+				if stack.VersionMatches(current, prefix) {
 					p.plan.ClusterVersion = p.state.ClusterVersion
 				} else if compareVersionSlugs(current, newest) > 0 {
-					p.diags.AddAttributeError(clusterPath.AtName("version"), "Kubernetes version would go down",
+					p.attrError(clusterPath.AtName("version"), "Kubernetes version would go down",
 						fmt.Sprintf("The cluster runs %s; %q resolves to %s and DOKS cannot downgrade. Raise version to at least %s.",
 							current, prefix, newest, majorMinor([]string{current})))
 				}
@@ -201,7 +209,7 @@ func (p *planner) cluster() {
 	}
 	for _, name := range sortedKeys(c.GPUPools) {
 		if name == stack.SystemPoolName {
-			p.diags.AddAttributeError(clusterPath.AtName("gpu_pools").AtMapKey(name), "GPU pool name taken by the system pool",
+			p.attrError(clusterPath.AtName("gpu_pools").AtMapKey(name), "GPU pool name taken by the system pool",
 				fmt.Sprintf("The system pool is the DOKS node pool named %q, and pool names are unique in a cluster. Rename this GPU pool, e.g. %q.",
 					stack.SystemPoolName, "gpu"))
 			continue
@@ -214,32 +222,28 @@ func (p *planner) stateHasCluster() bool {
 	return p.state.ClusterID.ValueString() != "" && p.status != nil && p.status.Cluster != nil
 }
 
-func stackVersionMatches(slug, prefix string) bool {
-	return prefix == "" || slug == prefix || strings.HasPrefix(slug, prefix+".") || strings.HasPrefix(slug, prefix+"-")
-}
-
 func (p *planner) pool(at path.Path, pool *nodePoolModel, gpu bool, region string, regionKnown bool) {
 	fixed, scaled := known(pool.NodeCount), known(pool.MaxNodes)
 	switch {
 	case fixed && scaled:
-		p.diags.AddAttributeError(at.AtName("node_count"), "Fixed and autoscaled at once",
+		p.attrError(at.AtName("node_count"), "Fixed and autoscaled at once",
 			"Set either node_count (a fixed size) or max_nodes (autoscaling between min_nodes and max_nodes), not both.")
 	case !fixed && !scaled && !pool.NodeCount.IsUnknown() && !pool.MaxNodes.IsUnknown():
-		p.diags.AddAttributeError(at.AtName("node_count"), "Pool size missing",
+		p.attrError(at.AtName("node_count"), "Pool size missing",
 			"Set node_count for a fixed-size pool, or max_nodes (and optionally min_nodes, default 0) to autoscale.")
 	case scaled && known(pool.MinNodes) && pool.MinNodes.ValueInt64() > pool.MaxNodes.ValueInt64():
-		p.diags.AddAttributeError(at.AtName("min_nodes"), "Autoscaling bounds inverted",
+		p.attrError(at.AtName("min_nodes"), "Autoscaling bounds inverted",
 			fmt.Sprintf("min_nodes (%d) is above max_nodes (%d).", pool.MinNodes.ValueInt64(), pool.MaxNodes.ValueInt64()))
 	case !gpu && scaled && pool.MinNodes.ValueInt64() == 0:
-		p.diags.AddAttributeError(at.AtName("min_nodes"), "System pool cannot scale to zero",
+		p.attrError(at.AtName("min_nodes"), "System pool cannot scale to zero",
 			"The system pool runs CoreDNS and the controllers; set min_nodes to at least 1.")
 	case fixed && known(pool.MinNodes) && pool.MinNodes.ValueInt64() != 0:
-		p.diags.AddAttributeError(at.AtName("min_nodes"), "min_nodes without autoscaling",
+		p.attrError(at.AtName("min_nodes"), "min_nodes without autoscaling",
 			"min_nodes only applies to autoscaled pools: set max_nodes too, or remove min_nodes.")
 	}
 	for i, t := range taintsOf(pool.Taints) {
 		if known(t.Key) && !validTaintKey(t.Key.ValueString()) {
-			p.diags.AddAttributeError(at.AtName("taints").AtListIndex(i).AtName("key"), "Invalid taint key",
+			p.attrError(at.AtName("taints").AtListIndex(i).AtName("key"), "Invalid taint key",
 				fmt.Sprintf("%q is not a valid Kubernetes taint key: an optional DNS prefix and a name of letters, digits, '-', '_' and '.' (at most 63).", t.Key.ValueString()))
 		}
 	}
@@ -263,14 +267,14 @@ func (p *planner) pool(at path.Path, pool *nodePoolModel, gpu bool, region strin
 				slugs = append(slugs, s.Slug)
 			}
 		}
-		p.diags.AddAttributeError(at.AtName("size"), "Unknown node size",
+		p.attrError(at.AtName("size"), "Unknown node size",
 			fmt.Sprintf("DOKS offers no node size %q. Sizes of this kind: %s (see the attach_kubernetes_options data source).", size, strings.Join(slugs, ", ")))
 	case gpu && !p.opts.isGPU(size):
-		p.diags.AddAttributeError(at.AtName("size"), "Not a GPU size",
+		p.attrError(at.AtName("size"), "Not a GPU size",
 			fmt.Sprintf("%q has no GPU; GPU pools need a gpu-* size. Put CPU workloads in system_pool.", size))
 	case regionKnown && !offered:
 		where := p.opts.regionsOffering(size)
-		p.diags.AddAttributeError(at.AtName("size"), "Node size not offered in the region",
+		p.attrError(at.AtName("size"), "Node size not offered in the region",
 			fmt.Sprintf("%s is not offered in %s. Regions offering it: %s. Pick one of them as region, or a size available in %s (see gpu_sizes_by_region of attach_kubernetes_options).",
 				size, region, strings.Join(where, ", "), region))
 	}
@@ -303,13 +307,17 @@ func (p *planner) databases() {
 			p.attachedDatabase(at, d, prior)
 			continue
 		}
-		if d.Engine.IsNull() {
-			p.diags.AddAttributeError(at.AtName("engine"), "Database engine missing",
+		// engine and size are Optional+Computed (an attached database's come
+		// from DigitalOcean), so the plan holds unknown or prior values where
+		// the configuration has none: ask the configuration.
+		owned := d.ExistingID.IsNull()
+		if d.Engine.IsNull() || owned && !p.configured(key, func(c *databaseModel) bool { return !c.Engine.IsNull() }) {
+			p.attrError(at.AtName("engine"), "Database engine missing",
 				"Set engine (pg, mysql, valkey, mongodb, opensearch or kafka), or existing_id to attach a database the stack does not own.")
 			continue
 		}
-		if d.Size.IsNull() {
-			p.diags.AddAttributeError(at.AtName("size"), "Database size missing",
+		if d.Size.IsNull() || owned && !p.configured(key, func(c *databaseModel) bool { return !c.Size.IsNull() }) {
+			p.attrError(at.AtName("size"), "Database size missing",
 				"Set size, e.g. db-s-2vcpu-4gb (see the sizes DigitalOcean offers for the engine in attach_kubernetes_options' sibling, the /v2/databases/options API).")
 		}
 		if !known(d.Engine) {
@@ -336,11 +344,11 @@ func (p *planner) databases() {
 			d.StorageSizeMiB = types.Int64Unknown()
 		}
 		if regionKnown && !slices.Contains(eo.Regions, region) {
-			p.diags.AddAttributeError(at.AtName("engine"), "Engine not offered in the region",
+			p.attrError(at.AtName("engine"), "Engine not offered in the region",
 				fmt.Sprintf("DigitalOcean offers %s in %s, not in %s.", engine, strings.Join(eo.Regions, ", "), region))
 		}
 		if known(d.Version) && !slices.Contains(eo.Versions, d.Version.ValueString()) {
-			p.diags.AddAttributeError(at.AtName("version"), "Engine version not offered",
+			p.attrError(at.AtName("version"), "Engine version not offered",
 				fmt.Sprintf("%s version %q is not offered. Offered: %s.", engine, d.Version.ValueString(), strings.Join(eo.Versions, ", ")))
 		}
 		if known(d.Size) && known(d.NodeCount) {
@@ -364,7 +372,7 @@ func (p *planner) databases() {
 				}
 			}
 			if known(rep.Region) && !slices.Contains(eo.Regions, rep.Region.ValueString()) {
-				p.diags.AddAttributeError(at.AtName("replicas").AtMapKey(rk).AtName("region"), "Replica region not offered",
+				p.attrError(at.AtName("replicas").AtMapKey(rk).AtName("region"), "Replica region not offered",
 					fmt.Sprintf("%s is not offered in %s. Offered: %s.", engine, rep.Region.ValueString(), strings.Join(eo.Regions, ", ")))
 			}
 		}
@@ -389,7 +397,7 @@ func priorReplica(prior *databaseModel, key string) *replicaModel {
 
 func (p *planner) attachedDatabase(at path.Path, d *databaseModel, prior *databaseModel) {
 	if len(d.Replicas) > 0 {
-		p.diags.AddAttributeError(at.AtName("replicas"), "Replicas of an attached database",
+		p.attrError(at.AtName("replicas"), "Replicas of an attached database",
 			"The stack does not own this database, so it cannot add replicas to it; manage replicas where the database is managed.")
 	}
 	// Attached databases are described by DigitalOcean, not configuration.
@@ -420,44 +428,44 @@ func (p *planner) dbSize(at path.Path, engine string, eo godo.DatabaseEngineOpti
 			continue
 		}
 		if !slices.Contains(l.Sizes, size) {
-			p.diags.AddAttributeError(at.AtName("size"), "Database size not offered",
+			p.attrError(at.AtName("size"), "Database size not offered",
 				fmt.Sprintf("%s with %d nodes does not come in size %q. Sizes for %d nodes: %s.", engine, nodes, size, nodes, strings.Join(l.Sizes, ", ")))
 		}
 		return
 	}
-	p.diags.AddAttributeError(at.AtName("node_count"), "Node count not offered",
+	p.attrError(at.AtName("node_count"), "Node count not offered",
 		fmt.Sprintf("%s clusters come with %s nodes, not %d.", engine, strings.Join(counts, ", "), nodes))
 }
 
 // engineFeatures rejects what an engine does not have.
 func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) {
 	if len(d.Pools) > 0 && engine != "pg" {
-		p.diags.AddAttributeError(at.AtName("pools"), "Connection pools need PostgreSQL",
+		p.attrError(at.AtName("pools"), "Connection pools need PostgreSQL",
 			fmt.Sprintf("PgBouncer pools exist only for pg; this database is %s. Remove pools, or use engine = \"pg\".", engine))
 	}
 	if len(d.Replicas) > 0 && engine != "pg" && engine != "mysql" {
-		p.diags.AddAttributeError(at.AtName("replicas"), "Read replicas need PostgreSQL or MySQL",
+		p.attrError(at.AtName("replicas"), "Read replicas need PostgreSQL or MySQL",
 			fmt.Sprintf("DigitalOcean offers read replicas for pg and mysql only; this database is %s.", engine))
 	}
 	if known(d.EvictionPolicy) && engine != "valkey" {
-		p.diags.AddAttributeError(at.AtName("eviction_policy"), "Eviction policy needs Valkey",
+		p.attrError(at.AtName("eviction_policy"), "Eviction policy needs Valkey",
 			fmt.Sprintf("eviction_policy applies to valkey only; this database is %s. Remove it.", engine))
 	}
 	if len(d.DBs) > 0 && engine != "pg" && engine != "mysql" && engine != "mongodb" {
-		p.diags.AddAttributeError(at.AtName("dbs"), "Logical databases not supported",
+		p.attrError(at.AtName("dbs"), "Logical databases not supported",
 			fmt.Sprintf("%s has no logical databases; dbs applies to pg, mysql and mongodb.", engine))
 	}
 	if len(d.Users) > 0 && engine == "valkey" {
-		p.diags.AddAttributeError(at.AtName("users"), "Users not supported",
+		p.attrError(at.AtName("users"), "Users not supported",
 			"Valkey on DigitalOcean has a single user; remove users.")
 	}
 	for name, pool := range d.Pools {
 		if known(pool.DB) && pool.DB.ValueString() != "defaultdb" && !containsValue(d.DBs, pool.DB.ValueString()) {
-			p.diags.AddAttributeError(at.AtName("pools").AtMapKey(name).AtName("db"), "Pool database not managed",
+			p.attrError(at.AtName("pools").AtMapKey(name).AtName("db"), "Pool database not managed",
 				fmt.Sprintf("Pool %s connects to %q, which is neither defaultdb nor in dbs; add it to dbs.", name, pool.DB.ValueString()))
 		}
 		if known(pool.User) && pool.User.ValueString() != "doadmin" && !containsValue(d.Users, pool.User.ValueString()) {
-			p.diags.AddAttributeError(at.AtName("pools").AtMapKey(name).AtName("user"), "Pool user not managed",
+			p.attrError(at.AtName("pools").AtMapKey(name).AtName("user"), "Pool user not managed",
 				fmt.Sprintf("Pool %s connects as %q, which is neither doadmin nor in users; add it to users.", name, pool.User.ValueString()))
 		}
 	}
@@ -466,7 +474,7 @@ func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) 
 			v := rule.Value.ValueString()
 			if _, err := netip.ParsePrefix(v); err != nil {
 				if _, err := netip.ParseAddr(v); err != nil {
-					p.diags.AddAttributeError(at.AtName("trusted_sources").AtListIndex(i).AtName("value"), "Invalid address",
+					p.attrError(at.AtName("trusted_sources").AtListIndex(i).AtName("value"), "Invalid address",
 						fmt.Sprintf("%q is neither an IP address nor a CIDR.", v))
 				}
 			}
@@ -518,13 +526,13 @@ func (p *planner) names() {
 			name := stack.ReplicaName(stackName, key, rk)
 			rat := at.AtName("replicas").AtMapKey(rk)
 			if len(name) > maxClusterNameLen {
-				p.diags.AddAttributeError(rat, "Replica name too long",
+				p.attrError(rat, "Replica name too long",
 					fmt.Sprintf("Replica %q of database %q would be named %q (%d characters); DigitalOcean allows %d. Use a shorter replica key (or database key, or stack name).",
 						rk, key, name, len(name), maxClusterNameLen))
 				continue
 			}
 			if other, dup := taken[name]; dup {
-				p.diags.AddAttributeError(rat, "Duplicate name",
+				p.attrError(rat, "Duplicate name",
 					fmt.Sprintf("Replica %q of database %q would be named %q, which %s already uses; names are unique across an account's databases and replicas. Rename the replica.",
 						rk, key, name, other))
 				continue
@@ -546,16 +554,16 @@ func (p *planner) names() {
 			}
 			switch {
 			case slices.Contains(reservedUserNames, name) || strings.HasPrefix(name, "pg_"):
-				p.diags.AddAttributeError(at.AtName("users"), "Reserved user name",
+				p.attrError(at.AtName("users"), "Reserved user name",
 					fmt.Sprintf("%q is reserved by DigitalOcean (the admin user doadmin is always there; its password is in connection_env). Choose another name.", name))
 			case len(name) > maxLen:
-				p.diags.AddAttributeError(at.AtName("users"), "User name too long",
+				p.attrError(at.AtName("users"), "User name too long",
 					fmt.Sprintf("%q has %d characters; %s allows %d.", name, len(name), engineOrDefault(engine), maxLen))
 			}
 		}
 		for _, db := range d.DBs {
 			if known(db) && slices.Contains(reservedDBNames[engine], db.ValueString()) {
-				p.diags.AddAttributeError(at.AtName("dbs"), "Reserved database name",
+				p.attrError(at.AtName("dbs"), "Reserved database name",
 					fmt.Sprintf("%q is reserved on %s (reserved: %s). Choose another name.", db.ValueString(), engine, strings.Join(reservedDBNames[engine], ", ")))
 			}
 		}
@@ -584,21 +592,21 @@ func (p *planner) networks() {
 		prefix, err := netip.ParsePrefix(v.ValueString())
 		switch {
 		case err != nil || !prefix.Addr().Is4():
-			p.diags.AddAttributeError(at, "Invalid CIDR", fmt.Sprintf("%q is not an IPv4 CIDR such as 10.20.0.0/16.", v.ValueString()))
+			p.attrError(at, "Invalid CIDR", fmt.Sprintf("%q is not an IPv4 CIDR such as 10.20.0.0/16.", v.ValueString()))
 			return
 		case prefix.Masked() != prefix:
-			p.diags.AddAttributeError(at, "CIDR has host bits set", fmt.Sprintf("%q: use %s.", v.ValueString(), prefix.Masked()))
+			p.attrError(at, "CIDR has host bits set", fmt.Sprintf("%q: use %s.", v.ValueString(), prefix.Masked()))
 			return
 		case !prefix.Addr().IsPrivate():
-			p.diags.AddAttributeError(at, "CIDR is not private", fmt.Sprintf("%q is not in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.", v.ValueString()))
+			p.attrError(at, "CIDR is not private", fmt.Sprintf("%q is not in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.", v.ValueString()))
 			return
 		case prefix.Bits() < minBits || prefix.Bits() > maxBits:
-			p.diags.AddAttributeError(at, "CIDR size out of range", fmt.Sprintf("%q: the prefix length must be between /%d and /%d.", v.ValueString(), minBits, maxBits))
+			p.attrError(at, "CIDR size out of range", fmt.Sprintf("%q: the prefix length must be between /%d and /%d.", v.ValueString(), minBits, maxBits))
 			return
 		}
 		for _, other := range nets {
 			if other.prefix.Overlaps(prefix) {
-				p.diags.AddAttributeError(at, "Overlapping networks",
+				p.attrError(at, "Overlapping networks",
 					fmt.Sprintf("%s overlaps %s (%s); the VPC, pod and service networks must be disjoint.", prefix, other.prefix, other.at))
 				return
 			}
@@ -633,19 +641,19 @@ func (p *planner) protectData(replacingStack bool) {
 		planned, kept := p.plan.Databases[key]
 		switch {
 		case replacingStack:
-			p.diags.AddAttributeError(at.AtName("deletion_protection"), fmt.Sprintf("Replacing stack %s would delete protected database %q", name, key),
+			p.attrError(at.AtName("deletion_protection"), fmt.Sprintf("Replacing stack %s would delete protected database %q", name, key),
 				"A change to name, region, vpc_id or vpc_ip_range replaces the whole stack, databases included. Nothing was changed. Set deletion_protection = false on the database and apply first, or set retain_on_destroy = true to keep it running outside the stack, or revert the change.")
 		case !kept:
-			p.diags.AddAttributeError(at, fmt.Sprintf("Removing protected database %q", key),
+			p.attrError(at, fmt.Sprintf("Removing protected database %q", key),
 				fmt.Sprintf("Database %s (%s) has deletion_protection = true, so it cannot be removed from the stack: nothing was deleted. Set deletion_protection = false and apply first, or retain_on_destroy = true to detach it and keep it running, then remove it.", key, prior.ID.ValueString()))
 		case known(planned.Engine) && !planned.Engine.Equal(prior.Engine) || known(planned.Version) && known(prior.Version) && !planned.Version.Equal(prior.Version):
-			p.diags.AddAttributeError(at.AtName("version"), fmt.Sprintf("Replacing protected database %q", key),
+			p.attrError(at.AtName("version"), fmt.Sprintf("Replacing protected database %q", key),
 				fmt.Sprintf("Changing the engine or version of %s (%s -> %s) needs a new database, and deletion_protection = true forbids deleting this one. Set deletion_protection = false and apply first to accept losing its data, or revert the change.",
 					key, prior.Engine.ValueString()+" "+prior.Version.ValueString(), planned.Engine.ValueString()+" "+planned.Version.ValueString()))
 		default:
 			for _, db := range prior.DBs {
 				if !containsValue(planned.DBs, db.ValueString()) {
-					p.diags.AddAttributeError(at.AtName("dbs"), fmt.Sprintf("Dropping db %q of protected database %q", db.ValueString(), key),
+					p.attrError(at.AtName("dbs"), fmt.Sprintf("Dropping db %q of protected database %q", db.ValueString(), key),
 						"Removing a name from dbs drops that logical database and its data, and deletion_protection = true forbids it. Set deletion_protection = false first, or keep the name.")
 				}
 			}

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 var _ datasource.DataSourceWithConfigure = (*kubernetesOptionsDataSource)(nil)
@@ -205,35 +207,22 @@ func kubernetesOptionsToModel(opts *godo.KubernetesOptions, sizes []godo.Size) (
 
 // listAllSizes pages through /v2/sizes.
 func listAllSizes(ctx context.Context, c *godo.Client) ([]godo.Size, error) {
-	var all []godo.Size
-	opt := &godo.ListOptions{Page: 1, PerPage: 200}
-	for {
-		page, resp, err := c.Sizes.List(ctx, opt)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
-			return all, nil
-		}
-		current, err := resp.Links.CurrentPage()
-		if err != nil {
-			return nil, err
-		}
-		opt.Page = current + 1
-	}
+	return stack.ListAll(ctx, func(opt *godo.ListOptions) ([]godo.Size, *godo.Response, error) {
+		return c.Sizes.List(ctx, opt)
+	})
 }
 
 // latestKubernetesVersion returns the newest version whose slug or upstream
-// version starts with prefix ("" matches all). DigitalOcean lists versions
-// newest first, but the order is not part of the contract, so compare.
+// version starts with prefix (whole dotted components; "" matches all).
+// DigitalOcean lists versions newest first, but the order is not part of
+// the contract, so compare.
 func latestKubernetesVersion(versions []*godo.KubernetesVersion, prefix string) (string, bool) {
 	var best *godo.KubernetesVersion
 	for _, v := range versions {
-		if !versionMatches(v, prefix) {
+		if !stack.VersionMatches(v.Slug, prefix) && !stack.VersionMatches(v.KubernetesVersion, prefix) {
 			continue
 		}
-		if best == nil || compareVersionSlugs(v.Slug, best.Slug) > 0 {
+		if best == nil || stack.CompareVersions(v.Slug, best.Slug) > 0 {
 			best = v
 		}
 	}
@@ -243,59 +232,8 @@ func latestKubernetesVersion(versions []*godo.KubernetesVersion, prefix string) 
 	return best.Slug, true
 }
 
-// versionMatches treats the prefix as whole dotted components: "1.3" does
-// not match "1.33.1".
-func versionMatches(v *godo.KubernetesVersion, prefix string) bool {
-	if prefix == "" {
-		return true
-	}
-	for _, s := range []string{v.Slug, v.KubernetesVersion} {
-		if s == prefix || strings.HasPrefix(s, prefix+".") || strings.HasPrefix(s, prefix+"-") {
-			return true
-		}
-	}
-	return false
-}
-
 // compareVersionSlugs orders slugs like "1.33.1-do.0" numerically.
-func compareVersionSlugs(a, b string) int {
-	pa, pb := versionNumbers(a), versionNumbers(b)
-	for i := 0; i < max(len(pa), len(pb)); i++ {
-		var x, y int
-		if i < len(pa) {
-			x = pa[i]
-		}
-		if i < len(pb) {
-			y = pb[i]
-		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	return strings.Compare(a, b)
-}
-
-func versionNumbers(slug string) []int {
-	var nums []int
-	n, inNum := 0, false
-	for _, r := range slug {
-		if r >= '0' && r <= '9' {
-			n, inNum = n*10+int(r-'0'), true
-			continue
-		}
-		if inNum {
-			nums = append(nums, n)
-		}
-		n, inNum = 0, false
-	}
-	if inNum {
-		nums = append(nums, n)
-	}
-	return nums
-}
+func compareVersionSlugs(a, b string) int { return stack.CompareVersions(a, b) }
 
 func versionSlugs(versions []*godo.KubernetesVersion) []string {
 	out := make([]string, 0, len(versions))

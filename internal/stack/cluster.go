@@ -127,8 +127,8 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 			return apiErr("updating cluster "+cur.Name, err)
 		}
 	}
-	if c.Version != "" && !versionMatches(cur.Version, c.VersionPrefix) {
-		if compareVersions(c.Version, cur.Version) < 0 {
+	if c.Version != "" && !VersionMatches(cur.Version, c.VersionPrefix) {
+		if CompareVersions(c.Version, cur.Version) < 0 {
 			return fmt.Errorf("cluster %s runs %s, newer than the requested %s: DOKS cannot downgrade; raise the version or replace the stack", cur.Name, cur.Version, c.Version)
 		}
 		if _, err := r.e.API.Kubernetes.Upgrade(ctx, cur.ID, &godo.KubernetesClusterUpgradeRequest{VersionSlug: c.Version}); err != nil {
@@ -370,14 +370,14 @@ func poolsReady(c *godo.KubernetesCluster) bool {
 	return true
 }
 
-// versionMatches reports whether slug is within the requested prefix,
+// VersionMatches reports whether slug is within the requested prefix,
 // compared by whole dotted components ("1.3" does not match "1.33.1").
-func versionMatches(slug, prefix string) bool {
+func VersionMatches(slug, prefix string) bool {
 	return prefix == "" || slug == prefix || strings.HasPrefix(slug, prefix+".") || strings.HasPrefix(slug, prefix+"-")
 }
 
-// compareVersions orders slugs like "1.33.1-do.0" numerically.
-func compareVersions(a, b string) int {
+// CompareVersions orders slugs like "1.33.1-do.0" numerically.
+func CompareVersions(a, b string) int {
 	pa, pb := versionNumbers(a), versionNumbers(b)
 	for i := 0; i < max(len(pa), len(pb)); i++ {
 		var x, y int
@@ -420,7 +420,7 @@ func versionNumbers(slug string) []int {
 func NewestVersion(slugs []string, prefix string) (string, bool) {
 	best := ""
 	for _, s := range slugs {
-		if versionMatches(s, prefix) && (best == "" || compareVersions(s, best) > 0) {
+		if VersionMatches(s, prefix) && (best == "" || CompareVersions(s, best) > 0) {
 			best = s
 		}
 	}

@@ -30,7 +30,7 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 	spec := Spec{Name: name, Databases: map[string]DatabaseSpec{}}
 	r := e.newRun(spec, nil)
 
-	clusters, err := listAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
+	clusters, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
 		return e.API.Kubernetes.List(ctx, opt)
 	})
 	if err != nil {
@@ -56,7 +56,7 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 		}
 	}
 
-	dbs, err := listAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
+	dbs, err := ListAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
 		return e.API.Databases.List(ctx, opt)
 	})
 	if err != nil {
@@ -226,8 +226,8 @@ func generationOf(stack, cluster string) int {
 	return 1
 }
 
-// listAll pages through a godo list call.
-func listAll[T any](ctx context.Context, list func(*godo.ListOptions) ([]T, *godo.Response, error)) ([]T, error) {
+// ListAll pages through a godo list call.
+func ListAll[T any](ctx context.Context, list func(*godo.ListOptions) ([]T, *godo.Response, error)) ([]T, error) {
 	var all []T
 	opt := &godo.ListOptions{Page: 1, PerPage: 200}
 	for {

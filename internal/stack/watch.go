@@ -113,7 +113,7 @@ func (r *run) getDatabase(ctx context.Context, id string, notBefore time.Time, m
 // most maxAge ago), or GETs it when the list does not have it.
 func (w *Watcher) Cluster(ctx context.Context, api *godo.Client, id string, notBefore time.Time, maxAge time.Duration) (*godo.KubernetesCluster, error) {
 	items, err := w.clusters.get(ctx, notBefore, maxAge, func(ctx context.Context) (map[string]*godo.KubernetesCluster, error) {
-		all, err := listAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
+		all, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
 			return api.Kubernetes.List(ctx, opt)
 		})
 		if err != nil {
@@ -137,7 +137,7 @@ func (w *Watcher) Cluster(ctx context.Context, api *godo.Client, id string, notB
 // Database is Cluster for database clusters.
 func (w *Watcher) Database(ctx context.Context, api *godo.Client, id string, notBefore time.Time, maxAge time.Duration) (*godo.Database, error) {
 	items, err := w.dbs.get(ctx, notBefore, maxAge, func(ctx context.Context) (map[string]*godo.Database, error) {
-		all, err := listAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
+		all, err := ListAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
 			return api.Databases.List(ctx, opt)
 		})
 		if err != nil {
