@@ -96,10 +96,10 @@ func (r *run) deleteVPC(ctx context.Context) error {
 		case err == nil || isNotFound(err):
 			return true, nil
 		case statusOf(err) == http.StatusConflict:
-			// Members the stack deleted linger for a while; a database
-			// still running (one an earlier apply detached and left
-			// running, or one someone else put there) never leaves.
-			running, err = r.runningDatabasesIn(ctx, id)
+			// Members the stack deleted linger for a while; anything still
+			// running (a database an earlier apply left running, another
+			// team's cluster, a droplet) never leaves.
+			running, err = r.runningMembersOf(ctx, id)
 			return len(running) > 0, err
 		default:
 			return false, apiErr(fmt.Sprintf("deleting VPC %s", id), err)
@@ -109,33 +109,44 @@ func (r *run) deleteVPC(ctx context.Context) error {
 		return err
 	}
 	if len(running) > 0 {
-		r.warn("VPC %s is kept: databases %v still run in it (left running by the stack, or not the stack's); delete the VPC once they are gone.", id, running)
+		r.warn("VPC %s is kept: %v still run in it (left running by the stack, or not the stack's); delete the VPC once they are gone.", id, running)
 	}
 	r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
 	return nil
 }
 
-// runningDatabasesIn names the database clusters that are members of the
-// VPC and still exist (deleted ones answer 404 while they drain out).
-func (r *run) runningDatabasesIn(ctx context.Context, vpcID string) ([]string, error) {
-	members, _, err := r.e.API.VPCs.ListMembers(ctx, vpcID, &godo.VPCListMembersRequest{ResourceType: "dbaas"}, &godo.ListOptions{PerPage: 200})
+// runningMembersOf names the members of the VPC that still exist. Clusters
+// and databases being deleted answer 404 (or state "deleted") while they
+// drain out; any other kind of member is taken as running.
+func (r *run) runningMembersOf(ctx context.Context, vpcID string) ([]string, error) {
+	members, _, err := r.e.API.VPCs.ListMembers(ctx, vpcID, &godo.VPCListMembersRequest{}, &godo.ListOptions{PerPage: 200})
 	if err != nil {
 		return nil, apiErr(fmt.Sprintf("listing the members of VPC %s", vpcID), err)
 	}
 	var running []string
 	for _, m := range members {
-		dbID, ok := strings.CutPrefix(m.URN, "do:dbaas:")
-		if !ok {
-			continue
-		}
-		db, _, err := r.e.API.Databases.Get(ctx, dbID)
 		switch {
-		case isNotFound(err):
-			continue
-		case err != nil:
-			return nil, apiErr(fmt.Sprintf("reading database %s in VPC %s", m.Name, vpcID), err)
+		case strings.HasPrefix(m.URN, "do:dbaas:"):
+			_, _, err := r.e.API.Databases.Get(ctx, strings.TrimPrefix(m.URN, "do:dbaas:"))
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, apiErr(fmt.Sprintf("reading database %s in VPC %s", m.Name, vpcID), err)
+			}
+			running = append(running, "database "+m.Name)
+		case strings.HasPrefix(m.URN, "do:kubernetes:"):
+			c, _, err := r.e.API.Kubernetes.Get(ctx, strings.TrimPrefix(m.URN, "do:kubernetes:"))
+			if isNotFound(err) || err == nil && c.Status != nil && c.Status.State == godo.KubernetesClusterStatusDeleted {
+				continue
+			}
+			if err != nil {
+				return nil, apiErr(fmt.Sprintf("reading cluster %s in VPC %s", m.Name, vpcID), err)
+			}
+			running = append(running, "cluster "+m.Name)
+		default:
+			running = append(running, m.URN+" ("+m.Name+")")
 		}
-		running = append(running, db.Name)
 	}
 	return running, nil
 }

@@ -1,0 +1,41 @@
+# The smallest useful inference stack: an HA cluster with an H100 pool that
+# scales from zero, PostgreSQL for the app (with a standby, a db, a user and
+# a transaction pool) and Valkey as a cache (with a standby).
+
+module "inference_stack" {
+  source = "../.."
+
+  name   = var.name
+  region = var.region
+  tags   = ["example-basic"]
+
+  gpu_pools = {
+    h100 = {
+      size      = "gpu-h100x1-80gb"
+      min_nodes = 0
+      max_nodes = 2
+      labels    = { workload = "inference" }
+    }
+  }
+
+  databases = {
+    vectors = {
+      engine  = "pg"
+      version = "17"
+      size    = "db-s-2vcpu-4gb"
+      app_databases = {
+        app = { pool_size = 20 }
+      }
+    }
+    cache = {
+      engine          = "valkey"
+      size            = "db-s-1vcpu-2gb"
+      eviction_policy = "allkeys_lru"
+    }
+  }
+
+  # This example is applied and destroyed by the module tests, so destroy
+  # must be able to delete the databases. Leave this unset (protection on)
+  # for data you care about.
+  disable_deletion_protection = true
+}

@@ -1,0 +1,140 @@
+# attach_inference_stack with the secure and failover defaults on: an HA
+# control plane upgraded with surge nodes in a maintenance window, GPU pools
+# tainted and autoscaled from zero, every database with a standby node,
+# private networking only, firewalls trusting the cluster alone, deletion
+# protection, and a transaction-mode PgBouncer pool per PostgreSQL app
+# database. Each unsafe choice needs a named opt-out variable.
+
+locals {
+  # One standby for automatic failover: the smallest node count above one
+  # that DigitalOcean offers for each engine.
+  standby_node_count = {
+    pg         = 2
+    mysql      = 2
+    valkey     = 2
+    mongodb    = 3
+    opensearch = 3
+    kafka      = 3
+  }
+
+  private_ipv4_ranges = {
+    "10.0.0.0"    = 8
+    "172.16.0.0"  = 12
+    "192.168.0.0" = 16
+  }
+
+  # "<database>: <address>" for every ip_addr trusted source outside the
+  # private ranges (or not parseable, which a validation block reports).
+  public_trusted_sources = flatten([
+    for key, db in var.databases : [
+      for s in db.trusted_sources : "${key}: ${s.value}"
+      if s.type == "ip_addr" && !try(anytrue([
+        for network, bits in local.private_ipv4_ranges :
+        tonumber(try(split("/", s.value)[1], "32")) >= bits && cidrhost("${split("/", s.value)[0]}/${bits}", 0) == network
+      ]), false)
+    ]
+  ])
+
+  # From the node counts sent to the provider, so that no default of this
+  # module can ever drop a standby without the opt-out either.
+  single_node_databases = [for key, db in local.databases : key if db.node_count < 2]
+
+  databases = {
+    for key, db in var.databases : key => {
+      engine           = db.engine
+      version          = db.version
+      size             = db.size
+      node_count       = coalesce(db.node_count, local.standby_node_count[db.engine])
+      storage_size_mib = db.storage_size_mib
+
+      # Per app: a db and a user of its name; for PostgreSQL also a
+      # transaction-mode pool, so short-lived inference requests share a few
+      # backend connections.
+      dbs   = length(db.app_databases) > 0 ? toset(keys(db.app_databases)) : null
+      users = length(db.app_databases) > 0 ? toset(keys(db.app_databases)) : null
+      pools = db.engine == "pg" && length(db.app_databases) > 0 ? {
+        for app, cfg in db.app_databases : app => {
+          mode = "transaction"
+          size = cfg.pool_size
+          db   = app
+          user = app
+        }
+      } : null
+
+      replicas        = length(db.replicas) > 0 ? db.replicas : null
+      eviction_policy = db.eviction_policy
+      # Empty: the firewall trusts the cluster and nothing else.
+      trusted_sources     = length(db.trusted_sources) > 0 ? db.trusted_sources : null
+      maintenance_window  = coalesce(db.maintenance_window, var.database_maintenance_window)
+      deletion_protection = !var.disable_deletion_protection
+      retain_on_destroy   = db.retain_on_destroy
+    }
+  }
+
+  gpu_pools = {
+    for name, pool in var.gpu_pools : name => {
+      size      = pool.size
+      min_nodes = pool.min_nodes
+      max_nodes = pool.max_nodes
+      labels    = length(pool.labels) > 0 ? pool.labels : null
+      # Null: the provider applies the GPU vendor's NoSchedule taint.
+      taints = pool.taints
+    }
+  }
+
+  gpu_sizes_not_offered = [
+    for name, pool in var.gpu_pools : "${name} (${pool.size})"
+    if !contains(lookup(data.attach_kubernetes_options.current.gpu_sizes_by_region, var.region, []), pool.size)
+  ]
+}
+
+data "attach_kubernetes_options" "current" {}
+
+resource "attach_inference_stack" "this" {
+  name         = var.name
+  region       = var.region
+  project_id   = var.project_id
+  tags         = length(var.tags) > 0 ? var.tags : null
+  vpc_id       = var.vpc_id
+  vpc_ip_range = var.vpc_ip_range
+
+  cluster = {
+    version        = var.kubernetes_version
+    ha             = !var.disable_ha_control_plane
+    auto_upgrade   = !var.disable_auto_upgrade
+    surge_upgrade  = !var.disable_surge_upgrade
+    cluster_subnet = var.cluster_subnet
+    service_subnet = var.service_subnet
+    maintenance_window = {
+      day        = var.maintenance_window.day
+      start_time = var.maintenance_window.start_time
+    }
+    system_pool = {
+      size       = var.system_pool.size
+      node_count = var.system_pool.node_count
+      labels     = length(var.system_pool.labels) > 0 ? var.system_pool.labels : null
+    }
+    gpu_pools = length(local.gpu_pools) > 0 ? local.gpu_pools : null
+  }
+
+  databases = length(local.databases) > 0 ? local.databases : null
+
+  timeouts = var.timeouts
+
+  lifecycle {
+    precondition {
+      condition     = length(local.single_node_databases) == 0 || var.allow_single_node_databases
+      error_message = "node_count = 1 leaves ${join(", ", local.single_node_databases)} without a standby node for automatic failover. Use the default (one standby) or set allow_single_node_databases = true to accept the downtime."
+    }
+
+    precondition {
+      condition     = length(local.public_trusted_sources) == 0 || var.allow_public_trusted_sources
+      error_message = "trusted_sources outside the private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) would open database firewalls beyond the VPC: ${join(", ", local.public_trusted_sources)}. Use private addresses (a bastion on the VPC) or set allow_public_trusted_sources = true."
+    }
+
+    precondition {
+      condition     = length(local.gpu_sizes_not_offered) == 0
+      error_message = "gpu_pools not offered in ${var.region}: ${join(", ", local.gpu_sizes_not_offered)}. See gpu_sizes_by_region of the attach_kubernetes_options data source for where each GPU size is available."
+    }
+  }
+}

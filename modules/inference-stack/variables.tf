@@ -1,0 +1,397 @@
+################################################################################
+# Stack
+################################################################################
+
+variable "name" {
+  description = "Stack name: 3-40 lowercase letters, digits and dashes. Names the VPC (`<name>-vpc`), the cluster (`<name>`), the databases (`<name>-<key>`) and the tag `attach-stack:<name>` an app workspace finds them by."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", var.name))
+    error_message = "name must be 3-40 lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+  }
+}
+
+variable "region" {
+  description = "DigitalOcean region of the VPC, cluster and databases, e.g. `tor1` (see `gpu_sizes_by_region` of the `attach_kubernetes_options` data source for GPU regions)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{3}[0-9]$", var.region))
+    error_message = "region must be a DigitalOcean region slug such as tor1, nyc2 or atl1."
+  }
+}
+
+variable "project_id" {
+  description = "DigitalOcean project every part is assigned to. Null: the account's default project."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Extra tags on every part (the stack tag `attach-stack:<name>` is always added)."
+  type        = set(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.tags : can(regex("^[A-Za-z0-9:_-]{1,255}$", t))])
+    error_message = "tags may contain only letters, digits, colons, dashes and underscores (at most 255 characters each)."
+  }
+}
+
+variable "vpc_id" {
+  description = "An existing VPC in `region` to build in; the stack never modifies or deletes it. Null: the stack creates `<name>-vpc`."
+  type        = string
+  default     = null
+}
+
+variable "vpc_ip_range" {
+  description = "CIDR of the VPC the stack creates: a private (RFC 1918) range from /16 to /24. Null: DigitalOcean picks a free /20. Ignored with `vpc_id`."
+  type        = string
+  default     = null
+
+  validation {
+    condition = var.vpc_ip_range == null || try(
+      tonumber(split("/", var.vpc_ip_range)[1]) >= 16 &&
+      tonumber(split("/", var.vpc_ip_range)[1]) <= 24 &&
+      (
+        cidrhost("${split("/", var.vpc_ip_range)[0]}/8", 0) == "10.0.0.0" ||
+        cidrhost("${split("/", var.vpc_ip_range)[0]}/12", 0) == "172.16.0.0" ||
+        cidrhost("${split("/", var.vpc_ip_range)[0]}/16", 0) == "192.168.0.0"
+      ),
+      false
+    )
+    error_message = "vpc_ip_range must be a private (RFC 1918: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16) CIDR from /16 to /24, e.g. 10.20.0.0/20."
+  }
+}
+
+variable "timeouts" {
+  description = "Create, update and delete timeouts of the stack (e.g. `60m`). Null: the provider's defaults (60m, 60m, 30m)."
+  type = object({
+    create = optional(string)
+    update = optional(string)
+    delete = optional(string)
+  })
+  default = null
+
+  validation {
+    condition = var.timeouts == null ? true : alltrue([
+      for t in [var.timeouts.create, var.timeouts.update, var.timeouts.delete] : t == null ? true : can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", t)) && t != ""
+    ])
+    error_message = "timeouts.create, update and delete must be durations such as 45m, 1h or 1h30m."
+  }
+}
+
+################################################################################
+# Cluster: the stateless execution layer
+################################################################################
+
+variable "kubernetes_version" {
+  description = "DOKS version: a prefix such as `1.33` (the newest matching release) or a full slug such as `1.33.1-do.0`. Null: the newest. Raising it upgrades in place."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kubernetes_version == null || can(regex("^[0-9]+\\.[0-9]+(\\.[0-9]+-do\\.[0-9]+)?$", var.kubernetes_version))
+    error_message = "kubernetes_version must be a prefix such as 1.33 or a DOKS slug such as 1.33.1-do.0."
+  }
+}
+
+variable "maintenance_window" {
+  description = "When DOKS may apply automatic patch upgrades (surge upgrades keep capacity up meanwhile): `day` (`any` or a lowercase weekday) and `start_time` (`HH:MM`, UTC)."
+  type = object({
+    day        = optional(string, "sunday")
+    start_time = optional(string, "04:00")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["any", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], var.maintenance_window.day)
+    error_message = "maintenance_window.day must be any or a lowercase weekday (monday ... sunday)."
+  }
+
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.maintenance_window.start_time))
+    error_message = "maintenance_window.start_time must be HH:MM in 24-hour UTC, e.g. 04:00."
+  }
+}
+
+variable "cluster_subnet" {
+  description = "Pod network CIDR. Null: the DOKS default `10.244.0.0/16`. Changing it replaces the cluster only (databases stay)."
+  type        = string
+  default     = null
+}
+
+variable "service_subnet" {
+  description = "Service network CIDR. Null: the DOKS default `10.245.0.0/16`. Changing it replaces the cluster only (databases stay)."
+  type        = string
+  default     = null
+}
+
+variable "system_pool" {
+  description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node."
+  type = object({
+    size       = optional(string, "s-4vcpu-8gb")
+    node_count = optional(number, 2)
+    labels     = optional(map(string), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !startswith(var.system_pool.size, "gpu-")
+    error_message = "system_pool.size must be a CPU size such as s-4vcpu-8gb; put GPU sizes in gpu_pools."
+  }
+
+  validation {
+    condition     = floor(var.system_pool.node_count) == var.system_pool.node_count && var.system_pool.node_count >= 2 && var.system_pool.node_count <= 100
+    error_message = "system_pool.node_count must be a whole number from 2 to 100: one node would take CoreDNS and the controllers down with it."
+  }
+}
+
+variable "gpu_pools" {
+  description = "GPU pools by name (2-20 lowercase letters, digits, dashes). Each autoscales between `min_nodes` (default 0: an idle pool costs nothing) and `max_nodes`, and is tainted (`taints` null: the GPU vendor's `nvidia.com/gpu:NoSchedule` or `amd.com/gpu:NoSchedule`) so only GPU workloads land there."
+  type = map(object({
+    size      = string
+    max_nodes = number
+    min_nodes = optional(number, 0)
+    labels    = optional(map(string), {})
+    taints = optional(list(object({
+      key    = string
+      value  = optional(string, "")
+      effect = string
+    })))
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.gpu_pools) : can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", name))])
+    error_message = "gpu_pools keys must be 2-20 lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+  }
+
+  validation {
+    condition     = alltrue([for p in var.gpu_pools : startswith(p.size, "gpu-")])
+    error_message = "gpu_pools[*].size must be a GPU size such as gpu-h100x1-80gb; CPU capacity belongs in system_pool."
+  }
+
+  validation {
+    condition = alltrue([
+      for p in var.gpu_pools :
+      floor(p.min_nodes) == p.min_nodes && floor(p.max_nodes) == p.max_nodes &&
+      p.min_nodes >= 0 && p.max_nodes >= 1 && p.max_nodes <= 100 && p.min_nodes <= p.max_nodes
+    ])
+    error_message = "gpu_pools[*] must satisfy 0 <= min_nodes <= max_nodes <= 100 with max_nodes >= 1 (whole numbers)."
+  }
+
+  validation {
+    condition = alltrue([
+      for p in var.gpu_pools : p.taints == null || (
+        length(coalesce(p.taints, [])) > 0 &&
+        alltrue([for t in coalesce(p.taints, []) : contains(["NoSchedule", "PreferNoSchedule", "NoExecute"], t.effect)])
+      )
+    ])
+    error_message = "gpu_pools[*].taints must be null (the GPU vendor's taint) or a non-empty list with effects NoSchedule, PreferNoSchedule or NoExecute: an untainted GPU pool lets any pod take a GPU node."
+  }
+}
+
+################################################################################
+# Databases: the stateful memory layer
+################################################################################
+
+variable "databases" {
+  description = <<-EOT
+    Managed databases by logical key (2-20 lowercase letters, digits, dashes), on the stack's VPC, trusted by the cluster only.
+    Each has `engine` (pg, mysql, valkey, mongodb, opensearch or kafka), `size`, optional `version`, `node_count` (null: one
+    standby for automatic failover, 2 for pg/mysql/valkey and 3 for mongodb/opensearch/kafka; 1 needs
+    `allow_single_node_databases`), `storage_size_mib`, `app_databases` (pg/mysql/mongodb: per app a db and a user of that
+    name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections), `replicas` (pg/mysql read replicas),
+    `eviction_policy` (valkey), `trusted_sources` (extra firewall rules; public addresses need
+    `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`) and `retain_on_destroy`.
+  EOT
+  type = map(object({
+    engine           = string
+    size             = string
+    version          = optional(string)
+    node_count       = optional(number)
+    storage_size_mib = optional(number)
+    app_databases = optional(map(object({
+      pool_size = optional(number, 20)
+    })), {})
+    replicas = optional(map(object({
+      region = optional(string)
+      size   = optional(string)
+    })), {})
+    eviction_policy = optional(string)
+    trusted_sources = optional(list(object({
+      type  = string
+      value = string
+    })), [])
+    maintenance_window = optional(object({
+      day  = string
+      hour = string
+    }))
+    retain_on_destroy = optional(bool, false)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for key in keys(var.databases) : can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", key))])
+    error_message = "databases keys must be 2-20 lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : contains(["pg", "mysql", "valkey", "mongodb", "opensearch", "kafka"], db.engine)])
+    error_message = "databases[*].engine must be pg, mysql, valkey, mongodb, opensearch or kafka."
+  }
+
+  validation {
+    condition = alltrue([
+      for db in var.databases : db.node_count == null || (
+        floor(coalesce(db.node_count, 0)) == coalesce(db.node_count, 0) && coalesce(db.node_count, 0) >= 1 && coalesce(db.node_count, 0) <= 15
+      )
+    ])
+    error_message = "databases[*].node_count must be null (one standby, the default) or a whole number from 1 to 15."
+  }
+
+  validation {
+    condition = alltrue([
+      for db in var.databases : db.size != "db-s-1vcpu-1gb" || db.node_count == 1
+    ])
+    error_message = "databases[*].size db-s-1vcpu-1gb cannot carry a standby node: choose db-s-1vcpu-2gb or larger (the module's default keeps a standby)."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : db.eviction_policy == null || db.engine == "valkey"])
+    error_message = "databases[*].eviction_policy applies to valkey only."
+  }
+
+  validation {
+    condition = alltrue([
+      for db in var.databases : db.eviction_policy == null ||
+      contains(["noeviction", "allkeys_lru", "allkeys_random", "volatile_lru", "volatile_random", "volatile_ttl"], coalesce(db.eviction_policy, "noeviction"))
+    ])
+    error_message = "databases[*].eviction_policy must be noeviction, allkeys_lru, allkeys_random, volatile_lru, volatile_random or volatile_ttl."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : length(db.app_databases) == 0 || contains(["pg", "mysql", "mongodb"], db.engine)])
+    error_message = "databases[*].app_databases is for pg, mysql and mongodb only (valkey, opensearch and kafka have no logical databases)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for app in keys(db.app_databases) : can(regex("^[a-z][a-z0-9_]{0,62}$", app))]
+    ]))
+    error_message = "databases[*].app_databases keys name a db, a user and a pool: 1-63 lowercase letters, digits and underscores, starting with a letter."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for app in values(db.app_databases) : floor(app.pool_size) == app.pool_size && app.pool_size >= 1 && app.pool_size <= 10000]
+    ]))
+    error_message = "databases[*].app_databases[*].pool_size must be a whole number of backend connections from 1 to 10000."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : length(db.replicas) == 0 || contains(["pg", "mysql"], db.engine)])
+    error_message = "databases[*].replicas (read replicas) are offered for pg and mysql only."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for s in db.trusted_sources : contains(["ip_addr", "droplet", "k8s", "tag", "app"], s.type)]
+    ]))
+    error_message = "databases[*].trusted_sources[*].type must be ip_addr, droplet, k8s, tag or app."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for s in db.trusted_sources : s.type != "ip_addr" || can(cidrhost(strcontains(s.value, "/") ? s.value : "${s.value}/32", 0))
+      ]
+    ]))
+    error_message = "databases[*].trusted_sources[*] of type ip_addr must be an IPv4 address or CIDR, e.g. 10.10.0.5 or 10.10.0.0/24."
+  }
+
+  validation {
+    condition = alltrue([
+      for db in var.databases : db.maintenance_window == null || try(
+        contains(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], db.maintenance_window.day) &&
+        can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", db.maintenance_window.hour)),
+        false
+      )
+    ])
+    error_message = "databases[*].maintenance_window must have day as a lowercase weekday (monday ... sunday) and hour as HH:MM in 24-hour UTC."
+  }
+}
+
+variable "database_maintenance_window" {
+  description = "When DigitalOcean may patch the databases (each database's `maintenance_window` overrides it): `day` (a lowercase weekday) and `hour` (`HH:MM`, UTC). Defaults to an hour after the cluster's window, so the two layers are never maintained at once."
+  type = object({
+    day  = optional(string, "sunday")
+    hour = optional(string, "05:00")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], var.database_maintenance_window.day)
+    error_message = "database_maintenance_window.day must be a lowercase weekday (monday ... sunday)."
+  }
+
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.database_maintenance_window.hour))
+    error_message = "database_maintenance_window.hour must be HH:MM in 24-hour UTC, e.g. 05:00."
+  }
+}
+
+################################################################################
+# Named opt-outs of the secure and failover defaults. Each is off by default;
+# turning one on is a decision a reviewer should see in the diff.
+################################################################################
+
+variable "allow_single_node_databases" {
+  description = "UNSAFE opt-out. Allow `node_count = 1` in `databases`: a database without a standby node has no automatic failover and is down during every maintenance and node failure. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "disable_deletion_protection" {
+  description = "UNSAFE opt-out. Turn off `deletion_protection` on every database, so that removing one from `databases`, replacing it or destroying the stack deletes it and its data. Meant for tests and throw-away stacks. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "allow_public_trusted_sources" {
+  description = "UNSAFE opt-out. Allow `trusted_sources` of type `ip_addr` outside the private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), i.e. database access from the internet side of the firewall. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "disable_ha_control_plane" {
+  description = "UNSAFE opt-out. Run the Kubernetes control plane without high availability (a control-plane failure stops scheduling and scaling). Turning it off replaces the cluster; the databases stay. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "disable_surge_upgrade" {
+  description = "UNSAFE opt-out. Upgrade nodes in place instead of with extra surge nodes, so capacity drops during upgrades. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "disable_auto_upgrade" {
+  description = "UNSAFE opt-out. Stop DOKS from applying patch upgrades (security fixes) in `maintenance_window`. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}

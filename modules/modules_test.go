@@ -1,0 +1,1050 @@
+// Package modules_test proves the HCL modules under modules/ the way a
+// registry user runs them: the provider is installed from a filesystem
+// mirror (not dev_overrides), Terraform v1.5.7 runs the modules and their
+// examples against an in-process DigitalOcean API emulator, and every
+// example is applied, re-planned (empty plan), destroyed, and the emulator
+// checked empty afterwards.
+//
+// Run with: TF_ACC=1 go test ./modules/ -count=1 -v
+package modules_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digitalocean/godo"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+)
+
+const providerVersion = "0.1.0"
+
+// modules lists every module with its examples; TestLayout fails when a
+// directory under modules/ is missing here, so nothing goes untested.
+var modules = map[string][]string{
+	"inference-stack":     {"basic", "multi-gpu"},
+	"database-attachment": {"app"},
+}
+
+// ---------------------------------------------------------------------------
+// Harness: Terraform, the provider in a filesystem mirror, emulators.
+// ---------------------------------------------------------------------------
+
+var (
+	scratchRoot string // removed by TestMain
+
+	setupOnce sync.Once
+	setupErr  error
+	tfBin     string
+	cliConfig string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if scratchRoot != "" {
+		_ = os.RemoveAll(scratchRoot)
+	}
+	os.Exit(code)
+}
+
+// harness skips unless TF_ACC is set, and otherwise returns once, for the
+// whole run, a Terraform binary and a CLI configuration that installs the
+// provider from a filesystem mirror.
+func harness(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("module tests run Terraform against the emulator: set TF_ACC=1 (make test does)")
+	}
+	setupOnce.Do(func() { setupErr = setup() })
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+}
+
+func setup() error {
+	tfBin = os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tfBin == "" {
+		tfBin = filepath.Join("..", "bin", "terraform")
+	}
+	abs, err := filepath.Abs(tfBin)
+	if err != nil {
+		return err
+	}
+	tfBin = abs
+	if _, err := os.Stat(tfBin); err != nil {
+		return fmt.Errorf("terraform not found at %s: run make tools (it builds Terraform v1.5.7 into ./bin)", tfBin)
+	}
+
+	scratchRoot, err = os.MkdirTemp("", "attach-modules-test-")
+	if err != nil {
+		return err
+	}
+	pluginDir := filepath.Join(scratchRoot, "mirror", "registry.terraform.io", "attach-labs", "attach",
+		providerVersion, runtime.GOOS+"_"+runtime.GOARCH)
+	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
+		return err
+	}
+	plugin := filepath.Join(pluginDir, "terraform-provider-attach_v"+providerVersion)
+	if prebuilt := os.Getenv("TF_ACC_PROVIDER_BINARY"); prebuilt != "" {
+		b, err := os.ReadFile(prebuilt)
+		if err != nil {
+			return fmt.Errorf("TF_ACC_PROVIDER_BINARY: %w", err)
+		}
+		if err := os.WriteFile(plugin, b, 0o755); err != nil {
+			return err
+		}
+	} else {
+		build := exec.Command("go", "build", "-trimpath", "-o", plugin, ".")
+		build.Dir = ".." // the provider's main package
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building the provider: %v\n%s", err, out)
+		}
+	}
+
+	cliConfig = filepath.Join(scratchRoot, "terraformrc")
+	rc := fmt.Sprintf(`provider_installation {
+  filesystem_mirror {
+    path    = %q
+    include = ["registry.terraform.io/attach-labs/attach"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/attach-labs/attach"]
+  }
+}
+`, filepath.Join(scratchRoot, "mirror"))
+	return os.WriteFile(cliConfig, []byte(rc), 0o644)
+}
+
+// startEmulator runs a private emulator for one test, fast and without rate
+// limits, and stops it when the test ends.
+func startEmulator(t *testing.T) *emulator.Server {
+	t.Helper()
+	srv, err := emulator.Start(emulator.Config{TimeScale: 1000, RateLimitPerMinute: -1, RateLimitPerHour: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// workspace is a private copy of the modules tree, so examples keep their
+// relative module sources and parallel tests never share .terraform or state.
+type workspace struct {
+	t    *testing.T
+	root string // the copy of modules/
+	env  []string
+}
+
+func newWorkspace(t *testing.T, srv *emulator.Server) *workspace {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "modules")
+	if err := copyModules(".", root); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		key, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(key, "TF_") || strings.HasPrefix(key, "DIGITALOCEAN_") || key == "CHECKPOINT_DISABLE" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"TF_CLI_CONFIG_FILE="+cliConfig,
+		"TF_IN_AUTOMATION=1",
+		"TF_INPUT=0",
+		"CHECKPOINT_DISABLE=1",
+	)
+	if srv != nil {
+		env = append(env, "DIGITALOCEAN_TOKEN="+srv.Token, "DIGITALOCEAN_API_URL="+srv.URL)
+	}
+	return &workspace{t: t, root: root, env: env}
+}
+
+// copyModules copies the HCL of modules/ (no Go files, no local Terraform
+// state or caches).
+func copyModules(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == ".terraform" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if strings.HasSuffix(name, ".go") || strings.Contains(name, ".tfstate") || name == ".terraform.lock.hcl" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}
+
+// run runs terraform in dir (relative to the workspace root) and returns its
+// combined output and exit code; it fails the test only when Terraform could
+// not be run at all.
+func (w *workspace) run(dir string, args ...string) (string, int) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(w.t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tfBin, args...)
+	cmd.Dir = filepath.Join(w.root, dir)
+	cmd.Env = w.env
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &exit) && ctx.Err() == nil:
+		return out.String(), exit.ExitCode()
+	default:
+		w.t.Fatalf("terraform %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out.String())
+		return "", -1
+	}
+}
+
+// must runs terraform and fails the test on a non-zero exit.
+func (w *workspace) must(dir string, args ...string) string {
+	w.t.Helper()
+	start := time.Now()
+	out, code := w.run(dir, args...)
+	if code != 0 {
+		w.t.Fatalf("terraform %s in %s exited %d:\n%s", strings.Join(args, " "), dir, code, out)
+	}
+	w.t.Logf("terraform %s in %s: %s", args[0], dir, time.Since(start).Round(time.Millisecond))
+	return out
+}
+
+func (w *workspace) init(dir string, extra ...string) {
+	w.t.Helper()
+	w.must(dir, append([]string{"init", "-input=false", "-no-color"}, extra...)...)
+}
+
+// outputs returns `terraform output -json` values, sensitive ones included.
+func (w *workspace) outputs(dir string) map[string]any {
+	w.t.Helper()
+	var raw map[string]struct {
+		Value any `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(w.must(dir, "output", "-json")), &raw); err != nil {
+		w.t.Fatalf("reading outputs of %s: %v", dir, err)
+	}
+	out := map[string]any{}
+	for k, v := range raw {
+		out[k] = v.Value
+	}
+	return out
+}
+
+// apply applies dir, proves a second plan is empty, and returns its outputs.
+func (w *workspace) applyAndReplan(dir string, vars ...string) map[string]any {
+	w.t.Helper()
+	w.must(dir, append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
+	out, code := w.run(dir, append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, vars...)...)
+	if code != 0 {
+		w.t.Fatalf("plan after apply of %s is not empty (exit %d, want 0):\n%s", dir, code, out)
+	}
+	return w.outputs(dir)
+}
+
+func (w *workspace) destroy(dir string, vars ...string) {
+	w.t.Helper()
+	w.must(dir, append([]string{"destroy", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
+}
+
+// requireEmpty waits for delayed deletes and fails when anything is left.
+func requireEmpty(t *testing.T, srv *emulator.Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		inv := srv.Inventory()
+		if inv.Empty() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("objects left in the emulator after destroy:\n%s", inv)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// requireSensitive checks that Terraform shows the outputs only as
+// <sensitive>.
+func requireSensitive(t *testing.T, w *workspace, dir string, names ...string) {
+	t.Helper()
+	shown := w.must(dir, "output", "-no-color")
+	for _, n := range names {
+		if !regexp.MustCompile(`(?m)^` + n + ` = <sensitive>$`).MatchString(shown) {
+			t.Errorf("output %s of %s is not sensitive:\n%s", n, dir, shown)
+		}
+	}
+}
+
+func godoClient(t *testing.T, srv *emulator.Server) *godo.Client {
+	t.Helper()
+	c := godo.NewFromToken(srv.Token)
+	u, err := url.Parse(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.BaseURL = u
+	return c
+}
+
+// ---------------------------------------------------------------------------
+// Layout, fmt, init + validate
+// ---------------------------------------------------------------------------
+
+var (
+	variableNames = regexp.MustCompile(`(?m)^variable "([^"]+)"`)
+	outputNames   = regexp.MustCompile(`(?m)^output "([^"]+)"`)
+)
+
+// TestLayout needs no Terraform: every module has the conventional files, a
+// README documenting each input and output with a usage block, and the
+// examples this file tests.
+func TestLayout(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, e := range entries {
+		if e.IsDir() {
+			found = append(found, e.Name())
+		}
+	}
+	var want []string
+	for m := range modules {
+		want = append(want, m)
+	}
+	sort.Strings(want)
+	if !slices.Equal(found, want) {
+		t.Fatalf("module directories %v, tested modules %v: add new modules (and their examples) to the modules table", found, want)
+	}
+	for m, examples := range modules {
+		for _, f := range []string{"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"} {
+			if _, err := os.Stat(filepath.Join(m, f)); err != nil {
+				t.Errorf("%s: missing %s", m, f)
+			}
+		}
+		versions := readFile(t, filepath.Join(m, "versions.tf"))
+		for _, s := range []string{`source = "attach-labs/attach"`, `required_version = ">= 1.5"`} {
+			if !strings.Contains(versions, s) {
+				t.Errorf("%s/versions.tf: want %s", m, s)
+			}
+		}
+		readme := readFile(t, filepath.Join(m, "README.md"))
+		if !strings.Contains(readme, "```hcl") || !strings.Contains(readme, "## Inputs") || !strings.Contains(readme, "## Outputs") {
+			t.Errorf("%s/README.md: want a ```hcl usage block and Inputs and Outputs tables", m)
+		}
+		for _, n := range variableNames.FindAllStringSubmatch(readFile(t, filepath.Join(m, "variables.tf")), -1) {
+			if !strings.Contains(readme, "| `"+n[1]+"` |") {
+				t.Errorf("%s/README.md: input %s missing from the Inputs table", m, n[1])
+			}
+		}
+		for _, n := range outputNames.FindAllStringSubmatch(readFile(t, filepath.Join(m, "outputs.tf")), -1) {
+			if !strings.Contains(readme, "| `"+n[1]+"` |") {
+				t.Errorf("%s/README.md: output %s missing from the Outputs table", m, n[1])
+			}
+		}
+		dirs, err := os.ReadDir(filepath.Join(m, "examples"))
+		if err != nil {
+			t.Errorf("%s: no examples: %v", m, err)
+			continue
+		}
+		var names []string
+		for _, d := range dirs {
+			names = append(names, d.Name())
+		}
+		if !slices.Equal(names, sortedCopy(examples)) {
+			t.Errorf("%s: examples on disk %v, tested examples %v", m, names, examples)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	harness(t)
+	w := newWorkspace(t, nil)
+	for m := range modules {
+		// On the source tree itself: -check never writes.
+		src, err := filepath.Abs(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, code := w.run(".", "fmt", "-check", "-recursive", "-diff", "-no-color", src); code != 0 {
+			t.Errorf("terraform fmt needed in modules/%s (run make fmt):\n%s", m, out)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	harness(t)
+	w := newWorkspace(t, nil)
+	var dirs []string
+	for m, examples := range modules {
+		dirs = append(dirs, m)
+		for _, e := range examples {
+			dirs = append(dirs, filepath.Join(m, "examples", e))
+		}
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
+			w := &workspace{t: t, root: w.root, env: w.env}
+			w.init(dir, "-backend=false")
+			out := w.must(dir, "validate", "-json", "-no-color")
+			var res struct {
+				Valid        bool `json:"valid"`
+				WarningCount int  `json:"warning_count"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("validate -json: %v\n%s", err, out)
+			}
+			if !res.Valid || res.WarningCount != 0 {
+				t.Fatalf("validate: valid=%v warnings=%d\n%s", res.Valid, res.WarningCount, out)
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Every validation block, precondition and postcondition fails on bad input
+// ---------------------------------------------------------------------------
+
+// checkRow violates one check: vars override the module's valid base inputs
+// (HCL values, as with -var), and the plan must fail with want, a literal
+// part of that block's error_message.
+type checkRow struct {
+	block string // "var.<name>[<n>]" (n-th validation block) or "<kind>[<n>]" in main.tf
+	vars  map[string]string
+	want  string
+}
+
+var inferenceStackBase = map[string]string{
+	"name":      `"vt-stack"`,
+	"region":    `"tor1"`,
+	"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`,
+	"databases": `{
+    vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = {} } }
+    cache   = { engine = "valkey", size = "db-s-1vcpu-2gb" }
+  }`,
+}
+
+func dbs(body string) map[string]string { return map[string]string{"databases": "{ " + body + " }"} }
+
+var inferenceStackRows = []checkRow{
+	{"var.name[0]", map[string]string{"name": `"Bad_Name"`}, "name must be 3-40 lowercase letters"},
+	{"var.region[0]", map[string]string{"region": `"toronto"`}, "region must be a DigitalOcean region slug"},
+	{"var.tags[0]", map[string]string{"tags": `["has space"]`}, "tags may contain only letters, digits, colons"},
+	{"var.vpc_ip_range[0]", map[string]string{"vpc_ip_range": `"8.8.0.0/16"`}, "vpc_ip_range must be a private (RFC 1918"},
+	{"var.timeouts[0]", map[string]string{"timeouts": `{ create = "forever" }`}, "timeouts.create, update and delete must be durations"},
+	{"var.kubernetes_version[0]", map[string]string{"kubernetes_version": `"latest-ish"`}, "kubernetes_version must be a prefix such as 1.33"},
+	{"var.maintenance_window[0]", map[string]string{"maintenance_window": `{ day = "someday" }`}, "maintenance_window.day must be any or a lowercase weekday"},
+	{"var.maintenance_window[1]", map[string]string{"maintenance_window": `{ start_time = "25:00" }`}, "maintenance_window.start_time must be HH:MM"},
+	{"var.system_pool[0]", map[string]string{"system_pool": `{ size = "gpu-h100x1-80gb" }`}, "system_pool.size must be a CPU size"},
+	{"var.system_pool[1]", map[string]string{"system_pool": `{ node_count = 1 }`}, "system_pool.node_count must be a whole number from 2 to 100"},
+	{"var.gpu_pools[0]", map[string]string{"gpu_pools": `{ H100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`}, "gpu_pools keys must be 2-20 lowercase letters"},
+	{"var.gpu_pools[1]", map[string]string{"gpu_pools": `{ h100 = { size = "s-4vcpu-8gb", max_nodes = 2 } }`}, "gpu_pools[*].size must be a GPU size"},
+	{"var.gpu_pools[2]", map[string]string{"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", min_nodes = 3, max_nodes = 2 } }`}, "gpu_pools[*] must satisfy 0 <= min_nodes <= max_nodes <= 100"},
+	{"var.gpu_pools[3]", map[string]string{"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2, taints = [] } }`}, "gpu_pools[*].taints must be null (the GPU vendor's taint) or a non-empty list"},
+	{"var.databases[0]", dbs(`Vectors = { engine = "pg", size = "db-s-2vcpu-4gb" }`), "databases keys must be 2-20 lowercase letters"},
+	{"var.databases[1]", dbs(`vectors = { engine = "postgres", size = "db-s-2vcpu-4gb" }`), "databases[*].engine must be pg, mysql, valkey"},
+	{"var.databases[2]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", node_count = 0 }`), "databases[*].node_count must be null (one standby, the default) or a whole number from 1 to 15"},
+	{"var.databases[3]", dbs(`vectors = { engine = "pg", size = "db-s-1vcpu-1gb" }`), "databases[*].size db-s-1vcpu-1gb cannot carry a standby node"},
+	{"var.databases[4]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", eviction_policy = "allkeys_lru" }`), "databases[*].eviction_policy applies to valkey only"},
+	{"var.databases[5]", dbs(`cache = { engine = "valkey", size = "db-s-1vcpu-2gb", eviction_policy = "lru" }`), "databases[*].eviction_policy must be noeviction, allkeys_lru"},
+	{"var.databases[6]", dbs(`cache = { engine = "valkey", size = "db-s-1vcpu-2gb", app_databases = { app = {} } }`), "databases[*].app_databases is for pg, mysql and mongodb only"},
+	{"var.databases[7]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { "my-app" = {} } }`), "databases[*].app_databases keys name a db, a user and a pool"},
+	{"var.databases[8]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = { pool_size = 0 } } }`), "databases[*].app_databases[*].pool_size must be a whole number"},
+	{"var.databases[9]", dbs(`cache = { engine = "valkey", size = "db-s-1vcpu-2gb", replicas = { dr = {} } }`), "databases[*].replicas (read replicas) are offered for pg and mysql only"},
+	{"var.databases[10]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "cidr", value = "10.0.0.0/8" }] }`), "databases[*].trusted_sources[*].type must be ip_addr, droplet"},
+	{"var.databases[11]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "ip_addr", value = "bastion" }] }`), "databases[*].trusted_sources[*] of type ip_addr must be an IPv4 address or CIDR"},
+	{"var.databases[12]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", maintenance_window = { day = "sunday", hour = "5am" } }`), "databases[*].maintenance_window must have day as a lowercase weekday"},
+	{"var.database_maintenance_window[0]", map[string]string{"database_maintenance_window": `{ day = "any" }`}, "database_maintenance_window.day must be a lowercase weekday"},
+	{"var.database_maintenance_window[1]", map[string]string{"database_maintenance_window": `{ hour = "5:00" }`}, "database_maintenance_window.hour must be HH:MM"},
+	// Preconditions: unsafe choices refused unless their named opt-out is set.
+	{"precondition[0]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", node_count = 1 }`), "without a standby node for automatic failover"},
+	{"precondition[1]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "ip_addr", value = "203.0.113.10" }] }`), "would open database firewalls beyond the VPC"},
+	{"precondition[2]", map[string]string{"gpu_pools": `{ mi300 = { size = "gpu-mi300x1-192gb", max_nodes = 1 } }`}, "See gpu_sizes_by_region of the attach_kubernetes_options data source"},
+}
+
+var databaseAttachmentBase = map[string]string{
+	"stack_name": `"vt-data"`,
+	"cluster_id": `"00000000-0000-4000-8000-000000000000"`, // replaced by a real cluster
+	"app_name":   `"search"`,
+	"databases":  `{ vectors = {}, cache = {} }`,
+}
+
+var databaseAttachmentRows = []checkRow{
+	{"var.stack_name[0]", map[string]string{"stack_name": `"-data"`}, "stack_name must be 3-40 lowercase letters"},
+	{"var.cluster_id[0]", map[string]string{"cluster_id": `"my-cluster"`}, "cluster_id must be a DOKS cluster id"},
+	{"var.app_name[0]", map[string]string{"app_name": `"Search-App"`}, "app_name must be 1-63 lowercase letters"},
+	{"var.databases[0]", map[string]string{"databases": `{}`}, "databases must name at least one database"},
+	{"var.databases[1]", map[string]string{"databases": `{ vectors = { user = "app-user" } }`}, "databases[*].user and db must be 1-63 lowercase letters"},
+	{"var.databases[2]", map[string]string{"databases": `{ vectors = { pool_size = 20000 } }`}, "databases[*].pool_size must be a whole number"},
+	{"var.databases[3]", map[string]string{"databases": `{ vectors = { pool_mode = "batch" } }`}, "databases[*].pool_mode must be transaction, session or statement"},
+	{"postcondition[0]", map[string]string{"databases": `{ documents = {} }`}, "has no database"},
+}
+
+func TestInferenceStackChecks(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	runChecks(t, w, "inference-stack", inferenceStackBase, inferenceStackRows)
+}
+
+func TestDatabaseAttachmentChecks(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	// The data source must find a stack with databases for the inputs to
+	// get as far as the checks do.
+	data := applyDataStack(t, w, "vt-data")
+	clusterID := createAppCluster(t, srv, data)
+	base := merged(databaseAttachmentBase, map[string]string{"cluster_id": fmt.Sprintf("%q", clusterID)})
+	runChecks(t, w, "database-attachment", base, databaseAttachmentRows)
+	// The app's cluster sits on the stack's VPC: it goes first, as it would
+	// in real life (the stack never deletes a VPC with foreign members).
+	deleteCluster(t, srv, clusterID)
+	w.destroy(dataStackDir, "-var", "name=vt-data")
+	requireEmpty(t, srv)
+}
+
+// runChecks proves the rows cover every check block of the module, that the
+// base inputs plan cleanly, and that each row's plan fails with its message.
+func runChecks(t *testing.T, w *workspace, module string, base map[string]string, rows []checkRow) {
+	t.Helper()
+	blocks := checkBlocks(t, module)
+	covered := map[string]bool{}
+	for _, r := range rows {
+		msg, ok := blocks[r.block]
+		if !ok {
+			t.Errorf("row %s: no such check block in modules/%s", r.block, module)
+			continue
+		}
+		if covered[r.block] {
+			t.Errorf("row %s: duplicate row", r.block)
+		}
+		covered[r.block] = true
+		if !strings.Contains(msg, r.want) {
+			t.Errorf("row %s: %q is not part of the block's error_message %s", r.block, r.want, msg)
+		}
+	}
+	for b := range blocks {
+		if !covered[b] {
+			t.Errorf("check block %s of modules/%s has no row proving it fails", b, module)
+		}
+	}
+	t.Logf("modules/%s: %d check blocks, %d rows", module, len(blocks), len(rows))
+	if t.Failed() {
+		return
+	}
+
+	w.init(module)
+	baseFile := filepath.Join(w.root, module, "base.tfvars.test")
+	var b strings.Builder
+	for _, k := range sortedKeys(base) {
+		fmt.Fprintf(&b, "%s = %s\n", k, base[k])
+	}
+	if err := os.WriteFile(baseFile, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(t *testing.T, vars map[string]string) (string, int) {
+		w := &workspace{t: t, root: w.root, env: w.env}
+		args := []string{"plan", "-input=false", "-lock=false", "-refresh=false", "-no-color", "-var-file=" + baseFile}
+		for _, k := range sortedKeys(vars) {
+			args = append(args, "-var", k+"="+vars[k])
+		}
+		return w.run(module, args...)
+	}
+	if out, code := plan(t, nil); code != 0 {
+		t.Fatalf("the base inputs must plan cleanly (exit %d):\n%s", code, out)
+	}
+	t.Run("rows", func(t *testing.T) {
+		for _, r := range rows {
+			t.Run(r.block, func(t *testing.T) {
+				t.Parallel()
+				out, code := plan(t, r.vars)
+				if code == 0 {
+					t.Fatalf("plan succeeded, want it to fail with %q:\n%s", r.want, out)
+				}
+				if !strings.Contains(normalize(out), normalize(r.want)) {
+					t.Fatalf("plan failed without %q:\n%s", r.want, out)
+				}
+				// Only this block fails: the row proves it and nothing else.
+				if n := strings.Count(out, "Error: "); n != 1 {
+					t.Fatalf("plan failed with %d errors, want only the block's:\n%s", n, out)
+				}
+			})
+		}
+	})
+}
+
+var (
+	blockStart   = regexp.MustCompile(`^\s*(variable "([^"]+)"|validation|precondition|postcondition) \{`)
+	errorMessage = regexp.MustCompile(`^\s*error_message\s*=\s*(.*)$`)
+)
+
+// checkBlocks finds every validation block (by variable and position) and
+// every pre- and postcondition (by position) in a module, with the source of
+// its error_message. It relies on terraform fmt's layout, which TestFormat
+// enforces.
+func checkBlocks(t *testing.T, module string) map[string]string {
+	t.Helper()
+	blocks := map[string]string{}
+	counts := map[string]int{}
+	files, err := filepath.Glob(filepath.Join(module, "*.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		variable, current := "", ""
+		for _, line := range strings.Split(readFile(t, f), "\n") {
+			if m := blockStart.FindStringSubmatch(line); m != nil {
+				switch {
+				case m[2] != "":
+					variable = m[2]
+				case m[1] == "validation":
+					id := "var." + variable
+					current = fmt.Sprintf("%s[%d]", id, counts[id])
+					counts[id]++
+				default:
+					current = fmt.Sprintf("%s[%d]", m[1], counts[m[1]])
+					counts[m[1]]++
+				}
+				continue
+			}
+			if m := errorMessage.FindStringSubmatch(line); m != nil && current != "" {
+				blocks[current] = m[1]
+				current = ""
+			}
+		}
+	}
+	if len(blocks) == 0 {
+		t.Fatalf("no check blocks found in modules/%s", module)
+	}
+	return blocks
+}
+
+// normalize undoes Terraform's line wrapping and diagnostic box drawing.
+func normalize(s string) string {
+	s = strings.ReplaceAll(s, "│", " ")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// ---------------------------------------------------------------------------
+// Secure defaults and opt-outs, in the plan
+// ---------------------------------------------------------------------------
+
+func TestInferenceStackDefaults(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	const module = "inference-stack"
+	w.init(module)
+	vars := []string{
+		"-var", `name=defaults`, "-var", `region=tor1`,
+		"-var", `gpu_pools={ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`,
+		"-var", `databases={
+		  vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { rag = { pool_size = 15 } } }
+		  cache   = { engine = "valkey", size = "db-s-1vcpu-2gb" }
+		  docs    = { engine = "mongodb", size = "db-s-2vcpu-4gb" }
+		  events  = { engine = "kafka", size = "gd-2vcpu-8gb" }
+		}`,
+	}
+	planned := func(extra ...string) map[string]any {
+		out := filepath.Join(t.TempDir(), "plan.out")
+		w.must(module, append(append([]string{"plan", "-input=false", "-lock=false", "-no-color", "-out=" + out}, vars...), extra...)...)
+		var plan struct {
+			PlannedValues struct {
+				RootModule struct {
+					Resources []struct {
+						Address string         `json:"address"`
+						Values  map[string]any `json:"values"`
+					} `json:"resources"`
+				} `json:"root_module"`
+			} `json:"planned_values"`
+		}
+		if err := json.Unmarshal([]byte(w.must(module, "show", "-json", out)), &plan); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range plan.PlannedValues.RootModule.Resources {
+			if r.Address == "attach_inference_stack.this" {
+				return r.Values
+			}
+		}
+		t.Fatal("no attach_inference_stack.this in the plan")
+		return nil
+	}
+
+	t.Run("secure", func(t *testing.T) {
+		v := planned()
+		cluster := get(v, "cluster").(map[string]any)
+		expect(t, "cluster.ha", cluster["ha"], true)
+		expect(t, "cluster.surge_upgrade", cluster["surge_upgrade"], true)
+		expect(t, "cluster.auto_upgrade", cluster["auto_upgrade"], true)
+		expect(t, "cluster.maintenance_window", cluster["maintenance_window"], map[string]any{"day": "sunday", "start_time": "04:00"})
+		expect(t, "cluster.system_pool.node_count", get(cluster, "system_pool", "node_count"), 2.0)
+		gpu := get(cluster, "gpu_pools", "h100").(map[string]any)
+		expect(t, "gpu min_nodes", gpu["min_nodes"], 0.0)
+		expect(t, "gpu max_nodes", gpu["max_nodes"], 2.0)
+		for key, n := range map[string]float64{"vectors": 2, "cache": 2, "docs": 3, "events": 3} {
+			db := get(v, "databases", key).(map[string]any)
+			expect(t, key+".node_count", db["node_count"], n)
+			expect(t, key+".deletion_protection", db["deletion_protection"], true)
+			expect(t, key+".retain_on_destroy", db["retain_on_destroy"], false)
+			expect(t, key+".trusted_sources", db["trusted_sources"], nil)
+			expect(t, key+".maintenance_window", db["maintenance_window"], map[string]any{"day": "sunday", "hour": "05:00"})
+		}
+		vectors := get(v, "databases", "vectors").(map[string]any)
+		expect(t, "vectors.dbs", vectors["dbs"], []any{"rag"})
+		expect(t, "vectors.users", vectors["users"], []any{"rag"})
+		pool := get(vectors, "pools", "rag").(map[string]any)
+		for k, want := range map[string]any{"mode": "transaction", "size": 15.0, "db": "rag", "user": "rag"} {
+			expect(t, "vectors.pools.rag."+k, pool[k], want)
+		}
+	})
+
+	t.Run("opt-outs", func(t *testing.T) {
+		v := planned(
+			"-var", "disable_ha_control_plane=true", "-var", "disable_surge_upgrade=true", "-var", "disable_auto_upgrade=true",
+			"-var", "disable_deletion_protection=true", "-var", "allow_single_node_databases=true", "-var", "allow_public_trusted_sources=true",
+			"-var", `databases={ vectors = { engine = "pg", size = "db-s-1vcpu-1gb", node_count = 1, trusted_sources = [{ type = "ip_addr", value = "203.0.113.10" }] } }`,
+		)
+		cluster := get(v, "cluster").(map[string]any)
+		expect(t, "cluster.ha", cluster["ha"], false)
+		expect(t, "cluster.surge_upgrade", cluster["surge_upgrade"], false)
+		expect(t, "cluster.auto_upgrade", cluster["auto_upgrade"], false)
+		db := get(v, "databases", "vectors").(map[string]any)
+		expect(t, "vectors.node_count", db["node_count"], 1.0)
+		expect(t, "vectors.deletion_protection", db["deletion_protection"], false)
+		expect(t, "vectors.trusted_sources", db["trusted_sources"], []any{map[string]any{"type": "ip_addr", "value": "203.0.113.10"}})
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Examples: apply, empty re-plan, destroy, nothing left
+// ---------------------------------------------------------------------------
+
+func TestExampleInferenceStackBasic(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	dir := "inference-stack/examples/basic"
+	w.init(dir)
+	out := w.applyAndReplan(dir)
+
+	clusterID := out["cluster_id"].(string)
+	dbsOut := out["databases"].(map[string]any)
+	for key, engine := range map[string]string{"vectors": "pg", "cache": "valkey"} {
+		db := dbsOut[key].(map[string]any)
+		expect(t, key+".engine", db["engine"], engine)
+		expect(t, key+".node_count", db["node_count"], 2.0)
+		expect(t, key+".attached_cluster_id", db["attached_cluster_id"], clusterID)
+		expect(t, key+".deletion_protection", db["deletion_protection"], false) // the example's named opt-out
+	}
+	expect(t, "vectors.pools.app.mode", get(dbsOut, "vectors", "pools", "app", "mode"), "transaction")
+	gpu := get(out, "gpu_pools", "h100").(map[string]any)
+	expect(t, "h100.min_nodes", gpu["min_nodes"], 0.0)
+	expect(t, "h100.taints", gpu["taints"], []any{map[string]any{"key": "nvidia.com/gpu", "value": "", "effect": "NoSchedule"}})
+	env := out["connection_env"].(map[string]any)
+	for _, k := range []string{"VECTORS_DATABASE_URL", "VECTORS_APP_POOL_URL", "VECTORS_APP_PASSWORD", "CACHE_DATABASE_URL", "CACHE_PASSWORD"} {
+		if s, _ := env[k].(string); s == "" {
+			t.Errorf("connection_env[%s] is empty; keys: %v", k, sortedKeys(env))
+		}
+	}
+	if kc, _ := out["kubeconfig"].(string); !strings.Contains(kc, "clusters:") {
+		t.Errorf("kubeconfig output does not look like a kubeconfig")
+	}
+	checkLive(t, srv, out, map[string][]string{"vectors": nil, "cache": nil})
+	requireSensitive(t, w, dir, "connection_env", "kubeconfig")
+
+	w.destroy(dir)
+	requireEmpty(t, srv)
+}
+
+func TestExampleInferenceStackMultiGPU(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	dir := "inference-stack/examples/multi-gpu"
+	w.init(dir)
+	out := w.applyAndReplan(dir)
+
+	dbsOut := out["databases"].(map[string]any)
+	for key, n := range map[string]float64{"vectors": 2, "cache": 2, "documents": 3} {
+		expect(t, key+".node_count", get(dbsOut, key, "node_count"), n)
+	}
+	for _, app := range []string{"rag", "retrieval"} {
+		expect(t, "vectors.pools."+app+".mode", get(dbsOut, "vectors", "pools", app, "mode"), "transaction")
+		expect(t, "vectors.pools."+app+".user", get(dbsOut, "vectors", "pools", app, "user"), app)
+	}
+	if id, _ := get(dbsOut, "vectors", "replicas", "read", "id").(string); id == "" {
+		t.Errorf("vectors.replicas.read has no id")
+	}
+	expect(t, "l40s.taints", get(out, "gpu_pools", "l40s", "taints"), []any{
+		map[string]any{"key": "nvidia.com/gpu", "value": "", "effect": "NoSchedule"},
+		map[string]any{"key": "workload", "value": "embeddings", "effect": "NoSchedule"},
+	})
+	expect(t, "h100.min_nodes", get(out, "gpu_pools", "h100", "min_nodes"), 0.0)
+	checkLive(t, srv, out, map[string][]string{"vectors": {"ip_addr:10.42.15.10"}, "cache": nil, "documents": nil})
+
+	w.destroy(dir)
+	requireEmpty(t, srv)
+}
+
+// checkLive asserts, through the API, what the module promises: an HA
+// cluster with surge and auto upgrades, and database firewalls that trust
+// the cluster plus only the listed extra sources.
+func checkLive(t *testing.T, srv *emulator.Server, out map[string]any, extraSources map[string][]string) {
+	t.Helper()
+	ctx := t.Context()
+	c := godoClient(t, srv)
+	clusterID := out["cluster_id"].(string)
+	cluster, _, err := c.Kubernetes.Get(ctx, clusterID)
+	if err != nil {
+		t.Fatalf("reading cluster: %v", err)
+	}
+	if !cluster.HA || !cluster.SurgeUpgrade || !cluster.AutoUpgrade {
+		t.Errorf("cluster ha=%v surge_upgrade=%v auto_upgrade=%v, want all on", cluster.HA, cluster.SurgeUpgrade, cluster.AutoUpgrade)
+	}
+	for key, extra := range extraSources {
+		id := get(out, "databases", key, "id").(string)
+		rules, _, err := c.Databases.GetFirewallRules(ctx, id)
+		if err != nil {
+			t.Fatalf("reading firewall of %s: %v", key, err)
+		}
+		var got []string
+		for _, r := range rules {
+			got = append(got, r.Type+":"+r.Value)
+		}
+		want := append([]string{"k8s:" + clusterID}, extra...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("firewall of %s trusts %v, want %v", key, got, want)
+		}
+		db, _, err := c.Databases.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("reading database %s: %v", key, err)
+		}
+		if db.PrivateNetworkUUID != out["vpc_id"] {
+			t.Errorf("database %s is on VPC %q, want the stack's %v", key, db.PrivateNetworkUUID, out["vpc_id"])
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Cross-workspace: the data side owns the stack, the app side attaches to it
+// ---------------------------------------------------------------------------
+
+const dataStackDir = "inference-stack/examples/basic"
+
+// applyDataStack plays the data workspace: the basic example under another
+// name, with its own state.
+func applyDataStack(t *testing.T, w *workspace, name string) map[string]any {
+	t.Helper()
+	w.init(dataStackDir)
+	w.must(dataStackDir, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "name="+name)
+	return w.outputs(dataStackDir)
+}
+
+// createAppCluster creates the app team's own cluster, on the stack's VPC,
+// outside Terraform (it lives in the app team's cluster workspace).
+func createAppCluster(t *testing.T, srv *emulator.Server, data map[string]any) string {
+	t.Helper()
+	c := godoClient(t, srv)
+	cluster, _, err := c.Kubernetes.Create(t.Context(), &godo.KubernetesClusterCreateRequest{
+		Name:        "app-search",
+		RegionSlug:  "tor1",
+		VersionSlug: "latest",
+		VPCUUID:     data["vpc_id"].(string),
+		NodePools:   []*godo.KubernetesNodePoolCreateRequest{{Name: "app", Size: "s-2vcpu-4gb", Count: 2}},
+	})
+	if err != nil {
+		t.Fatalf("creating the app cluster: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, _, err := c.Kubernetes.Get(t.Context(), cluster.ID)
+		if err != nil {
+			t.Fatalf("reading the app cluster: %v", err)
+		}
+		if got.Status != nil && got.Status.State == godo.KubernetesClusterStatusRunning {
+			return cluster.ID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app cluster not running after 30s: %+v", got.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func deleteCluster(t *testing.T, srv *emulator.Server, id string) {
+	t.Helper()
+	if _, err := godoClient(t, srv).Kubernetes.Delete(t.Context(), id); err != nil {
+		t.Fatalf("deleting cluster %s: %v", id, err)
+	}
+}
+
+func TestExampleDatabaseAttachmentApp(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	data := applyDataStack(t, w, "ml-data")
+	stackClusterID := data["cluster_id"].(string)
+	appClusterID := createAppCluster(t, srv, data)
+	c := godoClient(t, srv)
+	firewall := func(key string) []string {
+		rules, _, err := c.Databases.GetFirewallRules(t.Context(), get(data, "databases", key, "id").(string))
+		if err != nil {
+			t.Fatalf("reading firewall of %s: %v", key, err)
+		}
+		var got []string
+		for _, r := range rules {
+			got = append(got, r.Type+":"+r.Value)
+		}
+		sort.Strings(got)
+		return got
+	}
+
+	dir := "database-attachment/examples/app"
+	vars := []string{"-var", "stack_name=ml-data", "-var", "cluster_id=" + appClusterID}
+	w.init(dir)
+	out := w.applyAndReplan(dir, vars...)
+
+	attachments := out["attachments"].(map[string]any)
+	vectors := attachments["vectors"].(map[string]any)
+	expect(t, "vectors.engine", vectors["engine"], "pg")
+	expect(t, "vectors.user", vectors["user"], "search")
+	expect(t, "vectors.db", vectors["db"], "search")
+	expect(t, "vectors.pool", vectors["pool"], "search")
+	expect(t, "vectors.attached", vectors["attached"], true)
+	cache := attachments["cache"].(map[string]any)
+	expect(t, "cache.engine", cache["engine"], "valkey")
+	expect(t, "cache.user", cache["user"], nil)
+	expect(t, "cache.db", cache["db"], nil)
+	expect(t, "cache.attached", cache["attached"], true)
+	env := out["connection_env"].(map[string]any)
+	for _, k := range []string{"VECTORS_DATABASE_URL", "VECTORS_PASSWORD", "VECTORS_USER", "VECTORS_DATABASE", "CACHE_DATABASE_URL", "CACHE_HOST"} {
+		if s, _ := env[k].(string); s == "" {
+			t.Errorf("connection_env[%s] is empty; keys: %v", k, sortedKeys(env))
+		}
+	}
+	if u, _ := env["VECTORS_DATABASE_URL"].(string); !strings.Contains(u, "search") {
+		t.Errorf("VECTORS_DATABASE_URL does not go through the app's pool as the app's user")
+	}
+	requireSensitive(t, w, dir, "connection_env")
+	both := []string{"k8s:" + appClusterID, "k8s:" + stackClusterID}
+	sort.Strings(both)
+	for _, key := range []string{"vectors", "cache"} {
+		if got := firewall(key); !slices.Equal(got, both) {
+			t.Errorf("firewall of %s with the app attached: %v, want %v", key, got, both)
+		}
+	}
+
+	// Destroying the app side removes exactly what it added.
+	w.destroy(dir, vars...)
+	for _, key := range []string{"vectors", "cache"} {
+		if got := firewall(key); !slices.Equal(got, []string{"k8s:" + stackClusterID}) {
+			t.Errorf("firewall of %s after the app's destroy: %v, want only the stack's cluster", key, got)
+		}
+	}
+	w.must(dataStackDir, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-var", "name=ml-data")
+
+	deleteCluster(t, srv, appClusterID)
+	w.destroy(dataStackDir, "-var", "name=ml-data")
+	requireEmpty(t, srv)
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// get walks nested JSON objects; it returns nil when a key is missing.
+func get(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func expect(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if !bytes.Equal(g, w) {
+		t.Errorf("%s = %s, want %s", what, g, w)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return out
+}
+
+func merged(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
