@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,7 @@ const providerVersion = "0.1.0"
 var modules = map[string][]string{
 	"inference-stack":     {"basic", "multi-gpu"},
 	"database-attachment": {"app"},
+	"disaster-recovery":   {"basic"},
 }
 
 // ---------------------------------------------------------------------------
@@ -585,7 +587,13 @@ func runChecks(t *testing.T, w *workspace, module string, base map[string]string
 		w := &workspace{t: t, root: w.root, env: w.env}
 		args := []string{"plan", "-input=false", "-lock=false", "-refresh=false", "-no-color", "-var-file=" + baseFile}
 		for _, k := range sortedKeys(vars) {
-			args = append(args, "-var", k+"="+vars[k])
+			// -var takes a string variable's value literally: pass a quoted
+			// HCL string without its quotes.
+			v := vars[k]
+			if unquoted, err := strconv.Unquote(v); err == nil && strings.HasPrefix(v, `"`) {
+				v = unquoted
+			}
+			args = append(args, "-var", k+"="+v)
 		}
 		return w.run(module, args...)
 	}
@@ -1047,4 +1055,108 @@ func merged(a, b map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// ---------------------------------------------------------------------------
+// Disaster recovery: checks, and a failover measured
+// ---------------------------------------------------------------------------
+
+var disasterRecoveryBase = map[string]string{
+	"name":              `"vt-standby"`,
+	"region":            `"nyc3"`,
+	"primary_region":    `"tor1"`,
+	"primary_databases": `{ vectors = { id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", engine = "pg" } }`,
+}
+
+var disasterRecoveryRows = []checkRow{
+	{"var.name[0]", map[string]string{"name": `"Standby"`}, "name must be 3-40 lowercase letters"},
+	{"var.region[0]", map[string]string{"region": `"new-york"`}, "region must be a DigitalOcean region slug"},
+	{"var.primary_databases[0]", map[string]string{"primary_databases": `{}`}, "primary_databases must name at least one database"},
+	{"var.primary_databases[1]", map[string]string{"primary_databases": `{ cache = { id = "x", engine = "valkey" } }`}, "primary_databases may hold only pg and mysql databases"},
+	{"var.system_pool[0]", map[string]string{"system_pool": `{ node_count = 0 }`}, "system_pool.node_count must be a whole number from 1 to 100"},
+	{"var.gpu_pools[0]", map[string]string{"gpu_pools": `{ h100 = { size = "s-4vcpu-8gb", max_nodes = 2 } }`}, "gpu_pools[*] need a gpu-* size"},
+	{"precondition[0]", map[string]string{"region": `"tor1"`}, "The standby region must differ from the primary's"},
+}
+
+func TestDisasterRecoveryChecks(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	runChecks(t, w, "disaster-recovery", disasterRecoveryBase, disasterRecoveryRows)
+}
+
+// The example: a primary in tor1, a warm standby in nyc3. Failover is one
+// variable; the test measures what it costs (requests, and time in
+// DigitalOcean terms: wall time times the emulator's time scale).
+func TestExampleDisasterRecoveryBasic(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	dir := "disaster-recovery/examples/basic"
+	w.init(dir)
+	out := w.applyAndReplan(dir)
+	replica := get(out, "replicas", "vectors").(map[string]any)
+	expect(t, "replica promoted before failover", replica["promoted"], false)
+	standby := out["standby_cluster_id"].(string)
+	api := godoClient(t, srv)
+	ctx := context.Background()
+	if c, _, err := api.Kubernetes.Get(ctx, standby); err != nil || len(c.NodePools) != 2 {
+		t.Fatalf("standby cluster: %v (pools %d)", err, len(c.NodePools))
+	} else {
+		for _, p := range c.NodePools {
+			if p.Name == "h100" && (p.MinNodes != 0 || len(p.Nodes) != 0) {
+				t.Errorf("the warm standby's GPU pool runs %d nodes (min %d); it must idle at zero", len(p.Nodes), p.MinNodes)
+			}
+		}
+	}
+
+	// Time the failover where the API sees it: from its first write to its
+	// last request, scaled back to DigitalOcean's pace.
+	var mu sync.Mutex
+	var first, last time.Time
+	writes := map[string]int{}
+	srv.SetRecorder(func(x emulator.Exchange) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if x.Method != "GET" {
+			writes[x.Route]++
+			if first.IsZero() {
+				first = now
+			}
+		}
+		if !first.IsZero() {
+			last = now
+		}
+	})
+	srv.ResetRequestCounts()
+	w.must(dir, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "failover=true")
+	srv.SetRecorder(nil)
+	applyRequests := srv.TotalRequests()
+	mu.Lock()
+	apiTime := last.Sub(first)
+	t.Logf("failover: %d API requests in the apply (writes %v); %s from first write to last call, %s at DigitalOcean's pace (time scale %g)",
+		applyRequests, writes, apiTime.Round(time.Millisecond), (apiTime * time.Duration(srv.TimeScale())).Round(time.Second), srv.TimeScale())
+	mu.Unlock()
+	out = w.applyAndReplan(dir, "-var", "failover=true")
+
+	replica = get(out, "replicas", "vectors").(map[string]any)
+	expect(t, "replica promoted after failover", replica["promoted"], true)
+	db, _, err := api.Databases.Get(ctx, replica["id"].(string))
+	if err != nil {
+		t.Fatalf("the promoted replica is not a database cluster: %v", err)
+	}
+	rules, _, err := api.Databases.GetFirewallRules(ctx, db.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := false
+	for _, r := range rules {
+		trusted = trusted || r.Type == "k8s" && r.Value == standby
+	}
+	if !trusted {
+		t.Errorf("the promoted database does not trust the standby cluster: %v", rules)
+	}
+	w.destroy(dir, "-var", "failover=true")
+	requireEmpty(t, srv)
 }

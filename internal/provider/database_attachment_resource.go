@@ -200,12 +200,23 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 	}
 	password := ""
 	if name := plan.User.ValueString(); name != "" {
-		u, _, err := api.Databases.CreateUser(ctx, dbID, &godo.DatabaseCreateUserRequest{Name: name})
-		if err != nil {
-			fail("Creating the user failed", fmt.Errorf("%s", APIError("creating user "+name+" in "+db.Name, err)))
+		// A user that exists already (e.g. copied into a promoted replica
+		// from its primary) is used, not recreated, and destroy leaves it.
+		u, _, err := api.Databases.GetUser(ctx, dbID, name)
+		switch {
+		case err == nil:
+			password = u.Password
+		case IsNotFound(err):
+			u, _, err = api.Databases.CreateUser(ctx, dbID, &godo.DatabaseCreateUserRequest{Name: name})
+			if err != nil {
+				fail("Creating the user failed", fmt.Errorf("%s", APIError("creating user "+name+" in "+db.Name, err)))
+				return
+			}
+			rec.UserCreated, password = true, u.Password
+		default:
+			fail("Reading the user failed", fmt.Errorf("%s", APIError("reading user "+name+" in "+db.Name, err)))
 			return
 		}
-		rec.UserCreated, password = true, u.Password
 		plan.Password = types.StringValue(password)
 	}
 	if p := plan.Pool; p != nil {

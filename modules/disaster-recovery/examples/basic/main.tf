@@ -1,0 +1,37 @@
+# A primary stack in tor1 and its warm standby in atl1. Fail over with
+#   terraform apply -var failover=true
+
+module "primary" {
+  source = "../../../inference-stack"
+
+  name   = "${var.name}-primary"
+  region = "tor1"
+
+  databases = {
+    vectors = {
+      engine        = "pg"
+      size          = "db-s-2vcpu-4gb"
+      app_databases = { app = { pool_size = 10 } }
+    }
+  }
+
+  # Applied and destroyed by the module tests; keep protection on for real data.
+  disable_deletion_protection = true
+}
+
+module "disaster_recovery" {
+  source = "../.."
+
+  name           = "${var.name}-standby"
+  region         = "atl1"
+  primary_region = module.primary.region
+  primary_databases = {
+    for key, db in module.primary.databases : key => { id = db.id, engine = db.engine } if contains(["pg", "mysql"], db.engine)
+  }
+  gpu_pools  = { h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }
+  app_access = { vectors = { user = "app", pool_size = 10 } }
+  failover   = var.failover
+
+  # Applied and destroyed by the module tests; keep protection on for real data.
+  disable_deletion_protection = true
+}
