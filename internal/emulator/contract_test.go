@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // The contract tests validate every request the emulator accepts and every
@@ -364,16 +364,21 @@ func TestContractValidatorCatchesViolations(t *testing.T) {
 // and on 429 the rate-limit headers and Retry-After.
 func TestContractTourUnderFaults(t *testing.T) {
 	_, router := loadSpec(t)
-	srv, _ := startTest(t, Config{})
+	// Slower than fastScale: the tour expects a deleted cluster's nodes to
+	// hold its VPC for a (scaled) minute, which retries and latency must
+	// not outlast.
+	srv, _ := startTest(t, Config{TimeScale: 600})
 	c := newRetryingGodo(t, srv)
 	rec := &contractRecorder{}
 	srv.SetRecorder(rec.record)
 	for _, f := range []Fault{
-		{Kind: FaultStatus, Status: http.StatusInternalServerError, Fraction: 0.05},
-		{Kind: FaultStatus, Status: http.StatusServiceUnavailable, Fraction: 0.03},
-		{Kind: FaultStatus, Status: http.StatusBadGateway, Fraction: 0.02},
-		{Kind: FaultRateLimit, Fraction: 0.04},
-		{Kind: FaultLatency, Latency: 5 * time.Millisecond, Fraction: 0.10},
+		// About one request in four fails (0.1^11 odds that a call
+		// exhausts the 10 retries); each kind fires a dozen times a tour.
+		{Kind: FaultStatus, Status: http.StatusInternalServerError, Fraction: 0.08},
+		{Kind: FaultStatus, Status: http.StatusServiceUnavailable, Fraction: 0.07},
+		{Kind: FaultStatus, Status: http.StatusBadGateway, Fraction: 0.07},
+		{Kind: FaultRateLimit, Fraction: 0.08},
+		{Kind: FaultLatency, Latency: 5 * time.Millisecond, Fraction: 0.15},
 	} {
 		if _, err := srv.InjectFault(f); err != nil {
 			t.Fatal(err)

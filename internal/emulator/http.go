@@ -354,42 +354,49 @@ func faultSuffix(name string) string {
 }
 
 // serveAPI runs the pipeline: count, faults, auth, rate limit, handler. It
-// returns the name of the fault applied, if any.
+// returns the name of the fault applied, if any (a latency fault delays the
+// request and is named too, though the request is then served).
 func (e *Emulator) serveAPI(c *call, rt *route, routeKey string, pathMatched bool) string {
 	e.requests.count(routeKey)
 
+	fault := ""
 	if f := e.faults.take(c.r.Method, routeKey, c.r.URL.Path); f != nil {
 		if done := e.applyFault(c, f); done {
 			return f.describe()
 		}
+		fault = f.describe()
 	}
+	e.serve(c, rt, pathMatched)
+	return fault
+}
 
+// serve is the rest of the pipeline: auth, rate limit, handler.
+func (e *Emulator) serve(c *call, rt *route, pathMatched bool) {
 	token, ok := bearerToken(c.r)
 	if !ok || !e.tokens[token] {
 		e.limiter.setHeaders(c.w.Header(), "", time.Now())
 		c.fail(http.StatusUnauthorized, "unauthorized", "Unable to authenticate you")
-		return ""
+		return
 	}
 	c.token = token
 	if !e.limiter.allow(c.w.Header(), token, time.Now()) {
 		c.fail(http.StatusTooManyRequests, "too_many_requests", "API Rate limit exceeded.")
-		return ""
+		return
 	}
 
 	if rt == nil {
 		if pathMatched {
 			c.fail(http.StatusMethodNotAllowed, "method_not_allowed", "The method "+c.r.Method+" is not allowed on "+c.r.URL.Path+".")
-			return ""
+			return
 		}
 		c.notFound()
-		return ""
+		return
 	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c.now = e.advanceLocked()
 	rt.handler(c)
-	return ""
 }
 
 func bearerToken(r *http.Request) (string, bool) {
