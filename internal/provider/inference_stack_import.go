@@ -19,9 +19,9 @@ import (
 func (r *inferenceStackResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	ctx = r.client.LogContext(ctx)
 	name := req.ID
-	if !stackNamePattern.MatchString(name) {
+	if err := validStackName(name); err != nil {
 		resp.Diagnostics.AddError("Invalid import id",
-			fmt.Sprintf("%q is not a stack name: import by the stack's name (3-40 lowercase letters, digits and dashes), e.g. terraform import attach_inference_stack.main ml-prod", name))
+			fmt.Sprintf("%v. Import a stack by its name, e.g. terraform import attach_inference_stack.main ml-prod", err))
 		return
 	}
 	spec, st, err := stack.New(r.client.Godo).Discover(ctx, name)
