@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,12 +85,42 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	}
 	created, _, err := r.e.API.Kubernetes.Create(ctx, req)
 	if err != nil {
-		return apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err)
+		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
+			c, err := r.findOwnCluster(ctx, name)
+			if c != nil {
+				created = c
+			}
+			return c != nil, err
+		})
+		if !adopted {
+			return apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err)
+		}
+		r.update(func(st *Status) { st.Cluster = r.clusterStatusFrom(created, generation, nil) })
+		if ctx.Err() != nil {
+			return apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err)
+		}
 	}
 	// Record the id before waiting: if the wait fails the cluster is in
 	// state (and the resource tainted), never orphaned.
 	r.update(func(st *Status) { st.Cluster = r.clusterStatusFrom(created, generation, nil) })
 	return r.waitClusterReady(ctx, created.ID)
+}
+
+// findOwnCluster finds the stack's cluster called name (it carries the
+// stack's tag), or nil.
+func (r *run) findOwnCluster(ctx context.Context, name string) (*godo.KubernetesCluster, error) {
+	clusters, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
+		return r.e.API.Kubernetes.List(ctx, opt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range clusters {
+		if c.Name == name && slices.Contains(c.Tags, r.spec.StackTag()) {
+			return c, nil
+		}
+	}
+	return nil, nil
 }
 
 func maintenancePolicy(c ClusterSpec) *godo.KubernetesMaintenancePolicy {
@@ -138,6 +169,9 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 		if err := r.waitClusterReady(ctx, cur.ID); err != nil {
 			return err
 		}
+	}
+	if err := r.replaceFailedNodes(ctx, cur); err != nil {
+		return err
 	}
 	if err := r.reconcileNodePools(ctx, cur); err != nil {
 		return err
@@ -194,7 +228,7 @@ func (r *run) waitClusterReady(ctx context.Context, id string) error {
 			}
 		}
 		if failed := failedNodes(c); failed != "" {
-			return false, fmt.Errorf("cluster %s: nodes failed to provision: %s; replace them (delete the nodes) or the pool, then apply again", c.Name, failed)
+			return false, fmt.Errorf("cluster %s: nodes failed to provision: %s; apply again to replace them", c.Name, failed)
 		}
 		return c.Status != nil && c.Status.State == godo.KubernetesClusterStatusRunning && poolsReady(c), nil
 	})
@@ -211,7 +245,7 @@ func (r *run) refreshCluster(ctx context.Context) error {
 		if cur == nil {
 			continue
 		}
-		c, err := r.getCluster(ctx, cur.ID, time.Now().Add(-refreshMaxAge), refreshMaxAge)
+		c, err := r.getCluster(ctx, cur.ID, r.started, refreshMaxAge)
 		var status *ClusterStatus
 		switch {
 		case isNotFound(err):

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,7 +57,19 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	}
 	db, _, err := r.e.API.Databases.Create(ctx, req)
 	if err != nil {
-		return apiErr(fmt.Sprintf("creating %s database %s (%s) in %s", spec.Engine, key, name, r.spec.Region), err)
+		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
+			found, err := r.findOwnDatabase(ctx, name)
+			if found != nil {
+				db = found
+			}
+			return found != nil, err
+		})
+		if adopted {
+			r.recordDatabase(key, db, true)
+		}
+		if !adopted || ctx.Err() != nil {
+			return apiErr(fmt.Sprintf("creating %s database %s (%s) in %s", spec.Engine, key, name, r.spec.Region), err)
+		}
 	}
 	// In state before the wait: a database that never comes online is
 	// still tracked, and can be destroyed (it never held data).
@@ -65,6 +78,23 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 		return err
 	}
 	return r.ensureMaintenance(ctx, key, spec, nil)
+}
+
+// findOwnDatabase finds the stack's database called name (it carries the
+// stack's tag), or nil.
+func (r *run) findOwnDatabase(ctx context.Context, name string) (*godo.Database, error) {
+	dbs, err := ListAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
+		return r.e.API.Databases.List(ctx, opt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range dbs {
+		if dbs[i].Name == name && slices.Contains(dbs[i].Tags, r.spec.StackTag()) {
+			return &dbs[i], nil
+		}
+	}
+	return nil, nil
 }
 
 func (r *run) attachDatabase(ctx context.Context, key string, spec DatabaseSpec, vpcID string) error {
@@ -198,7 +228,7 @@ func (r *run) markProvisionedStep(key string) func(ctx context.Context) error {
 func (r *run) refreshDatabaseStep(key string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		prior := view(r, func(st *Status) DatabaseStatus { return *st.Databases[key] })
-		db, err := r.getDatabase(ctx, prior.ID, time.Now().Add(-refreshMaxAge), refreshMaxAge)
+		db, err := r.getDatabase(ctx, prior.ID, r.started, refreshMaxAge)
 		if isNotFound(err) {
 			r.update(func(st *Status) { delete(st.Databases, key) })
 			return nil

@@ -27,7 +27,17 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 				continue
 			}
 			if _, _, err := r.e.API.Databases.CreateDB(ctx, d.ID, &godo.DatabaseCreateDBRequest{Name: name}); err != nil {
-				return apiErr(fmt.Sprintf("creating db %s in database %s", name, key), err)
+				adopted := adoptAfterFailedCreate(ctx, err, d.Owned, func(ctx context.Context) (bool, error) {
+					_, _, err := r.e.API.Databases.GetDB(ctx, d.ID, name)
+					return err == nil, err
+				})
+				if adopted {
+					r.update(func(st *Status) { st.Databases[key].DBs = appendUnique(st.Databases[key].DBs, name) })
+				}
+				if !adopted || ctx.Err() != nil {
+					return apiErr(fmt.Sprintf("creating db %s in database %s", name, key), err)
+				}
+				continue
 			}
 			r.update(func(st *Status) { st.Databases[key].DBs = appendUnique(st.Databases[key].DBs, name) })
 		}
@@ -37,7 +47,20 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 			}
 			u, _, err := r.e.API.Databases.CreateUser(ctx, d.ID, &godo.DatabaseCreateUserRequest{Name: name})
 			if err != nil {
-				return apiErr(fmt.Sprintf("creating user %s in database %s", name, key), err)
+				adopted := adoptAfterFailedCreate(ctx, err, d.Owned, func(ctx context.Context) (bool, error) {
+					found, _, err := r.e.API.Databases.GetUser(ctx, d.ID, name)
+					if err == nil && found != nil {
+						u = found
+					}
+					return err == nil && found != nil, err
+				})
+				if adopted {
+					r.update(func(st *Status) { st.Databases[key].Users[name] = u.Password })
+				}
+				if !adopted || ctx.Err() != nil {
+					return apiErr(fmt.Sprintf("creating user %s in database %s", name, key), err)
+				}
+				continue
 			}
 			r.update(func(st *Status) { st.Databases[key].Users[name] = u.Password })
 		}
@@ -126,7 +149,20 @@ func (r *run) ensurePoolsStep(key string) func(ctx context.Context) error {
 				req := &godo.DatabaseCreatePoolRequest{Name: name, Mode: want.Mode, Size: want.Size, Database: want.DB, User: want.User}
 				p, _, err := r.e.API.Databases.CreatePool(ctx, d.ID, req)
 				if err != nil {
-					return apiErr(fmt.Sprintf("creating pool %s (%s, size %d) in database %s", name, want.Mode, want.Size, key), err)
+					adopted := adoptAfterFailedCreate(ctx, err, d.Owned, func(ctx context.Context) (bool, error) {
+						found, _, err := r.e.API.Databases.GetPool(ctx, d.ID, name)
+						if err == nil && found != nil {
+							p = found
+						}
+						return err == nil && found != nil, err
+					})
+					if adopted {
+						r.recordPool(key, p)
+					}
+					if !adopted || ctx.Err() != nil {
+						return apiErr(fmt.Sprintf("creating pool %s (%s, size %d) in database %s", name, want.Mode, want.Size, key), err)
+					}
+					continue
 				}
 				r.recordPool(key, p)
 			case have.Spec != want:

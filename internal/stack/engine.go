@@ -45,6 +45,10 @@ type run struct {
 	// keptInVPC lists databases destroy leaves running in the stack's VPC,
 	// which therefore stays.
 	keptInVPC []string
+	// started is when the operation began: a refresh takes shared lists
+	// fetched no earlier, so it sees every write made before it (a list
+	// cached during the apply that just finished would not).
+	started time.Time
 }
 
 func (e *Engine) newRun(spec Spec, st *Status) *run {
@@ -52,7 +56,7 @@ func (e *Engine) newRun(spec Spec, st *Status) *run {
 	if st.Databases == nil {
 		st.Databases = map[string]*DatabaseStatus{}
 	}
-	return &run{e: e, spec: spec, st: st}
+	return &run{e: e, spec: spec, st: st, started: time.Now()}
 }
 
 // update applies fn to the status under the run's lock.

@@ -259,6 +259,10 @@ type ReplicaStatus struct {
 	Size        string
 	State       string
 	PrivateHost string
+	// Stalled is set when an apply gave up waiting for the replica to come
+	// online; the next apply replaces it if it still is not (a replica holds
+	// no data of its own, and one stuck creating never finishes).
+	Stalled bool
 }
 
 // Clone returns a deep enough copy for the engine to mutate.

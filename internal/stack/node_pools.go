@@ -149,9 +149,26 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) error 
 		have, exists := cur.Pools[key]
 		switch {
 		case !exists:
-			if _, _, err := r.e.API.Kubernetes.CreateNodePool(ctx, cur.ID, nodePoolCreateRequest(key, spec, tags)); err != nil {
-				return apiErr(fmt.Sprintf("creating node pool %s in cluster %s", key, cur.Name), err)
+			created, _, err := r.e.API.Kubernetes.CreateNodePool(ctx, cur.ID, nodePoolCreateRequest(key, spec, tags))
+			if err != nil {
+				adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
+					p, err := r.findNodePool(ctx, cur.ID, key)
+					if p != nil {
+						created = p
+					}
+					return p != nil, err
+				})
+				if adopted {
+					r.recordNodePool(cur.ID, key, created, spec)
+				}
+				if !adopted || ctx.Err() != nil {
+					return apiErr(fmt.Sprintf("creating node pool %s in cluster %s", key, cur.Name), err)
+				}
+				continue
 			}
+			// In state at once: a pool whose nodes never come up is
+			// still the stack's.
+			r.recordNodePool(cur.ID, key, created, spec)
 		case have.Spec.Size != spec.Size:
 			if err := r.replaceNodePool(ctx, cur, key, have, spec, tags); err != nil {
 				return err
@@ -194,13 +211,62 @@ func (r *run) replaceNodePool(ctx context.Context, cur *ClusterStatus, key strin
 	if err != nil {
 		return apiErr(fmt.Sprintf("creating replacement node pool %s (size %s) in cluster %s", name, spec.Size, cur.Name), err)
 	}
-	r.update(func(st *Status) {
-		if st.Cluster != nil && st.Cluster.ID == cur.ID {
-			st.Cluster.Pools[key] = poolStatusFrom(created, spec)
-		}
-	})
+	r.recordNodePool(cur.ID, key, created, spec)
 	if _, err := r.e.API.Kubernetes.DeleteNodePool(ctx, cur.ID, have.ID); err != nil && !isNotFound(err) {
 		return apiErr(fmt.Sprintf("deleting node pool %s (replaced by %s) from cluster %s", have.Name, name, cur.Name), err)
+	}
+	return nil
+}
+
+func (r *run) recordNodePool(clusterID, key string, p *godo.KubernetesNodePool, spec NodePoolSpec) {
+	r.update(func(st *Status) {
+		if st.Cluster != nil && st.Cluster.ID == clusterID {
+			st.Cluster.Pools[key] = poolStatusFrom(p, spec)
+		}
+	})
+}
+
+// findNodePool finds the cluster's pool called name, or nil.
+func (r *run) findNodePool(ctx context.Context, clusterID, name string) (*godo.KubernetesNodePool, error) {
+	pools, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesNodePool, *godo.Response, error) {
+		return r.e.API.Kubernetes.ListNodePools(ctx, clusterID, opt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pools {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return nil, nil
+}
+
+// replaceFailedNodes asks DOKS for a new node in place of every node that
+// failed to provision, so an apply after a failed one heals the pool.
+func (r *run) replaceFailedNodes(ctx context.Context, cur *ClusterStatus) error {
+	degraded := false
+	for _, p := range cur.Pools {
+		if p.Ready < p.Nodes {
+			degraded = true
+		}
+	}
+	if !degraded {
+		return nil
+	}
+	c, _, err := r.e.API.Kubernetes.Get(ctx, cur.ID)
+	if err != nil {
+		return apiErr("reading cluster "+cur.Name, err)
+	}
+	for _, p := range c.NodePools {
+		for _, n := range p.Nodes {
+			if n.Status == nil || n.Status.State != "error" {
+				continue
+			}
+			if _, err := r.e.API.Kubernetes.DeleteNode(ctx, cur.ID, p.ID, n.ID, &godo.KubernetesNodeDeleteRequest{Replace: true}); err != nil && !isNotFound(err) {
+				return apiErr(fmt.Sprintf("replacing failed node %s of pool %s in cluster %s", n.Name, p.Name, cur.Name), err)
+			}
+		}
 	}
 	return nil
 }

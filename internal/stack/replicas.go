@@ -23,8 +23,12 @@ func (r *run) ensureReplicasStep(key string) func(ctx context.Context) error {
 		for _, rk := range sortedKeys(d.Replicas) {
 			have := d.Replicas[rk]
 			want, wanted := spec.Replicas[rk]
-			if wanted && have.Region == r.replicaRegion(want) && have.Size == r.replicaSize(want, spec) {
+			stuck := have.Stalled && have.State != "online"
+			if wanted && have.Region == r.replicaRegion(want) && have.Size == r.replicaSize(want, spec) && !stuck {
 				continue
+			}
+			if stuck {
+				r.warn("Replica %s of database %s did not come online during the last apply (state %s); it was replaced.", rk, key, have.State)
 			}
 			if _, err := r.e.API.Databases.DeleteReplica(ctx, d.ID, have.Name); err != nil && !isNotFound(err) {
 				return apiErr(fmt.Sprintf("deleting replica %s of database %s", rk, key), err)
@@ -52,7 +56,19 @@ func (r *run) ensureReplicasStep(key string) func(ctx context.Context) error {
 			}
 			rep, _, err := r.e.API.Databases.CreateReplica(ctx, d.ID, req)
 			if err != nil {
-				return apiErr(fmt.Sprintf("creating replica %s of database %s in %s", rk, key, region), err)
+				adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
+					found, _, err := r.e.API.Databases.GetReplica(ctx, d.ID, req.Name)
+					if found != nil && err == nil {
+						rep = found
+					}
+					return found != nil && err == nil, err
+				})
+				if adopted {
+					r.recordReplica(key, rk, rep)
+				}
+				if !adopted || ctx.Err() != nil {
+					return apiErr(fmt.Sprintf("creating replica %s of database %s in %s", rk, key, region), err)
+				}
 			}
 			r.recordReplica(key, rk, rep)
 			if err := r.waitReplicaOnline(ctx, key, rk, d.ID); err != nil {
@@ -79,7 +95,7 @@ func (r *run) replicaSize(want ReplicaSpec, db DatabaseSpec) string {
 
 func (r *run) waitReplicaOnline(ctx context.Context, key, rk, dbID string) error {
 	name := view(r, func(st *Status) string { return st.Databases[key].Replicas[rk].Name })
-	return r.e.Poll.waitUntil(ctx, "replica "+rk+" of database "+key+" to be online", func(ctx context.Context) (bool, error) {
+	err := r.e.Poll.waitUntil(ctx, "replica "+rk+" of database "+key+" to be online", func(ctx context.Context) (bool, error) {
 		rep, _, err := r.e.API.Databases.GetReplica(ctx, dbID, name)
 		if err != nil {
 			return false, apiErr(fmt.Sprintf("reading replica %s of database %s", rk, key), err)
@@ -87,6 +103,15 @@ func (r *run) waitReplicaOnline(ctx context.Context, key, rk, dbID string) error
 		r.recordReplica(key, rk, rep)
 		return rep.Status == "online", nil
 	})
+	if err != nil && ctx.Err() != nil {
+		r.update(func(st *Status) {
+			if rep := st.Databases[key].Replicas[rk]; rep != nil && rep.State != "online" {
+				rep.Stalled = true
+			}
+		})
+		return fmt.Errorf("%w; the next apply replaces the replica if it still is not online", err)
+	}
+	return err
 }
 
 func (r *run) recordReplica(key, rk string, rep *godo.DatabaseReplica) {
@@ -100,6 +125,9 @@ func (r *run) recordReplica(key, rk string, rep *godo.DatabaseReplica) {
 	}
 	r.update(func(st *Status) {
 		if d := st.Databases[key]; d != nil {
+			if prev := d.Replicas[rk]; prev != nil && prev.Name == s.Name && s.State != "online" {
+				s.Stalled = prev.Stalled
+			}
 			d.Replicas[rk] = s
 		}
 	})
@@ -126,6 +154,11 @@ func (r *run) refreshReplicas(ctx context.Context, key string, prior DatabaseSta
 	for rk, p := range prior.Replicas {
 		if rep := byName[p.Name]; rep != nil {
 			r.recordReplica(key, rk, rep)
+			r.update(func(st *Status) {
+				if now := st.Databases[key].Replicas[rk]; now.State != "online" {
+					now.Stalled = p.Stalled
+				}
+			})
 		}
 	}
 	return nil

@@ -48,13 +48,42 @@ func (r *run) ensureVPC(ctx context.Context) error {
 		Name:        vpcName(r.spec.Name),
 		RegionSlug:  r.spec.Region,
 		IPRange:     r.spec.VPC.IPRange,
-		Description: "attach inference stack " + r.spec.Name,
+		Description: vpcDescription(r.spec.Name),
 	})
 	if err != nil {
-		return apiErr(fmt.Sprintf("creating VPC %s in %s", vpcName(r.spec.Name), r.spec.Region), err)
+		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
+			v, err := r.findOwnVPC(ctx)
+			if v != nil {
+				r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange = v.ID, true, v.IPRange })
+			}
+			return v != nil, err
+		})
+		if !adopted || ctx.Err() != nil {
+			return apiErr(fmt.Sprintf("creating VPC %s in %s", vpcName(r.spec.Name), r.spec.Region), err)
+		}
+		return nil
 	}
 	r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange = v.ID, true, v.IPRange })
 	return nil
+}
+
+func vpcDescription(stack string) string { return "attach inference stack " + stack }
+
+// findOwnVPC finds the VPC the stack created (by name, region and the
+// description it sets), or nil.
+func (r *run) findOwnVPC(ctx context.Context) (*godo.VPC, error) {
+	vpcs, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.VPC, *godo.Response, error) {
+		return r.e.API.VPCs.List(ctx, opt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vpcs {
+		if v.Name == vpcName(r.spec.Name) && v.RegionSlug == r.spec.Region && v.Description == vpcDescription(r.spec.Name) {
+			return v, nil
+		}
+	}
+	return nil, nil
 }
 
 func (r *run) refreshVPC(ctx context.Context) error {

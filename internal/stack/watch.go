@@ -87,8 +87,9 @@ func (c *listCache[T]) get(ctx context.Context, notBefore time.Time, maxAge time
 	}
 }
 
-// refreshMaxAge is how stale a shared list may be for a refresh: a plan
-// reads the world as of its start, give or take this.
+// refreshMaxAge is how old a shared list may be for a refresh; it must
+// also have been fetched after the refresh started, so a refresh sees
+// every write made before it.
 const refreshMaxAge = 2 * time.Second
 
 // getCluster reads a cluster through the watcher when the engine has one.

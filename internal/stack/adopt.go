@@ -1,0 +1,60 @@
+package stack
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Creates whose outcome is unknown. A create that timed out, lost its
+// connection or got a 5xx may still have taken effect on DigitalOcean's
+// side; one refused because the name is taken may be the stack's own
+// earlier create whose answer never arrived. Either way the object is looked
+// up by name (and checked to be the stack's) and adopted, so it is in state
+// rather than orphaned, and the next apply does not fail on "name taken".
+
+// lookupBudget bounds the search after a failed create; it runs on a
+// context detached from the caller's, which may be what expired.
+const lookupBudget = 5 * time.Second
+
+// lookupDelays space the searches after an ambiguous failure: the request
+// may still be in flight on the server.
+var lookupDelays = []time.Duration{0, 50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}
+
+// ambiguous reports whether a failed request may still have taken effect.
+func ambiguous(err error) bool {
+	s := statusOf(err)
+	return s == 0 || s >= http.StatusInternalServerError
+}
+
+// nameTaken reports DigitalOcean's answers to a create whose name exists.
+func nameTaken(err error) bool {
+	s := statusOf(err)
+	return s == http.StatusConflict || s == http.StatusUnprocessableEntity
+}
+
+// adoptAfterFailedCreate runs find (which records what it finds and
+// reports whether it found the object) when createErr leaves open whether
+// the object exists. A "name taken" answer counts only when takenIsOurs:
+// inside a database the stack does not own, a user or pool of that name
+// may be someone else's, and adopting it would delete it on destroy.
+func adoptAfterFailedCreate(ctx context.Context, createErr error, takenIsOurs bool, find func(ctx context.Context) (bool, error)) bool {
+	if createErr == nil || !ambiguous(createErr) && !(takenIsOurs && nameTaken(createErr)) {
+		return false
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupBudget)
+	defer cancel()
+	delays := lookupDelays[:1]
+	if ambiguous(createErr) {
+		delays = lookupDelays
+	}
+	for _, d := range delays {
+		if sleepCtx(lctx, d) != nil {
+			return false
+		}
+		if found, err := find(lctx); err == nil && found {
+			return true
+		}
+	}
+	return false
+}
