@@ -220,9 +220,10 @@ func TestPacerGatesEveryRequestAfter429(t *testing.T) {
 
 func TestPacerSpreadsALowHourlyBudget(t *testing.T) {
 	p := &pacer{}
-	reset := time.Now().Add(2 * time.Second)
+	// RateLimit-Reset is in whole seconds: at least 3s away.
+	reset := time.Now().Unix() + 4
 	p.observe(&http.Response{StatusCode: 200, Header: http.Header{
-		"Ratelimit-Limit": {"5000"}, "Ratelimit-Remaining": {"4"}, "Ratelimit-Reset": {strconv.FormatInt(reset.Unix(), 10)},
+		"Ratelimit-Limit": {"5000"}, "Ratelimit-Remaining": {"4"}, "Ratelimit-Reset": {strconv.FormatInt(reset, 10)},
 	}})
 	start := time.Now()
 	for range 3 {
@@ -230,13 +231,14 @@ func TestPacerSpreadsALowHourlyBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// 4 requests left for about 2s: slots about half a second apart.
-	if elapsed := time.Since(start); elapsed < 600*time.Millisecond {
+	// 4 requests left for at least 3s: slots at least 0.75s apart, so the
+	// third request goes at least 1.5s after the first (a lower bound only).
+	if elapsed := time.Since(start); elapsed < 1400*time.Millisecond {
 		t.Errorf("3 requests on a nearly spent budget went out in %s; they should be spread", elapsed)
 	}
 	p2 := &pacer{}
 	p2.observe(&http.Response{StatusCode: 200, Header: http.Header{
-		"Ratelimit-Limit": {"5000"}, "Ratelimit-Remaining": {"4000"}, "Ratelimit-Reset": {strconv.FormatInt(reset.Unix(), 10)},
+		"Ratelimit-Limit": {"5000"}, "Ratelimit-Remaining": {"4000"}, "Ratelimit-Reset": {strconv.FormatInt(reset, 10)},
 	}})
 	start = time.Now()
 	for range 50 {
