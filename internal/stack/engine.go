@@ -149,13 +149,21 @@ func (e *Engine) Delete(ctx context.Context, spec Spec, st *Status, opts DeleteO
 		return r.result(), err
 	}
 	g := newGraph()
-	var vpcDeps []string
+	var vpcDeps, clusterDeps []string
 	for _, key := range sortedKeys(r.st.Databases) {
 		name := "delete-database:" + key
 		g.add(name, nil, r.deleteDatabaseStep(key, opts))
 		vpcDeps = append(vpcDeps, name)
+		// A database left running loses the cluster's rule before the
+		// cluster goes: a k8s rule naming a deleted cluster makes
+		// DigitalOcean refuse every firewall write that carries it, so a
+		// concurrent writer that read the rule would fail, and a failed
+		// detach keeps the cluster its rule names.
+		if d := r.st.Databases[key]; !d.Owned || d.RetainOnDestroy || opts.Retain[key] {
+			clusterDeps = append(clusterDeps, name)
+		}
 	}
-	g.add("delete-cluster", nil, r.deleteClusterStep)
+	g.add("delete-cluster", clusterDeps, r.deleteClusterStep)
 	vpcDeps = append(vpcDeps, "delete-cluster")
 	g.add("delete-vpc", vpcDeps, r.deleteVPC)
 	err := g.run(ctx)

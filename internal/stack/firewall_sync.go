@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -77,6 +78,7 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 	}
 	first := true
 	var last []godo.DatabaseFirewallRule
+	dead := map[Rule]bool{}
 	for attempt := 1; attempt <= maxFirewallAttempts; attempt++ {
 		started := time.Now()
 		current, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
@@ -95,8 +97,21 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 		if satisfied(current, edit) {
 			return added, nil // nothing (more) to write
 		}
-		next := mergeRules(current, edit.Remove, edit.Add)
+		next := withoutRules(mergeRules(current, edit.Remove, edit.Add), dead)
 		if _, err := api.Databases.UpdateFirewallRules(ctx, edit.DatabaseID, &godo.DatabaseUpdateFirewallRulesRequest{Rules: next}); err != nil {
+			if statusOf(err) == http.StatusUnprocessableEntity {
+				found, checkErr := deadClusterRules(ctx, api, next, edit.Add)
+				if checkErr != nil {
+					return nil, checkErr
+				}
+				if len(found) > 0 {
+					for _, r := range found {
+						dead[r] = true
+					}
+					logf(ctx, "dropping firewall rules that name deleted clusters", map[string]any{"database_id": edit.DatabaseID, "rules": found})
+					continue // re-read and write without them
+				}
+			}
 			return nil, apiErr("updating the firewall of database "+edit.DatabaseID, err)
 		}
 		// Let concurrent writers that read before our write finish theirs,
@@ -119,6 +134,43 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 	}
 	return nil, fmt.Errorf("the firewall of database %s kept being rewritten by another writer: after %d attempts to add %v and remove %v it holds %v; apply again",
 		edit.DatabaseID, maxFirewallAttempts, edit.Add, edit.Remove, describeRules(last))
+}
+
+// deadClusterRules lists the k8s rules of next, other than the ones being
+// added, whose cluster no longer exists. DigitalOcean refuses a rule set
+// naming a deleted cluster, and such a rule can linger (the cluster was
+// deleted without detaching it) or come back in a concurrent writer's set
+// read just before the cluster went. Nobody can write it any more, so
+// keeping it would block every edit of the firewall for good.
+func deadClusterRules(ctx context.Context, api *godo.Client, next []*godo.DatabaseFirewallRule, adding []Rule) ([]Rule, error) {
+	var out []Rule
+	for _, n := range next {
+		r := Rule{Type: n.Type, Value: n.Value}
+		if r.Type != "k8s" || containsRule(adding, r) {
+			continue
+		}
+		_, _, err := api.Kubernetes.Get(ctx, r.Value)
+		switch {
+		case isNotFound(err):
+			out = append(out, r)
+		case err != nil:
+			return nil, apiErr("reading cluster "+r.Value+" named by a firewall rule", err)
+		}
+	}
+	return out, nil
+}
+
+func withoutRules(rules []*godo.DatabaseFirewallRule, drop map[Rule]bool) []*godo.DatabaseFirewallRule {
+	if len(drop) == 0 {
+		return rules
+	}
+	out := rules[:0:0]
+	for _, r := range rules {
+		if !drop[Rule{Type: r.Type, Value: r.Value}] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func ruleSet(rules []godo.DatabaseFirewallRule) map[Rule]bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,4 +122,134 @@ func waitOnline(t *testing.T, e *Engine, id string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatal("database never came online")
+}
+
+// A k8s rule whose cluster was deleted without being detached lingers on
+// the firewall, and DigitalOcean refuses any rule set that names it. An
+// edit must drop that dead rule (nobody can write it any more) instead of
+// failing every apply that touches the database from then on, and keep
+// every live rule.
+func TestSyncFirewallDropsRulesOfDeletedClusters(t *testing.T) {
+	_, e := startEngine(t)
+	ctx := context.Background()
+	db, _, err := e.API.Databases.Create(ctx, &godo.DatabaseCreateRequest{Name: "shared", EngineSlug: "pg", SizeSlug: "db-s-1vcpu-2gb", Region: "nyc3", NumNodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clusters []string
+	for _, name := range []string{"gone", "live"} {
+		c, _, err := e.API.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{Name: name, RegionSlug: "nyc3", VersionSlug: "latest",
+			NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "p", Size: "s-2vcpu-4gb", Count: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clusters = append(clusters, c.ID)
+	}
+	waitOnline(t, e, db.ID)
+	foreign := &godo.DatabaseFirewallRule{Type: "ip_addr", Value: "198.51.100.7"}
+	gone := &godo.DatabaseFirewallRule{Type: "k8s", Value: clusters[0]}
+	live := &godo.DatabaseFirewallRule{Type: "k8s", Value: clusters[1]}
+	if _, err := e.API.Databases.UpdateFirewallRules(ctx, db.ID, &godo.DatabaseUpdateFirewallRulesRequest{Rules: []*godo.DatabaseFirewallRule{foreign, gone, live}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.API.Kubernetes.Delete(ctx, clusters[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The precondition: the dead rule is still listed, and a plain
+	// read-modify-write carrying it is refused.
+	current, _, err := e.API.Databases.GetFirewallRules(ctx, db.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ruleSet(current)[Rule{Type: "k8s", Value: clusters[0]}] {
+		t.Fatalf("the emulator dropped the deleted cluster's rule itself (%v): this test no longer tests anything", current)
+	}
+	if _, err := e.API.Databases.UpdateFirewallRules(ctx, db.ID, &godo.DatabaseUpdateFirewallRulesRequest{Rules: mergeRules(current, nil, nil)}); statusOf(err) != http.StatusUnprocessableEntity {
+		t.Fatalf("writing back a rule naming a deleted cluster: got %v, want 422", err)
+	}
+
+	added := Rule{Type: "ip_addr", Value: "203.0.113.1"}
+	if _, err := SyncFirewall(ctx, e.API, nil, 5*time.Millisecond, FirewallEdit{DatabaseID: db.ID, Add: []Rule{added}}); err != nil {
+		t.Fatalf("an edit next to a dead cluster's rule failed: %v", err)
+	}
+	after, _, err := e.API.Databases.GetFirewallRules(ctx, db.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ruleSet(after)
+	want := map[Rule]bool{added: true, {Type: foreign.Type, Value: foreign.Value}: true, {Type: "k8s", Value: clusters[1]}: true}
+	if len(got) != len(want) {
+		t.Errorf("firewall %v, want exactly %v", describeRules(after), want)
+	}
+	for r := range want {
+		if !got[r] {
+			t.Errorf("rule %v missing: firewall %v", r, describeRules(after))
+		}
+	}
+
+	// Adding a rule for a deleted cluster is still an error, not dropped.
+	_, err = SyncFirewall(ctx, e.API, nil, 5*time.Millisecond, FirewallEdit{DatabaseID: db.ID, Add: []Rule{ClusterRule(clusters[0])}})
+	if statusOf(err) != http.StatusUnprocessableEntity {
+		t.Errorf("adding a deleted cluster's rule: got %v, want DigitalOcean's 422", err)
+	}
+}
+
+// A stack leaving an attached database running takes its rule off the
+// firewall before deleting its cluster: otherwise the rule names a deleted
+// cluster for a while and every other writer's firewall write that read it
+// is refused.
+func TestDeleteDetachesBeforeDeletingTheCluster(t *testing.T) {
+	srv, e := startEngine(t)
+	ctx := context.Background()
+	db, _, err := e.API.Databases.Create(ctx, &godo.DatabaseCreateRequest{Name: "shared", EngineSlug: "pg", SizeSlug: "db-s-1vcpu-2gb", Region: "tor1", NumNodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOnline(t, e, db.ID)
+	spec := quickstartSpec()
+	spec.Cluster.GPUPools = nil
+	spec.Databases = map[string]DatabaseSpec{"shared": {ExistingID: db.ID}}
+	got, _, err := e.API.Databases.Get(ctx, db.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.VPC.ID = got.PrivateNetworkUUID
+	res, err := e.Apply(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		calls []string
+	)
+	srv.SetRecorder(func(ex emulator.Exchange) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, ex.Route)
+	})
+	if _, err := e.Delete(ctx, spec, res.Status, DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetRecorder(nil)
+	mu.Lock()
+	defer mu.Unlock()
+	lastPut, clusterDelete := -1, -1
+	for i, route := range calls {
+		switch {
+		case route == "PUT /v2/databases/{database_cluster_uuid}/firewall":
+			lastPut = i
+		case strings.HasPrefix(route, "DELETE /v2/kubernetes/clusters/{cluster_id}") && clusterDelete < 0:
+			clusterDelete = i
+		}
+	}
+	if lastPut < 0 || clusterDelete < 0 || clusterDelete < lastPut {
+		t.Errorf("want the firewall written (detach) before the cluster is deleted; calls: %v", calls)
+	}
+	rules, _, err := e.API.Databases.GetFirewallRules(ctx, db.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 0 {
+		t.Errorf("the stack's rule survived destroy: %v", describeRules(rules))
+	}
 }
