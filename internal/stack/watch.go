@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -53,6 +54,9 @@ func (c *listCache[T]) get(ctx context.Context, notBefore time.Time, maxAge time
 			err := c.flightErr
 			items := c.items
 			c.mu.Unlock()
+			if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+				continue // the fetch ran out of its starter's time, not ours
+			}
 			if err != nil {
 				return nil, err
 			}
