@@ -680,6 +680,7 @@ func (p *planner) markRecomputed() {
 			*v = types.StringUnknown()
 		}
 	}
+	p.warnTagsOnExistingDatabases()
 	envChanges := false
 	for key, d := range plan.Databases {
 		prior := state.Databases[key]
@@ -736,4 +737,26 @@ func stackSame(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// warnTagsOnExistingDatabases says what a tag change cannot reach:
+// DigitalOcean's API sets a database's tags when it is created and has no
+// call to change them (its tag-resource call takes droplets, images and
+// volumes only), so existing databases keep theirs.
+func (p *planner) warnTagsOnExistingDatabases() {
+	if sameValues(p.plan.Tags, p.state.Tags) {
+		return
+	}
+	var existing []string
+	for _, key := range sortedKeys(p.plan.Databases) {
+		if prior := p.state.Databases[key]; prior != nil && prior.ExistingID.IsNull() && known(prior.ID) && prior.ID.ValueString() != "" {
+			existing = append(existing, key)
+		}
+	}
+	if len(existing) == 0 {
+		return
+	}
+	p.diags.AddAttributeWarning(path.Root("tags"), "Existing databases keep their tags",
+		fmt.Sprintf("The new tags go on the cluster, its node pools and databases created from now on. DigitalOcean's API cannot change the tags of an existing database, so %s keep their current tags (the stack tag attach-stack:%s among them, which is what finds them again).",
+			strings.Join(existing, ", "), p.plan.Name.ValueString()))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
@@ -88,5 +89,62 @@ resource "attach_inference_stack" "test" {
 				return nil
 			},
 		}},
+	})
+}
+
+// Changing tags updates the cluster and its pools in place and says that
+// existing databases keep theirs (the API cannot retag a database).
+func TestAccInferenceStackTagChange(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	config := func(tag string) string {
+		return providerBlock(srv) + fmt.Sprintf(`
+resource "attach_inference_stack" "test" {
+  name   = "tags"
+  region = "tor1"
+  tags   = [%q]
+  cluster = {
+    system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
+  }
+  databases = {
+    vectors = {
+      engine              = "pg"
+      size                = "db-s-1vcpu-2gb"
+      deletion_protection = false
+    }
+  }
+}
+`, tag)
+	}
+	ctx := context.Background()
+	api, err := godo.New(&http.Client{Transport: attBearer(srv.Token)}, godo.SetBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{Config: config("team-a")},
+			{
+				Config: config("team-b"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: func(s *terraform.State) error {
+					id := s.RootModule().Resources[stackAddr].Primary.Attributes["cluster_id"]
+					c, _, err := api.Kubernetes.Get(ctx, id)
+					if err != nil {
+						return err
+					}
+					for what, tags := range map[string][]string{"cluster": c.Tags, "node pool": c.NodePools[0].Tags} {
+						if j := strings.Join(tags, ","); !strings.Contains(j, "team-b") || strings.Contains(j, "team-a") {
+							return fmt.Errorf("%s tags after the change: %v", what, tags)
+						}
+					}
+					return nil
+				},
+			},
+		},
 	})
 }

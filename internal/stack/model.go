@@ -195,6 +195,8 @@ type NodePoolStatus struct {
 	Spec  NodePoolSpec
 	Nodes int
 	Ready int
+	// Tags are the pool's tags without the ones DOKS adds.
+	Tags []string
 }
 
 // DatabaseStatus is an observed database cluster and the objects the stack

@@ -97,7 +97,7 @@ func poolStatusFrom(p *godo.KubernetesNodePool, want NodePoolSpec) *NodePoolStat
 		spec.Taints = append(spec.Taints, Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
 	}
 	slices.SortFunc(spec.Taints, compareTaints)
-	s := &NodePoolStatus{ID: p.ID, Name: p.Name, Spec: spec, Nodes: len(p.Nodes)}
+	s := &NodePoolStatus{ID: p.ID, Name: p.Name, Spec: spec, Nodes: len(p.Nodes), Tags: userTags(p.Tags)}
 	for _, n := range p.Nodes {
 		if n.Status != nil && n.Status.State == "running" {
 			s.Ready++
@@ -173,7 +173,7 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) error 
 			if err := r.replaceNodePool(ctx, cur, key, have, spec, tags); err != nil {
 				return err
 			}
-		case !SamePoolConfig(have.Spec, spec):
+		case !SamePoolConfig(have.Spec, spec) || !sameStrings(have.Tags, tags):
 			req := &godo.KubernetesNodePoolUpdateRequest{
 				Name:      have.Name,
 				Tags:      tags,
