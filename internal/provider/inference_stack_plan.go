@@ -696,6 +696,13 @@ func (p *planner) markRecomputed() {
 				*v = types.StringUnknown()
 			}
 			d.Port = types.Int64Unknown()
+			// A new database: everything in it is new too.
+			for _, pool := range d.Pools {
+				pool.PrivateHost, pool.Port, pool.PrivateURI = types.StringUnknown(), types.Int64Unknown(), types.StringUnknown()
+			}
+			for _, rep := range d.Replicas {
+				rep.ID, rep.PrivateHost = types.StringUnknown(), types.StringUnknown()
+			}
 			continue
 		}
 		if !sameValues(prior.Users, d.Users) {

@@ -148,3 +148,66 @@ resource "attach_inference_stack" "test" {
 		},
 	})
 }
+
+// An unprotected database whose version changes is replaced in place of
+// the stack (new id, firewall and objects recreated); the cluster stays.
+func TestAccInferenceStackUnprotectedDatabaseReplacement(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	config := func(version string) string {
+		return providerBlock(srv) + fmt.Sprintf(`
+resource "attach_inference_stack" "test" {
+  name   = "repl"
+  region = "tor1"
+  cluster = {
+    system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
+  }
+  databases = {
+    vectors = {
+      engine              = "pg"
+      version             = %q
+      size                = "db-s-2vcpu-4gb"
+      users               = ["app"]
+      pools               = { app = { size = 5, user = "app" } }
+      deletion_protection = false
+    }
+  }
+}
+`, version)
+	}
+	var oldID, clusterID string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{
+				Config: config("16"),
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources[stackAddr].Primary.Attributes
+					oldID, clusterID = a["databases.vectors.id"], a["cluster_id"]
+					return nil
+				},
+			},
+			{
+				Config: config("17"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources[stackAddr].Primary.Attributes
+					switch {
+					case a["databases.vectors.id"] == oldID:
+						return fmt.Errorf("the database was not replaced")
+					case a["cluster_id"] != clusterID:
+						return fmt.Errorf("replacing a database replaced the cluster")
+					case a["databases.vectors.version"] != "17" || a["databases.vectors.attached_cluster_id"] != clusterID:
+						return fmt.Errorf("the new database: version %s, attached to %s", a["databases.vectors.version"], a["databases.vectors.attached_cluster_id"])
+					case a["databases.vectors.pools.app.private_uri"] == "":
+						return fmt.Errorf("the pool was not recreated on the new database")
+					}
+					return nil
+				},
+			},
+		},
+	})
+}

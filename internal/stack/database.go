@@ -117,11 +117,8 @@ func (r *run) attachDatabase(ctx context.Context, key string, spec DatabaseSpec,
 }
 
 func (r *run) updateDatabase(ctx context.Context, key string, spec DatabaseSpec, cur *DatabaseStatus) error {
-	if spec.Engine != cur.Engine {
-		return fmt.Errorf("database %s: the engine cannot change in place (%s -> %s)", key, cur.Engine, spec.Engine)
-	}
-	if spec.Version != "" && cur.Version != "" && spec.Version != cur.Version {
-		return fmt.Errorf("database %s: version %s -> %s needs a new database; the stack does not upgrade engines in place", key, cur.Version, spec.Version)
+	if spec.Engine != cur.Engine || spec.Version != "" && cur.Version != "" && spec.Version != cur.Version {
+		return r.replaceDatabase(ctx, key, spec, cur)
 	}
 	needsResize := func(cur *DatabaseStatus) bool {
 		return spec.Size != cur.Size || spec.NodeCount != cur.NodeCount || (spec.StorageMiB != 0 && spec.StorageMiB != cur.StorageMiB)
@@ -144,6 +141,25 @@ func (r *run) updateDatabase(ctx context.Context, key string, spec DatabaseSpec,
 		return err
 	}
 	return r.ensureMaintenance(ctx, key, spec, cur)
+}
+
+// replaceDatabase swaps a database for one of another engine or version:
+// DigitalOcean cannot change either in place. Its data goes with it, so a
+// protected database that has held data is refused (the plan refuses it
+// first); the stack's dbs, users, pools and firewall rules are recreated
+// on the new one by the steps that follow.
+func (r *run) replaceDatabase(ctx context.Context, key string, spec DatabaseSpec, cur *DatabaseStatus) error {
+	from, to := cur.Engine+" "+cur.Version, spec.Engine+" "+spec.Version
+	if cur.DeletionProtection && cur.Provisioned {
+		return fmt.Errorf("database %s: %s -> %s needs a new database, and deletion_protection forbids deleting %s; set deletion_protection = false and apply first", key, from, to, cur.Name)
+	}
+	if _, err := r.e.API.Databases.Delete(ctx, cur.ID); err != nil && !isNotFound(err) {
+		return apiErr(fmt.Sprintf("deleting database %s (%s) to replace it with %s", key, cur.Name, to), err)
+	}
+	r.update(func(st *Status) { delete(st.Databases, key) })
+	r.warn("Database %s was replaced (%s -> %s): the old database %s and its data are gone; the new one has a new id.", key, from, to, cur.Name)
+	vpcID := view(r, func(st *Status) string { return st.VPCID })
+	return r.createDatabase(ctx, key, spec, vpcID)
 }
 
 func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSpec, cur *DatabaseStatus) error {
