@@ -37,6 +37,15 @@ func (r *run) ensureDatabaseStep(key string) func(ctx context.Context) error {
 		if cur == nil || cur.ID == "" || !cur.Owned {
 			return r.createDatabase(ctx, key, spec, vpcID)
 		}
+		if cur.Stalled && !cur.Provisioned && cur.State != "online" {
+			// Stuck creating since an earlier apply: it never held data.
+			if _, err := r.e.API.Databases.Delete(ctx, cur.ID); err != nil && !isNotFound(err) {
+				return apiErr(fmt.Sprintf("deleting database %s (%s), stuck %q since an earlier apply", key, cur.Name, cur.State), err)
+			}
+			r.update(func(st *Status) { delete(st.Databases, key) })
+			r.warn("Database %s (%s) did not come online during an earlier apply (state %s); it was replaced.", key, cur.Name, cur.State)
+			return r.createDatabase(ctx, key, spec, vpcID)
+		}
 		return r.updateDatabase(ctx, key, spec, cur)
 	}
 }
@@ -75,6 +84,14 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	// still tracked, and can be destroyed (it never held data).
 	r.recordDatabase(key, db, true)
 	if err := r.waitDatabaseOnline(ctx, key, db.ID); err != nil {
+		if ctx.Err() != nil {
+			r.update(func(st *Status) {
+				if d := st.Databases[key]; d != nil && d.State != "online" {
+					d.Stalled = true
+				}
+			})
+			return fmt.Errorf("%w; the next apply replaces the database if it still is not online (it never held data)", err)
+		}
 		return err
 	}
 	return r.ensureMaintenance(ctx, key, spec, nil)

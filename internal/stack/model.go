@@ -224,6 +224,10 @@ type DatabaseStatus struct {
 	Password    string
 	Database    string
 	PrivateURI  string
+	// Stalled is set when an apply gave up waiting for the database to come
+	// online after creating it; the next apply replaces it if it still is
+	// not (it never held data, and a create stuck like this never finishes).
+	Stalled bool
 	// DeletionProtection and RetainOnDestroy as last applied: they decide
 	// what may happen to a database that is no longer in the configuration.
 	DeletionProtection bool
