@@ -21,11 +21,7 @@ import (
 func TestSyncFirewallConcurrentWritersLoseNothing(t *testing.T) {
 	srv, e := startEngine(t)
 	ctx := context.Background()
-	db, _, err := e.API.Databases.Create(ctx, &godo.DatabaseCreateRequest{Name: "shared", EngineSlug: "pg", SizeSlug: "db-s-1vcpu-2gb", Region: "nyc3", NumNodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitOnline(t, e, db.ID)
+	db := sharedDatabase(t, e, "nyc3")
 	foreign := godo.DatabaseFirewallRule{Type: "ip_addr", Value: "198.51.100.7"}
 	if _, err := e.API.Databases.UpdateFirewallRules(ctx, db.ID, &godo.DatabaseUpdateFirewallRulesRequest{Rules: []*godo.DatabaseFirewallRule{&foreign}}); err != nil {
 		t.Fatal(err)
@@ -80,11 +76,7 @@ func TestSyncFirewallConcurrentWritersLoseNothing(t *testing.T) {
 func TestNaiveFirewallWritersLoseRules(t *testing.T) {
 	srv, e := startEngine(t)
 	ctx := context.Background()
-	db, _, err := e.API.Databases.Create(ctx, &godo.DatabaseCreateRequest{Name: "shared", EngineSlug: "pg", SizeSlug: "db-s-1vcpu-2gb", Region: "nyc3", NumNodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitOnline(t, e, db.ID)
+	db := sharedDatabase(t, e, "nyc3")
 	if _, err := srv.InjectFault(emulator.Fault{Method: "GET", Route: "/v2/databases/{database_cluster_uuid}/firewall", Kind: emulator.FaultLatency, Latency: 30 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
@@ -201,11 +193,7 @@ func TestSyncFirewallDropsRulesOfDeletedClusters(t *testing.T) {
 func TestDeleteDetachesBeforeDeletingTheCluster(t *testing.T) {
 	srv, e := startEngine(t)
 	ctx := context.Background()
-	db, _, err := e.API.Databases.Create(ctx, &godo.DatabaseCreateRequest{Name: "shared", EngineSlug: "pg", SizeSlug: "db-s-1vcpu-2gb", Region: "tor1", NumNodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitOnline(t, e, db.ID)
+	db := sharedDatabase(t, e, "tor1")
 	spec := quickstartSpec()
 	spec.Cluster.GPUPools = nil
 	spec.Databases = map[string]DatabaseSpec{"shared": {ExistingID: db.ID}}
@@ -252,4 +240,15 @@ func TestDeleteDetachesBeforeDeletingTheCluster(t *testing.T) {
 	if len(rules) != 0 {
 		t.Errorf("the stack's rule survived destroy: %v", describeRules(rules))
 	}
+}
+
+// sharedDatabase creates an online pg database named "shared" in region.
+func sharedDatabase(t *testing.T, e *Engine, region string) *godo.Database {
+	t.Helper()
+	db, _, err := e.API.Databases.Create(context.Background(), &godo.DatabaseCreateRequest{Name: "shared", EngineSlug: "pg", SizeSlug: "db-s-1vcpu-2gb", Region: region, NumNodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOnline(t, e, db.ID)
+	return db
 }
