@@ -262,20 +262,7 @@ func (c *Client) LogContext(ctx context.Context) context.Context {
 
 // APIError describes a failed DigitalOcean call with the operation and the
 // object it concerned, plus the API's own message and request id.
-func APIError(operation string, err error) string {
-	var er *godo.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil {
-		msg := fmt.Sprintf("%s: DigitalOcean answered %d", operation, er.Response.StatusCode)
-		if er.Message != "" {
-			msg += ": " + er.Message
-		}
-		if er.RequestID != "" {
-			msg += " (request id " + er.RequestID + ")"
-		}
-		return msg
-	}
-	return fmt.Sprintf("%s: %v", operation, err)
-}
+func APIError(operation string, err error) string { return stack.APIError(operation, err).Error() }
 
 // IsNotFound reports whether err is DigitalOcean's 404.
 func IsNotFound(err error) bool {

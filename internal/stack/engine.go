@@ -217,8 +217,9 @@ func statusOf(err error) int {
 	return 0
 }
 
-// apiErr wraps an API error with the operation and the object concerned.
-func apiErr(op string, err error) error {
+// APIError wraps an API error with the operation and the object concerned,
+// DigitalOcean's status, message and request id.
+func APIError(op string, err error) error {
 	var er *godo.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		msg := fmt.Sprintf("%s: DigitalOcean answered %d", op, er.Response.StatusCode)
@@ -232,6 +233,8 @@ func apiErr(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+func apiErr(op string, err error) error { return APIError(op, err) }
 
 // wrappedError carries a readable message and keeps the godo error
 // reachable (errors.As) without repeating its text.
