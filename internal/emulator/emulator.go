@@ -22,6 +22,10 @@ import (
 // DefaultToken is the bearer token an emulator accepts when none is configured.
 const DefaultToken = "emulator-token"
 
+// TimeScaleHeader is the response header in which the emulator says how
+// much faster than real time it runs (DigitalOcean never sends it).
+const TimeScaleHeader = "X-Attach-Emulator-Time-Scale"
+
 // DefaultTimeScale divides DigitalOcean's real provisioning durations: at 120
 // a six-minute cluster is ready in three seconds, so a whole stack comes up in
 // a few seconds while keeping the real ratios between parts.

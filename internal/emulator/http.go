@@ -319,6 +319,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw := &captureWriter{ResponseWriter: w}
 	c := &call{e: e, w: cw, r: r, body: body, params: params, requestID: newID()}
 	cw.Header().Set("X-Request-Id", c.requestID)
+	// Clients that poll may pace themselves in API time: a wait of "10 s"
+	// is 10 s on DigitalOcean and 10 s / scale here.
+	cw.Header().Set(TimeScaleHeader, strconv.FormatFloat(e.cfg.TimeScale, 'g', -1, 64))
 
 	start := time.Now()
 	faultName := e.serveAPI(c, rt, routeKey, pathMatched)

@@ -58,6 +58,18 @@ type Client struct {
 	options       optionsCache
 	firewallLocks stack.FirewallLocks
 	watcher       stack.Watcher
+	clock         apiClock
+}
+
+// PollConfig is how the stack engine and the replica resource wait: the
+// test override, or the default in the API's own time.
+func (c *Client) PollConfig() stack.PollConfig {
+	if c.Poll != nil {
+		return *c.Poll
+	}
+	p := stack.DefaultPoll
+	p.Scale = c.clock.scale
+	return p
 }
 
 // firewallSettle is the override, or 0: adapt to the API's latency.
@@ -113,10 +125,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 		rc.Backoff = retryBackoff
 	}
-	if err := installLogging(gc, cfg.RetryMax > 0, &pacer{}); err != nil {
+	c := &Client{Godo: gc, Endpoint: endpoint, token: cfg.Token}
+	if err := installLogging(gc, cfg.RetryMax > 0, &pacer{clock: &c.clock}); err != nil {
 		return nil, err
 	}
-	return &Client{Godo: gc, Endpoint: endpoint, token: cfg.Token}, nil
+	return c, nil
 }
 
 // retryableClientOf reaches the go-retryablehttp client godo wraps in an

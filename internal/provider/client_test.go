@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 // testClient builds the provider's client at srv with fast retries.
@@ -246,5 +247,24 @@ func TestPacerSpreadsALowHourlyBudget(t *testing.T) {
 	}
 	if elapsed := time.Since(start); elapsed > 50*time.Millisecond {
 		t.Errorf("a healthy budget was paced: %s for 50 requests", elapsed)
+	}
+}
+
+// Waits poll in the API's time: against an emulator at scale 1000 the
+// default first look (10 s of DigitalOcean time) comes after 10 ms.
+func TestClientPollsInAPITime(t *testing.T) {
+	if TimeScaleHeader != emulator.TimeScaleHeader {
+		t.Fatalf("the provider reads %q, the emulator sends %q", TimeScaleHeader, emulator.TimeScaleHeader)
+	}
+	srv := startEmulator(t, emulator.Config{TimeScale: 1000})
+	c := testClient(t, srv, 1, time.Millisecond)
+	if got := c.PollConfig().MinWall(); got != stack.DefaultPoll.Min {
+		t.Fatalf("before any response the client polls at %s; want DigitalOcean's %s", got, stack.DefaultPoll.Min)
+	}
+	if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.PollConfig().MinWall(), stack.DefaultPoll.Min/1000; got != want {
+		t.Errorf("after the emulator said scale 1000 the client polls at %s; want %s", got, want)
 	}
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 var (
@@ -156,10 +154,7 @@ func (r *databaseReplicaResource) Create(ctx context.Context, req resource.Creat
 	// In state before the wait: a replica that never comes online is
 	// tracked (tainted), not orphaned.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	poll := stack.DefaultPoll
-	if r.client.Poll != nil {
-		poll = *r.client.Poll
-	}
+	poll := r.client.PollConfig()
 	err = poll.WaitUntil(ctx, "replica "+rep.Name+" to be online", func(ctx context.Context) (bool, error) {
 		got, _, err := api.Databases.GetReplica(ctx, primary, rep.Name)
 		if err != nil {

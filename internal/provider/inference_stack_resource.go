@@ -52,9 +52,7 @@ func (r *inferenceStackResource) Configure(_ context.Context, req resource.Confi
 
 func (r *inferenceStackResource) engine() *stack.Engine {
 	e := stack.New(r.client.Godo)
-	if r.client.Poll != nil {
-		e.Poll = *r.client.Poll
-	}
+	e.Poll = r.client.PollConfig()
 	e.Locks, e.FirewallSettle, e.Watch = &r.client.firewallLocks, r.client.firewallSettle(), &r.client.watcher
 	return e
 }

@@ -2,9 +2,11 @@ package provider
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +20,7 @@ import (
 //     of RateLimit-Limit), requests are spread evenly over the time left
 //     until RateLimit-Reset rather than spent at once.
 type pacer struct {
+	clock     *apiClock
 	mu        sync.Mutex
 	gate      time.Time // no request before this
 	next      time.Time // the next paced slot
@@ -62,6 +65,9 @@ func (p *pacer) observe(resp *http.Response) {
 	if resp == nil {
 		return
 	}
+	if p.clock != nil {
+		p.clock.observe(resp.Header)
+	}
 	h := resp.Header
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -97,4 +103,29 @@ func (t pacingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	t.pacer.observe(resp)
 	return resp, err
+}
+
+// TimeScaleHeader is how the emulator says how much faster than real time
+// it runs; DigitalOcean never sends it.
+const TimeScaleHeader = "X-Attach-Emulator-Time-Scale"
+
+// apiClock remembers the API's time scale, so waits poll in the API's time:
+// every few seconds of DigitalOcean time, whether that is seconds of wall
+// time (DigitalOcean) or milliseconds (an emulator at scale 1000).
+type apiClock struct{ bits atomic.Uint64 }
+
+func (c *apiClock) observe(h http.Header) {
+	if v := h.Get(TimeScaleHeader); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 && !math.IsInf(f, 0) {
+			c.bits.Store(math.Float64bits(f))
+		}
+	}
+}
+
+// scale is 1 until an emulator says otherwise.
+func (c *apiClock) scale() float64 {
+	if b := c.bits.Load(); b != 0 {
+		return math.Float64frombits(b)
+	}
+	return 1
 }

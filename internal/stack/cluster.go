@@ -205,7 +205,7 @@ func (r *run) putCluster(ctx context.Context, id string, body *clusterUpdate) er
 func (r *run) waitClusterReady(ctx context.Context, id string) error {
 	since := time.Now()
 	return r.e.Poll.waitUntil(ctx, "cluster "+id+" to be running", func(ctx context.Context) (bool, error) {
-		c, err := r.getCluster(ctx, id, since, r.e.Poll.Min)
+		c, err := r.getCluster(ctx, id, since, r.e.Poll.MinWall())
 		if err != nil {
 			return false, apiErr("reading cluster "+id, err)
 		}

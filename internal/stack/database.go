@@ -202,7 +202,7 @@ func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSp
 func (r *run) waitDatabaseOnline(ctx context.Context, key, id string) error {
 	since := time.Now()
 	return r.e.Poll.waitUntil(ctx, "database "+key+" to be online", func(ctx context.Context) (bool, error) {
-		db, err := r.getDatabase(ctx, id, since, r.e.Poll.Min)
+		db, err := r.getDatabase(ctx, id, since, r.e.Poll.MinWall())
 		if err != nil {
 			return false, apiErr("reading database "+key, err)
 		}
