@@ -66,12 +66,19 @@ type Config struct {
 	RateLimitPerHour   int
 	// Logf, when set, receives one line per request.
 	Logf func(format string, args ...any)
+	// Realism is DigitalOcean's rough edges (eventual consistency, held
+	// names, preconditions...), on by default; Realism.Ideal turns them off.
+	Realism Realism
 }
 
-// ConfigFromEnv reads ATTACH_EMULATOR_ADDR, ATTACH_EMULATOR_TOKEN and
-// ATTACH_EMULATOR_TIME_SCALE.
+// ConfigFromEnv reads ATTACH_EMULATOR_ADDR, ATTACH_EMULATOR_TOKEN,
+// ATTACH_EMULATOR_TIME_SCALE and ATTACH_EMULATOR_IDEAL (1 or true: the
+// happy path, without DigitalOcean's rough edges).
 func ConfigFromEnv() Config {
 	cfg := Config{Addr: os.Getenv("ATTACH_EMULATOR_ADDR"), Token: os.Getenv("ATTACH_EMULATOR_TOKEN")}
+	if ideal, err := strconv.ParseBool(os.Getenv("ATTACH_EMULATOR_IDEAL")); err == nil {
+		cfg.Realism.Ideal = ideal
+	}
 	if v := os.Getenv("ATTACH_EMULATOR_TIME_SCALE"); v != "" {
 		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
 			cfg.TimeScale = f
@@ -96,6 +103,7 @@ func (c Config) withDefaults() Config {
 	if c.RateLimitPerHour == 0 {
 		c.RateLimitPerHour = DORateLimitPerHour
 	}
+	c.Realism = c.Realism.withDefaults()
 	return c
 }
 
@@ -115,6 +123,10 @@ type Emulator struct {
 	k8s      *kubernetesStore
 	dbs      *databaseStore
 	projects *projectStore
+
+	// heldNames are names of deleted objects DigitalOcean does not yet
+	// give out again (Realism.NameHold), by namespace then name.
+	heldNames map[string]map[string]time.Time
 
 	limiter  *rateLimiter
 	faults   *faultSet
@@ -138,13 +150,14 @@ type family interface {
 func New(cfg Config) *Emulator {
 	cfg = cfg.withDefaults()
 	e := &Emulator{
-		cfg:      cfg,
-		tokens:   map[string]bool{cfg.Token: true},
-		routes:   newRouter(),
-		clock:    time.Now,
-		faults:   newFaultSet(),
-		requests: newRequestLog(),
-		failures: map[TransitionKind]int{},
+		cfg:       cfg,
+		tokens:    map[string]bool{cfg.Token: true},
+		routes:    newRouter(),
+		clock:     time.Now,
+		faults:    newFaultSet(),
+		requests:  newRequestLog(),
+		failures:  map[TransitionKind]int{},
+		heldNames: map[string]map[string]time.Time{},
 	}
 	for _, t := range cfg.ExtraTokens {
 		e.tokens[t] = true
@@ -204,6 +217,7 @@ func (e *Emulator) Reset() {
 		f.reset()
 	}
 	e.failures = map[TransitionKind]int{}
+	e.heldNames = map[string]map[string]time.Time{}
 	e.faults.clear()
 	e.requests.reset()
 	e.limiter.reset()

@@ -30,6 +30,7 @@ func main() {
 	flag.Float64Var(&cfg.TimeScale, "time-scale", timeScale, "divide DigitalOcean's real provisioning times by this (env ATTACH_EMULATOR_TIME_SCALE); 1 is real time")
 	noRateLimit := flag.Bool("no-rate-limit", false, "disable DigitalOcean's per-token rate limits")
 	verbose := flag.Bool("v", false, "log every request")
+	flag.BoolVar(&cfg.Realism.Ideal, "ideal", cfg.Realism.Ideal, "the happy path: turn off DigitalOcean's rough edges (404s right after a create, held names, replica preconditions, lingering VPC members, GPU capacity waits, autoscaler activity); env ATTACH_EMULATOR_IDEAL=1")
 	flag.Parse()
 
 	if cfg.TimeScale <= 0 {
