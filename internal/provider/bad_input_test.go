@@ -225,7 +225,7 @@ func badInputCases() []badInputCase {
   }
 `, `IPv6 trusted source.*DigitalOcean refuses IPv6 trusted sources.*Attribute:\s+databases\["shared"\]\.trusted_sources\[0\]\.value`},
 		{"100 trusted sources and the cluster", "bix", "tor1", pg(`trusted_sources = [` + biSources(100) + `]`),
-			`Too many firewall rules.*Database vectors would have 101 firewall rules \(100 configured trusted sources, 1 the provider adds \(the cluster's k8s rule\)\); DigitalOcean allows 100 per database.*Remove trusted_sources.*Attribute:\s+databases\["vectors"\]\.trusted_sources`},
+			`Too many firewall rules.*Database vectors would have 101 firewall rules \(100 configured trusted sources, 1 for the cluster \(its k8s rule\)\); DigitalOcean allows 100 per database.*Remove trusted_sources.*Attribute:\s+databases\["vectors"\]\.trusted_sources`},
 		{"trusted source of unknown type", "bix", "tor1", pg(`trusted_sources = [{ type = "cidr", value = "10.0.0.0/8" }]`),
 			`databases\["vectors"\]\.trusted_sources\[0\]\.type value must be one of`},
 		{"storage of zero MiB", "bix", "tor1", pg(`storage_size_mib = 0`),

@@ -293,7 +293,7 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 // attribute: DigitalOcean would refuse it after the firewall rule went in.
 func (r *databaseAttachmentResource) checkEngine(db *godo.Database, plan *attachmentModel) (path.Path, string, error) {
 	if !plan.User.IsNull() && db.EngineSlug == "valkey" {
-		return path.Root("user"), "Users not supported on Valkey", fmt.Errorf("database %s is valkey. %s", db.Name, valkeyUsersRefusal)
+		return path.Root("user"), "Users not supported on Valkey", fmt.Errorf("Database %s is valkey. %s", db.Name, valkeyUsersRefusal)
 	}
 	if plan.Pool != nil && db.EngineSlug != "pg" {
 		return path.Root("pool"), "Not supported by the engine", fmt.Errorf("database %s is %s: PgBouncer pools exist for pg only; remove pool", db.Name, db.EngineSlug)

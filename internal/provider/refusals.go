@@ -89,9 +89,11 @@ func tooManyRules(database string, configured, added, foreign int, fix string) s
 		return ""
 	}
 	var parts []string
-	parts = append(parts, fmt.Sprintf("%d configured trusted sources", configured))
+	if configured > 0 {
+		parts = append(parts, fmt.Sprintf("%d configured trusted sources", configured))
+	}
 	if added > 0 {
-		parts = append(parts, fmt.Sprintf("%d the provider adds (the cluster's k8s rule)", added))
+		parts = append(parts, fmt.Sprintf("%d for the cluster (its k8s rule)", added))
 	}
 	if foreign > 0 {
 		parts = append(parts, fmt.Sprintf("%d already on the database from outside this configuration", foreign))
