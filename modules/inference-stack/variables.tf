@@ -207,8 +207,8 @@ variable "databases" {
     Each has `engine` (pg, mysql, valkey, mongodb, opensearch or kafka), `size`, optional `version`, `node_count` (null: one
     standby for automatic failover, 2 for pg/mysql/valkey and 3 for mongodb/opensearch/kafka; 1 needs
     `allow_single_node_databases`), `storage_size_mib`, `app_databases` (pg/mysql/mongodb: per app a db and a user of that
-    name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections), `replicas` (pg/mysql read replicas),
-    `eviction_policy` (valkey), `trusted_sources` (extra firewall rules; public addresses need
+    name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections, so pg app names are 3-60 characters), `replicas` (pg/mysql read replicas),
+    `eviction_policy` (valkey), `trusted_sources` (extra firewall rules, IPv4 only, at most 99; public addresses need
     `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`) and `retain_on_destroy`.
   EOT
   type = map(object({
