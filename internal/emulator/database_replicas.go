@@ -163,12 +163,6 @@ func (s *databaseStore) createReplica(c *call) {
 	if !dbRequireOnline(c, cl, "adding a read-only replica") {
 		return
 	}
-	// Official provider resource_database_replica.go: "New DBs can be marked ready while first backup is still being created" (412, retried).
-	if until := cl.firstOnlineAt.Add(s.e.realism().FirstBackup); c.now.Before(until) {
-		c.fail(http.StatusPreconditionFailed, "precondition_failed", fmt.Sprintf(
-			"database cluster %s is online but its first backup is still being created: a read-only replica can be added once the backup exists; retry in a few minutes", cl.Name))
-		return
-	}
 	if !s.validClusterName(c, "name", req.Name) {
 		return
 	}
@@ -209,6 +203,14 @@ func (s *databaseStore) createReplica(c *call) {
 	}
 	vpcID, ok := s.dbVPC(c, req.PrivateNetworkUUID, region)
 	if !ok {
+		return
+	}
+	// Checked after the request is known valid, so a client that retries
+	// 412 (as the official provider does) learns of a bad request at once.
+	// Official provider resource_database_replica.go: "New DBs can be marked ready while first backup is still being created" (412, retried).
+	if until := cl.firstOnlineAt.Add(s.e.realism().FirstBackup); c.now.Before(until) {
+		c.fail(http.StatusPreconditionFailed, "precondition_failed", fmt.Sprintf(
+			"database cluster %s is online but its first backup is still being created: a read-only replica can be added once the backup exists; retry in a few minutes", cl.Name))
 		return
 	}
 	rp := &dbReplica{
@@ -255,7 +257,7 @@ func (s *databaseStore) promoteReplica(c *call) {
 		c.conflict("replica %s is not ready yet (status %q): wait until it is online before promoting it", rp.Name, rp.status)
 		return
 	}
-	// Promotion is asynchronous: 204 at once, a standalone cluster some time later (issue 9 contract, behaviour 6).
+	// Spec databases_promote_replica: "A status of 204 will be given"; the cluster appears only when the promotion completes (issue 9, behaviour 6).
 	rp.promoteAt = c.now.Add(s.e.realism().Promotion)
 	// With the window off the promotion completes at once.
 	for _, p := range s.advanceReplicas(cl, c.now) {

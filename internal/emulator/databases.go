@@ -31,6 +31,12 @@ import (
 // forking) allows. The emulator's inventory reports it as "failed", and any
 // operation that needs an online cluster answers 409. Failed replicas
 // (TransitionReplica) behave the same way.
+//
+// DigitalOcean's rough edges (Realism, each off with Ideal): a new cluster
+// answers 404 on every route and is missing from the list for
+// ReadAfterCreate after its create answered 201 (the inventory and its
+// VPC's members have it at once), and a deleted cluster's name, and its
+// replicas', cannot be reused for NameHold. Replicas: database_replicas.go.
 
 const (
 	dbStatusCreating = "creating"

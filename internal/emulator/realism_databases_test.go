@@ -288,6 +288,9 @@ func TestDatabaseReplicaWaitsForFirstBackup(t *testing.T) {
 		}
 	}
 	wantPrecondition("as the primary comes online")
+	// An invalid request is refused as such at once, not with 412.
+	_, _, err = c.Databases.CreateReplica(ctx, db.ID, &godo.DatabaseCreateReplicaRequest{Name: "backup-small", Size: "db-s-1vcpu-1gb"})
+	wantDBError(t, err, http.StatusUnprocessableEntity, "smaller")
 	clk.advance(DefaultRealism.FirstBackup - time.Second)
 	wantPrecondition("a second before the first backup")
 	clk.advance(time.Second)
