@@ -258,17 +258,20 @@ func k8sAdvanceNode(n *k8sNode, now time.Time, controlPlaneOK bool) bool {
 // pool's creation (or from when autoscaling was turned on) its count moves
 // by one node, alternately up and down starting with up; a step that would
 // leave [min_nodes, max_nodes] goes the other way. Steps fall only while
-// the control plane runs; ones due while it does not are skipped. New nodes
-// provision, surplus ones drain, as resize does.
+// the control plane runs and the bounds leave room; others are skipped. New
+// nodes provision (GPU ones with the capacity wait), surplus ones drain, as
+// resize does.
 func (s *kubernetesStore) autoscale(cl *k8sCluster, p *k8sPool, now time.Time) {
 	interval := s.e.realism().AutoscaleInterval
-	if interval <= 0 || !p.autoScale || p.maxNodes <= p.minNodes || p.nextAutoscale.IsZero() {
+	if interval <= 0 || !p.autoScale || p.nextAutoscale.IsZero() {
 		return
 	}
 	for !now.Before(p.nextAutoscale) {
 		at := p.nextAutoscale
 		p.nextAutoscale = at.Add(interval)
-		if cl.state != k8sRunning && cl.state != k8sUpgrading {
+		// No room (bounds equal), or no control plane: the step is skipped,
+		// and a later change of bounds does not replay the missed ones.
+		if p.maxNodes <= p.minNodes || cl.state != k8sRunning && cl.state != k8sUpgrading {
 			continue
 		}
 		// Realism.AutoscaleInterval: the autoscaler moves a pool on its own between applies.

@@ -448,6 +448,22 @@ func TestKubernetesAutoscalerMovesPoolsOnItsOwn(t *testing.T) {
 	if got := counts(); got["burst"] != 2 {
 		t.Fatalf("a pool no longer autoscaled moved: %v", got)
 	}
+
+	// Widening a pinned pool's bounds does not replay the steps it had no
+	// room for: the next step comes at its next interval.
+	pinned := poolNamed(t, getCluster(t, c, cl.ID), "pinned")
+	three := 3
+	if _, _, err := c.Kubernetes.UpdateNodePool(ctx, cl.ID, pinned.ID, &godo.KubernetesNodePoolUpdateRequest{Name: "pinned", MaxNodes: &three}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(tick)
+	if pinned = poolNamed(t, getCluster(t, c, cl.ID), "pinned"); pinned.Count != 2 || !slices.Equal(nodeStates(pinned), []string{"running", "running"}) {
+		t.Fatalf("the widened pool replayed missed steps: count %d nodes %v", pinned.Count, nodeStates(pinned))
+	}
+	clk.advance(interval)
+	if pinned = poolNamed(t, getCluster(t, c, cl.ID), "pinned"); pinned.Count != 3 {
+		t.Fatalf("the widened pool should step up at its next interval: count %d, want 3", pinned.Count)
+	}
 }
 
 func countNodes(p *godo.KubernetesNodePool, state string) int {
