@@ -284,11 +284,11 @@ func (s *databaseStore) vpcMembers(vpcID string) []vpcMember {
 	var out []vpcMember
 	for _, cl := range s.sorted() {
 		if cl.VPCID == vpcID {
-			out = append(out, vpcMember{Name: cl.Name, URN: dbURN(cl.ID), CreatedAt: cl.CreatedAt})
+			out = append(out, vpcMember{Name: cl.Name, URN: dbURN(cl.ID), CreatedAt: cl.CreatedAt, lingering: cl.deleting})
 		}
 		for _, rp := range cl.replicas {
 			if rp.VPCID == vpcID {
-				out = append(out, vpcMember{Name: rp.Name, URN: dbURN(rp.ID), CreatedAt: rp.CreatedAt})
+				out = append(out, vpcMember{Name: rp.Name, URN: dbURN(rp.ID), CreatedAt: rp.CreatedAt, lingering: rp.deleting})
 			}
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"regexp"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -367,33 +366,8 @@ func (s *vpcStore) allMembers(vpcID string) []vpcMember {
 			members = append(members, src.vpcMembers(vpcID)...)
 		}
 	}
-	for i := range members {
-		if !members[i].lingering && s.deletedDatabase(members[i].URN) {
-			members[i].lingering = true
-		}
-	}
 	sort.Slice(members, func(i, j int) bool { return members[i].URN < members[j].URN })
 	return members
-}
-
-// deletedDatabase reports whether urn names a database cluster or replica
-// that was deleted and is in its grace period (still a VPC member).
-func (s *vpcStore) deletedDatabase(urn string) bool {
-	id, ok := strings.CutPrefix(urn, "do:dbaas:")
-	if !ok {
-		return false
-	}
-	for _, cl := range s.e.dbs.clusters {
-		if cl.ID == id {
-			return cl.deleting
-		}
-		for _, rp := range cl.replicas {
-			if rp.ID == id {
-				return rp.deleting
-			}
-		}
-	}
-	return false
 }
 
 func (s *vpcStore) delete(c *call) {
