@@ -11,7 +11,7 @@ import (
 
 // adminPrefix is the control API, under a path DigitalOcean does not use.
 //
-//	GET    /_emulator/inventory           live objects
+//	GET    /_emulator/inventory           live objects, and the databases ever open to the internet
 //	GET    /_emulator/requests            request counts by route
 //	GET    /_emulator/faults              active faults
 //	POST   /_emulator/faults              inject a Fault (JSON)
@@ -148,7 +148,10 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, body []byt
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, adminPrefix), "/")
 	switch {
 	case path == "inventory" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, e.Inventory())
+		writeJSON(w, http.StatusOK, struct {
+			Inventory
+			EverOpenDatabases []string `json:"ever_open_databases"`
+		}{e.Inventory(), e.EverOpenDatabases()})
 	case path == "requests" && r.Method == http.MethodGet:
 		counts := e.RequestCounts()
 		keys := make([]string, 0, len(counts))

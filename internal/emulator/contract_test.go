@@ -75,12 +75,39 @@ func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 			specErr = fmt.Errorf("spec does not validate: %w", specErr)
 			return
 		}
+		if specErr = specErrata(specDoc); specErr != nil {
+			return
+		}
 		specRouter, specErr = gorillamux.NewRouter(specDoc)
 	})
 	if specErr != nil {
 		t.Fatalf("loading %s: %v", path, specErr)
 	}
 	return specDoc, specRouter
+}
+
+// specErrata corrects the spec where its schemas contradict its own text.
+// tags_resource's resource_type enum omits "database", though
+// tags_assign_resources and tags_unassign_resources say "`resource_type` is
+// expected to be the string `droplet`, `database`, `image`, `volume` or
+// `volume_snapshot`" (and godo has DatabaseResourceType).
+func specErrata(doc *openapi3.T) error {
+	res := doc.Components.Schemas["tags_resource"]
+	if res == nil || res.Value == nil || res.Value.Properties["resources"] == nil {
+		return fmt.Errorf("spec errata: schema tags_resource.resources not found")
+	}
+	items := res.Value.Properties["resources"].Value.Items
+	if items == nil || items.Value == nil || items.Value.Properties["resource_type"] == nil {
+		return fmt.Errorf("spec errata: tags_resource.resources[].resource_type not found")
+	}
+	typ := items.Value.Properties["resource_type"].Value
+	for _, v := range typ.Enum {
+		if v == "database" {
+			return nil // the spec was fixed
+		}
+	}
+	typ.Enum = append(typ.Enum, "database")
+	return nil
 }
 
 // contractRecorder keeps every exchange for validation after the tour.
@@ -161,6 +188,7 @@ func tour(t *testing.T, c *godo.Client, srv *Server) {
 	t.Run("projects", func(t *testing.T) { tourProjects(t, c, srv) })
 	t.Run("kubernetes", func(t *testing.T) { tourKubernetes(t, c, srv) })
 	t.Run("databases", func(t *testing.T) { tourDatabases(t, c, srv) })
+	t.Run("tags", func(t *testing.T) { tourTags(t, c, srv) })
 }
 
 func TestContractTour(t *testing.T) {
@@ -304,20 +332,20 @@ func tourProjects(t *testing.T, c *godo.Client, _ *Server) {
 	if _, err := c.Do(ctx, req, nil); err != nil {
 		t.Fatal(err)
 	}
-	v, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "tour-project-vpc", RegionSlug: "nyc3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := c.Projects.AssignResources(ctx, p.ID, v.URN); err != nil {
+	dbReq := dbRequest("tour-project-db", "pg")
+	dbReq.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "203.0.113.0/24"}}
+	db := createDB(t, c, dbReq)
+	urn := "do:dbaas:" + db.ID
+	if _, _, err := c.Projects.AssignResources(ctx, p.ID, urn); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.Projects.ListResources(ctx, p.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Projects.AssignResources(ctx, def.ID, v.URN); err != nil {
+	if _, _, err := c.Projects.AssignResources(ctx, def.ID, urn); err != nil {
 		t.Fatal(err)
 	}
-	req, _ = c.NewRequest(ctx, http.MethodPost, "/v2/projects/default/resources", map[string]any{"resources": []string{v.URN}})
+	req, _ = c.NewRequest(ctx, http.MethodPost, "/v2/projects/default/resources", map[string]any{"resources": []string{urn}})
 	if _, err := c.Do(ctx, req, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +353,17 @@ func tourProjects(t *testing.T, c *godo.Client, _ *Server) {
 	if _, err := c.Do(ctx, req, nil); err != nil {
 		t.Fatal(err)
 	}
+	// VPCs are not project resources: refused, in DigitalOcean's error shape.
+	v, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "tour-project-vpc", RegionSlug: "nyc3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Projects.AssignResources(ctx, p.ID, v.URN)
+	wantStatus(t, err, http.StatusBadRequest)
 	if _, err := c.VPCs.Delete(ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.Delete(ctx, db.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Projects.Delete(ctx, p.ID); err != nil {

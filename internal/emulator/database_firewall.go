@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,8 @@ import (
 // the whole set (204). A rule whose type and value survive a PUT keeps its
 // uuid and created_at, so a client can diff; a rule sent with the uuid of an
 // existing rule updates that rule in place. A cluster with no rules accepts
-// connections from anywhere, as on DigitalOcean.
+// connections from anywhere, as on DigitalOcean, and the emulator records
+// every cluster that was ever in that state (EverOpenDatabases).
 
 type dbRule struct {
 	UUID        string    `json:"uuid"`
@@ -33,6 +35,16 @@ type dbRuleRequest struct {
 
 var dbRuleTypes = []string{"ip_addr", "droplet", "k8s", "tag", "app"}
 
+// dbMaxRules is the most rules a cluster's firewall holds (spec
+// databases_update_firewall_rules: "The firewall is limited to 100 rules (or
+// trusted sources)").
+const dbMaxRules = 100
+
+// dbIPv6Refusal is DigitalOcean's answer to an IPv6 trusted source (spec
+// databases_update_firewall_rules: "You cannot add IPv6 addresses as trusted
+// sources").
+const dbIPv6Refusal = "You cannot add IPv6 addresses as trusted sources"
+
 // validRuleValue checks a rule's value for its type; it returns a
 // description of what is wrong, or "".
 func (s *databaseStore) validRuleValue(typ, value string) string {
@@ -43,13 +55,22 @@ func (s *databaseStore) validRuleValue(typ, value string) string {
 			if err != nil {
 				return "is not an IP address or CIDR block"
 			}
+			if !p.Addr().Is4() {
+				// Spec databases_update_firewall_rules: "You cannot add IPv6 addresses as trusted sources".
+				return "is an IPv6 prefix. " + dbIPv6Refusal + ": use an IPv4 address or CIDR block, or reach the cluster over its VPC's private network"
+			}
 			if p.Masked() != p {
 				return "has host bits set; use " + p.Masked().String()
 			}
 			return ""
 		}
-		if _, err := netip.ParseAddr(value); err != nil {
+		a, err := netip.ParseAddr(value)
+		if err != nil {
 			return "is not an IP address or CIDR block"
+		}
+		if !a.Is4() {
+			// Spec databases_update_firewall_rules: "You cannot add IPv6 addresses as trusted sources".
+			return "is an IPv6 address. " + dbIPv6Refusal + ": use an IPv4 address or CIDR block, or reach the cluster over its VPC's private network"
 		}
 	case "droplet":
 		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n <= 0 {
@@ -75,6 +96,11 @@ func (s *databaseStore) validRuleValue(typ, value string) string {
 // cluster clusterID, reusing the identity of existing rules where the
 // request keeps them. It answers 422 itself and returns false on bad input.
 func (s *databaseStore) resolveRules(c *call, field, clusterID string, reqs []dbRuleRequest, existing []*dbRule) ([]*dbRule, bool) {
+	// Spec databases_update_firewall_rules: "The firewall is limited to 100 rules (or trusted sources)".
+	if len(reqs) > dbMaxRules {
+		c.unprocessable("%s lists %d rules, but a database firewall is limited to %d rules (trusted sources): merge addresses into CIDR blocks, or allow a tag, a Kubernetes cluster or the VPC instead of single addresses", field, len(reqs), dbMaxRules)
+		return nil, false
+	}
 	byUUID := map[string]*dbRule{}
 	byKey := map[string]*dbRule{}
 	for _, r := range existing {
@@ -178,5 +204,31 @@ func (s *databaseStore) putFirewall(c *call) {
 		return
 	}
 	cl.rules = rules
+	s.recordIfOpen(cl)
 	c.noContent()
+}
+
+// recordIfOpen notes cl as open to the internet when it has no firewall
+// rules: DigitalOcean then accepts connections from any source (DigitalOcean
+// docs, database_firewall module: "By default, database clusters are
+// accessible from any source"). Callers hold e.mu.
+func (s *databaseStore) recordIfOpen(cl *dbCluster) {
+	if len(cl.rules) == 0 {
+		s.e.everOpen[cl.Name] = true
+	}
+}
+
+// EverOpenDatabases names, sorted, every database cluster that at some
+// moment had an empty firewall rule set, and so accepted connections from
+// anywhere (at its create, or after a PUT of an empty set). Reset forgets
+// them.
+func (e *Emulator) EverOpenDatabases() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]string, 0, len(e.everOpen))
+	for name := range e.everOpen {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -34,6 +34,13 @@ type dbPoolJSON struct {
 	StandbyPrivateConnection *dbConnection `json:"standby_private_connection,omitempty"`
 }
 
+// Pool names are 3 to 60 characters (spec connection_pool.yml, name: "Must
+// be between 3 and 60 characters.").
+const (
+	dbPoolNameMin = 3
+	dbPoolNameMax = 60
+)
+
 var (
 	dbPoolModes       = []string{"transaction", "session", "statement"}
 	dbPoolNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_\-]*$`)
@@ -186,8 +193,12 @@ func (s *databaseStore) createPool(c *call) {
 	case req.Name == "":
 		c.unprocessable("name is required")
 		return
-	case len(req.Name) > 63 || !dbPoolNamePattern.MatchString(req.Name):
-		c.unprocessable("name %q is invalid: use at most 63 letters, digits, underscores and dashes", req.Name)
+	case len(req.Name) < dbPoolNameMin || len(req.Name) > dbPoolNameMax:
+		// Spec connection_pool.yml, name: "Must be between 3 and 60 characters."
+		c.unprocessable("name %q is %d characters long: connection pool names must be between %d and %d characters; choose a name of that length", req.Name, len(req.Name), dbPoolNameMin, dbPoolNameMax)
+		return
+	case !dbPoolNamePattern.MatchString(req.Name):
+		c.unprocessable("name %q is invalid: use letters, digits, underscores and dashes, not starting with a dash", req.Name)
 		return
 	case cl.pool(req.Name) != nil:
 		c.unprocessable("connection pool %q already exists in cluster %s", req.Name, cl.Name)

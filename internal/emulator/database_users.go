@@ -6,11 +6,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Database users (/users) and logical databases (/dbs). Every cluster has a
 // primary user DigitalOcean creates (doadmin; "default" on Valkey) that can
 // be reset but not deleted, and SQL and MongoDB clusters a default database.
+// Valkey clusters keep their single user: listing and reading it work, but
+// DigitalOcean refuses user management on them. MongoDB refuses a user
+// create that follows another on the same cluster too closely.
 
 const (
 	dbRolePrimary = "primary"
@@ -111,6 +115,42 @@ var (
 	dbNamePattern       = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_$\-]*$`)
 	dbReservedUserNames = []string{"doadmin", "default", "postgres", "root", "admin", "mysql.sys", "mysql.session", "mysql.infoschema", "_dodb", "pgbouncer"}
 )
+
+// dbMongoUserCreateGap is how long after a user create on a MongoDB cluster
+// another user create on it fails with a 500 (in DigitalOcean time): the
+// official provider serialises them (terraform-provider-digitalocean PR
+// #1027, "Prevent creating multiple users for the same cluster in parallel").
+const dbMongoUserCreateGap = 5 * time.Second
+
+// dbUserManagementRefused answers 422 when cl's engine has no user
+// management. Spec databases_add_user, databases_delete_user: "User
+// management is not supported for Caching or Valkey clusters."
+func dbUserManagementRefused(c *call, cl *dbCluster, what string) bool {
+	en := cl.Engine
+	if en.AddUsers {
+		return false
+	}
+	c.unprocessable("User management is not supported for Caching or Valkey clusters: %s is a %s cluster with a single user, %q, so %s is refused; connect as %q with the credentials in the cluster's connection details", cl.Name, en.Name, en.AdminUser, what, en.AdminUser)
+	return true
+}
+
+// managedUser finds the cluster and user named by the path for an operation
+// that manages users (what), answering 404 or 422 itself.
+func (s *databaseStore) managedUser(c *call, what string) (*dbCluster, *dbUser, bool) {
+	cl, ok := s.cluster(c)
+	if !ok {
+		return nil, nil, false
+	}
+	if dbUserManagementRefused(c, cl, what) {
+		return nil, nil, false
+	}
+	u := cl.user(c.param("username"))
+	if u == nil {
+		c.notFound()
+		return nil, nil, false
+	}
+	return cl, u, true
+}
 
 func (s *databaseStore) findUser(c *call) (*dbCluster, *dbUser, bool) {
 	cl, ok := s.cluster(c)
@@ -243,8 +283,7 @@ func (s *databaseStore) createUser(c *call) {
 		return
 	}
 	en := cl.Engine
-	if !en.AddUsers {
-		c.unprocessable("%s clusters have a single user, %q; adding users is supported on %s", en.Name, en.AdminUser, dbEnginesWith(func(e *dbEngine) bool { return e.AddUsers }))
+	if dbUserManagementRefused(c, cl, "adding a user") {
 		return
 	}
 	if !dbRequireReady(c, cl, "adding users") {
@@ -278,6 +317,14 @@ func (s *databaseStore) createUser(c *call) {
 	if req.Settings != nil && !dbValidUserSettings(c, cl, req.Settings, nil) {
 		return
 	}
+	if en.Slug == "mongodb" && !s.e.cfg.Realism.Ideal {
+		// Official provider PR #1027 serialises MongoDB user creates: parallel ones fail.
+		if last, ok := s.e.mongoUserCreated[cl.ID]; ok && c.now.Sub(last) < s.e.scaled(dbMongoUserCreateGap) {
+			c.fail(http.StatusInternalServerError, "server_error", "Unexpected server-side error: another user is being created on MongoDB cluster "+cl.Name+"; create its users one at a time, waiting for each create to finish")
+			return
+		}
+		s.e.mongoUserCreated[cl.ID] = c.now
+	}
 	u := newDBUser(en, req.Name, dbRoleNormal)
 	if req.MySQLSettings != nil {
 		u.authPlugin = req.MySQLSettings.AuthPlugin
@@ -299,7 +346,7 @@ func (s *databaseStore) createUser(c *call) {
 // updateUser replaces a user's settings (Kafka ACLs, OpenSearch ACLs,
 // MongoDB roles, PostgreSQL replication). DigitalOcean answers 201.
 func (s *databaseStore) updateUser(c *call) {
-	cl, u, ok := s.findUser(c)
+	cl, u, ok := s.managedUser(c, "updating a user")
 	if !ok {
 		return
 	}
@@ -321,7 +368,7 @@ func (s *databaseStore) updateUser(c *call) {
 }
 
 func (s *databaseStore) deleteUser(c *call) {
-	cl, u, ok := s.findUser(c)
+	cl, u, ok := s.managedUser(c, "deleting a user")
 	if !ok {
 		return
 	}
@@ -342,7 +389,7 @@ func (s *databaseStore) deleteUser(c *call) {
 // resetUserAuth issues a new password (and, on MySQL, may switch the auth
 // plugin). Connection details follow the primary user's new password.
 func (s *databaseStore) resetUserAuth(c *call) {
-	cl, u, ok := s.findUser(c)
+	cl, u, ok := s.managedUser(c, "resetting a user's password")
 	if !ok {
 		return
 	}

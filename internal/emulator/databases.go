@@ -748,6 +748,7 @@ func (s *databaseStore) create(c *call) {
 		cl.eviction = "noeviction"
 	}
 	s.clusters[id] = cl
+	s.recordIfOpen(cl) // no rules: open to the internet (database_firewall.go)
 	if req.ProjectID != "" {
 		s.e.projects.assignments[dbURN(id)] = assignment{projectID: req.ProjectID, at: c.now}
 	}

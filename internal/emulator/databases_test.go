@@ -653,10 +653,10 @@ func TestDatabasePools(t *testing.T) {
 	}{
 		{godo.DatabaseCreatePoolRequest{Name: "more", Mode: "session", Size: 5, Database: "defaultdb"}, []string{"size 5", "22", "at most 2 remain"}},
 		{godo.DatabaseCreatePoolRequest{Name: "main", Mode: "session", Size: 1, Database: "defaultdb"}, []string{"main", "already exists"}},
-		{godo.DatabaseCreatePoolRequest{Name: "m2", Mode: "fast", Size: 1, Database: "defaultdb"}, []string{"mode", "fast"}},
-		{godo.DatabaseCreatePoolRequest{Name: "m2", Mode: "session", Size: 0, Database: "defaultdb"}, []string{"size", "at least 1"}},
-		{godo.DatabaseCreatePoolRequest{Name: "m2", Mode: "session", Size: 1, Database: "nope"}, []string{"db", "nope"}},
-		{godo.DatabaseCreatePoolRequest{Name: "m2", Mode: "session", Size: 1, Database: "defaultdb", User: "ghost"}, []string{"user", "ghost"}},
+		{godo.DatabaseCreatePoolRequest{Name: "m22", Mode: "fast", Size: 1, Database: "defaultdb"}, []string{"mode", "fast"}},
+		{godo.DatabaseCreatePoolRequest{Name: "m22", Mode: "session", Size: 0, Database: "defaultdb"}, []string{"size", "at least 1"}},
+		{godo.DatabaseCreatePoolRequest{Name: "m22", Mode: "session", Size: 1, Database: "nope"}, []string{"db", "nope"}},
+		{godo.DatabaseCreatePoolRequest{Name: "m22", Mode: "session", Size: 1, Database: "defaultdb", User: "ghost"}, []string{"user", "ghost"}},
 	} {
 		_, _, err := c.Databases.CreatePool(ctx, pg.ID, &tc.req)
 		wantDBError(t, err, http.StatusUnprocessableEntity, tc.fragments...)

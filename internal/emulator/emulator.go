@@ -123,6 +123,14 @@ type Emulator struct {
 	k8s      *kubernetesStore
 	dbs      *databaseStore
 	projects *projectStore
+	tags     *tagStore
+
+	// everOpen names the database clusters that at some moment had no
+	// firewall rules (EverOpenDatabases).
+	everOpen map[string]bool
+	// mongoUserCreated is when each MongoDB cluster, by id, last accepted
+	// a user create (database_users.go).
+	mongoUserCreated map[string]time.Time
 
 	// heldNames are names of deleted objects DigitalOcean does not yet
 	// give out again (Realism.NameHold), by namespace then name.
@@ -135,7 +143,7 @@ type Emulator struct {
 	recorder func(Exchange)
 }
 
-// family is one API area (VPCs, Kubernetes, databases, projects). Families
+// family is one API area (VPCs, Kubernetes, databases, projects, tags). Families
 // keep their own state and take part in time, inventory and reset.
 type family interface {
 	register(r *router)
@@ -158,6 +166,9 @@ func New(cfg Config) *Emulator {
 		requests:  newRequestLog(),
 		failures:  map[TransitionKind]int{},
 		heldNames: map[string]map[string]time.Time{},
+
+		everOpen:         map[string]bool{},
+		mongoUserCreated: map[string]time.Time{},
 	}
 	for _, t := range cfg.ExtraTokens {
 		e.tokens[t] = true
@@ -167,7 +178,8 @@ func New(cfg Config) *Emulator {
 	e.k8s = newKubernetesStore(e)
 	e.dbs = newDatabaseStore(e)
 	e.projects = newProjectStore(e)
-	e.families = []family{e.vpcs, e.k8s, e.dbs, e.projects}
+	e.tags = newTagStore(e)
+	e.families = []family{e.vpcs, e.k8s, e.dbs, e.projects, e.tags}
 	for _, f := range e.families {
 		f.register(e.routes)
 	}
@@ -218,6 +230,8 @@ func (e *Emulator) Reset() {
 	}
 	e.failures = map[TransitionKind]int{}
 	e.heldNames = map[string]map[string]time.Time{}
+	e.everOpen = map[string]bool{}
+	e.mongoUserCreated = map[string]time.Time{}
 	e.faults.clear()
 	e.requests.reset()
 	e.limiter.reset()

@@ -19,7 +19,7 @@ import (
 // FuzzServeHTTP sends arbitrary requests (method, path and query, body,
 // credentials, content type) through the emulator's decoding and routing,
 // against a world that holds one of everything (VPC, cluster, node pool,
-// databases with a user, db, pool and replica, project), and checks:
+// databases with a user, db, pool and replica, project, tag), and checks:
 //   - the emulator never panics;
 //   - every answer has a status from the set DigitalOcean uses, and a body
 //     that is JSON: a DigitalOcean error object (id, message, request_id on
@@ -100,8 +100,12 @@ func fuzzSeeds() []fuzzSeed {
 		{"POST", "/v2/projects", `{"name":"seed","purpose":"p","environment":"Development","description":"d"}`},
 		{"PUT", "/v2/projects/{project_id}", `{"name":"n","description":"d","purpose":"p","environment":"Staging","is_default":false}`},
 		{"PATCH", "/v2/projects/{project_id}", `{"is_default":true}`},
-		{"POST", "/v2/projects/{project_id}/resources", `{"resources":["do:vpc:{vpc_id}","do:dbaas:{database_cluster_uuid}"]}`},
+		{"POST", "/v2/projects/{project_id}/resources", `{"resources":["do:kubernetes:{cluster_id}","do:dbaas:{database_cluster_uuid}"]}`},
+		{"POST", "/v2/projects/{project_id}/resources", `{"resources":["do:vpc:{vpc_id}"]}`},
 		{"POST", "/v2/projects/default/resources", `{"resources":["do:kubernetes:{cluster_id}"]}`},
+		{"POST", "/v2/tags", `{"name":"seed:tag"}`},
+		{"POST", "/v2/tags/{tag_id}/resources", `{"resources":[{"resource_id":"{valkey_uuid}","resource_type":"database"}]}`},
+		{"DELETE", "/v2/tags/{tag_id}/resources", `{"resources":[{"resource_id":"{database_cluster_uuid}","resource_type":"database"}]}`},
 		{"POST", "/_emulator/faults", `{"kind":"status","status":503,"count":1}`},
 		{"DELETE", "/_emulator/faults", ``},
 		{"GET", "/_emulator/inventory", ``},
@@ -185,6 +189,8 @@ func newFuzzWorld(t *testing.T) *fuzzWorld {
 			w.ids["{node_id}"], _ = n["id"].(string)
 		}
 	})
+	setup("POST", "/v2/tags", `{"name":"fz:tag"}`, field("{tag_id}", "tag", "name"))
+	setup("POST", "/v2/tags/{tag_id}/resources", `{"resources":[{"resource_id":"{database_cluster_uuid}","resource_type":"database"}]}`, nil)
 	w.ids["{username}"], w.ids["{database_name}"], w.ids["{pool_name}"], w.ids["{replica_name}"] = "app", "app", "app", "fz-pg-dr"
 	w.advance(2 * time.Hour)
 	for k, v := range w.ids {
@@ -350,14 +356,14 @@ func (w *fuzzWorld) checkConsistent(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"/v2/vpcs?per_page=200", "/v2/kubernetes/clusters?per_page=200", "/v2/databases?per_page=200",
-		"/v2/projects?per_page=200", "/v2/projects/default", "/v2/projects/default/resources?per_page=200"} {
+		"/v2/projects?per_page=200", "/v2/projects/default", "/v2/projects/default/resources?per_page=200", "/v2/tags?per_page=200"} {
 		get(p, false)
 	}
 	for _, p := range []string{"/v2/vpcs/{vpc_id}", "/v2/vpcs/{vpc_id}/members", "/v2/kubernetes/clusters/{cluster_id}",
 		"/v2/kubernetes/clusters/{cluster_id}/node_pools", "/v2/kubernetes/clusters/{cluster_id}/kubeconfig",
 		"/v2/databases/{database_cluster_uuid}", "/v2/databases/{database_cluster_uuid}/users", "/v2/databases/{database_cluster_uuid}/pools",
 		"/v2/databases/{database_cluster_uuid}/replicas", "/v2/databases/{database_cluster_uuid}/firewall", "/v2/databases/{database_cluster_uuid}/dbs",
-		"/v2/databases/{valkey_uuid}/eviction_policy", "/v2/projects/{project_id}/resources"} {
+		"/v2/databases/{valkey_uuid}/eviction_policy", "/v2/projects/{project_id}/resources", "/v2/tags/{tag_id}"} {
 		get(p, true)
 	}
 	inv := w.e.Inventory()

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -10,6 +11,8 @@ import (
 // Projects: /v2/projects and their resources. Every account has a default
 // project; new resources land in it until assigned elsewhere, and a resource
 // belongs to exactly one project. Deleted resources drop out of listings.
+// Only DigitalOcean's project resource types belong to projects: VPCs do
+// not, so they are neither listed nor assignable.
 
 type project struct {
 	ID          string    `json:"id"`
@@ -143,9 +146,23 @@ func urnKind(urn string) string {
 	return parts[1]
 }
 
-var validURNKinds = map[string]bool{
-	"dbaas": true, "domain": true, "droplet": true, "floatingip": true, "loadbalancer": true,
-	"space": true, "volume": true, "kubernetes": true, "vpc": true,
+// projectResourceKinds are the URN types a project holds: the official
+// provider's docs/resources/project.md ("App Platform Apps, Database
+// Clusters, Domains, Droplets, Floating IPs, Kubernetes Clusters, Load
+// Balancers, Spaces Buckets, Volumes") with godo's URN spellings (reserved
+// IPs are floating IPs renamed). "vpc" is not among them.
+var projectResourceKinds = map[string]bool{
+	"app": true, "dbaas": true, "domain": true, "droplet": true, "floatingip": true, "reservedip": true,
+	"reservedipv6": true, "kubernetes": true, "loadbalancer": true, "space": true, "volume": true,
+}
+
+func projectResourceKindList() string {
+	kinds := make([]string, 0, len(projectResourceKinds))
+	for k := range projectResourceKinds {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return strings.Join(kinds, ", ")
 }
 
 func (s *projectStore) list(c *call) { respondList(c, "projects", s.sorted()) }
@@ -294,13 +311,13 @@ func (s *projectStore) delete(c *call) {
 func (s *projectStore) resourcesOf(projectID string) []projectResource {
 	var urns []string
 	for urn, a := range s.assignments {
-		if a.projectID == projectID && s.urnExists(urn) {
+		if a.projectID == projectID && projectResourceKinds[urnKind(urn)] && s.urnExists(urn) {
 			urns = append(urns, urn)
 		}
 	}
 	if p := s.projects[projectID]; p != nil && p.IsDefault {
 		for _, urn := range s.allURNs() {
-			if _, assigned := s.assignments[urn]; !assigned {
+			if _, assigned := s.assignments[urn]; !assigned && projectResourceKinds[urnKind(urn)] {
 				urns = append(urns, urn)
 			}
 		}
@@ -343,8 +360,14 @@ func selfPath(kind string) string {
 		return "databases"
 	case "kubernetes":
 		return "kubernetes/clusters"
-	case "vpc":
-		return "vpcs"
+	case "floatingip":
+		return "floating_ips"
+	case "reservedip":
+		return "reserved_ips"
+	case "reservedipv6":
+		return "reserved_ipv6"
+	case "loadbalancer":
+		return "load_balancers"
 	default:
 		return kind + "s"
 	}
@@ -379,9 +402,17 @@ func (s *projectStore) assignTo(c *call, p *project) {
 		c.unprocessable("resources must list at least one URN")
 		return
 	}
-	for _, urn := range req.Resources {
-		if !validURNKinds[urnKind(urn)] {
-			c.unprocessable("%q is not a valid URN: expected do:<type>:<id>", urn)
+	// A URN DigitalOcean cannot take answers 400 (pulumi-digitalocean #82:
+	// "400 resource objects must have an urn in the following format:
+	// do:resource_type:resource_id").
+	for i, urn := range req.Resources {
+		switch kind := urnKind(urn); {
+		case kind == "vpc":
+			// VPCs are not project resources (official provider docs/resources/project.md).
+			c.fail(http.StatusBadRequest, "bad_request", fmt.Sprintf("resources[%d] %q is a VPC, and VPCs are not project resources: leave it out of the assignment (project resources are %s)", i, urn, projectResourceKindList()))
+			return
+		case !projectResourceKinds[kind]:
+			c.fail(http.StatusBadRequest, "bad_request", fmt.Sprintf("resources[%d] %q: resource objects must have an urn in the following format: do:resource_type:resource_id, where resource_type is one of %s", i, urn, projectResourceKindList()))
 			return
 		}
 	}
