@@ -13,7 +13,7 @@ import (
 func tourTags(t *testing.T, c *godo.Client, srv *Server) {
 	req := dbRequest("tour-tagged", "pg")
 	req.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "203.0.113.0/24"}}
-	db := createDB(t, c, req)
+	db := createVisibleDB(t, c, req)
 
 	if _, _, err := c.Tags.Create(ctx, &godo.TagCreateRequest{Name: "tour:tag"}); err != nil {
 		t.Fatal(err)

@@ -334,7 +334,7 @@ func tourProjects(t *testing.T, c *godo.Client, _ *Server) {
 	}
 	dbReq := dbRequest("tour-project-db", "pg")
 	dbReq.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "203.0.113.0/24"}}
-	db := createDB(t, c, dbReq)
+	db := createVisibleDB(t, c, dbReq)
 	urn := "do:dbaas:" + db.ID
 	if _, _, err := c.Projects.AssignResources(ctx, p.ID, urn); err != nil {
 		t.Fatal(err)

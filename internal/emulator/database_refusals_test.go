@@ -74,7 +74,7 @@ func TestFirewallRefusesIPv6(t *testing.T) {
 
 	req = dbRequest("v6-walled", "pg")
 	req.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "203.0.113.0/24"}}
-	db := createDB(t, c, req)
+	db := createVisibleDB(t, c, req)
 	for _, v6 := range []string{"2001:db8::1", "2001:db8::/48", "::ffff:203.0.113.9", "fe80::1%eth0"} {
 		err := putRulesRaw(c, db.ID, []map[string]string{{"type": "ip_addr", "value": "203.0.113.0/24"}, {"type": "ip_addr", "value": v6}})
 		wantDBError(t, err, http.StatusUnprocessableEntity, "rules[1].value", v6, "You cannot add IPv6 addresses as trusted sources")
@@ -98,7 +98,7 @@ func TestFirewallRuleLimit(t *testing.T) {
 	wantDBError(t, err, http.StatusUnprocessableEntity, "rules lists 101 rules", "limited to 100")
 
 	req.Rules = req.Rules[:100]
-	db := createDB(t, c, req)
+	db := createVisibleDB(t, c, req)
 	if rules, _, err := c.Databases.GetFirewallRules(ctx, db.ID); err != nil || len(rules) != 100 {
 		t.Fatalf("create with 100 rules: %v %d", err, len(rules))
 	}
@@ -220,13 +220,13 @@ func TestMongoUserCreatesOneAtATime(t *testing.T) {
 
 func TestEverOpenDatabases(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	createDB(t, c, dbRequest("open-from-birth", "pg")) // no rules
+	createVisibleDB(t, c, dbRequest("open-from-birth", "pg")) // no rules
 	req := dbRequest("walled", "pg")
 	req.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "10.10.0.0/16"}}
-	walled := createDB(t, c, req)
+	walled := createVisibleDB(t, c, req)
 	req = dbRequest("always-walled", "mysql")
 	req.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "tag", Value: "app"}}
-	always := createDB(t, c, req)
+	always := createVisibleDB(t, c, req)
 	if got := srv.EverOpenDatabases(); !slices.Equal(got, []string{"open-from-birth"}) {
 		t.Fatalf("after creates: %v", got)
 	}

@@ -24,7 +24,7 @@ func TestProjectsAndAssignment(t *testing.T) {
 	}
 	req := dbRequest("projected", "pg")
 	req.PrivateNetworkUUID = v.ID
-	db := createDB(t, c, req)
+	db := createVisibleDB(t, c, req)
 	urn := "do:dbaas:" + db.ID
 
 	// New resources land in the default project; VPCs are not project

@@ -21,8 +21,8 @@ func TestTagsOnDatabases(t *testing.T) {
 	_, c := startTest(t, Config{})
 	req := dbRequest("vectors", "pg")
 	req.Tags = []string{"stack:a"}
-	db := createDB(t, c, req)
-	other := createDB(t, c, dbRequest("other", "mysql"))
+	db := createVisibleDB(t, c, req)
+	other := createVisibleDB(t, c, dbRequest("other", "mysql"))
 
 	tag, resp, err := c.Tags.Create(ctx, &godo.TagCreateRequest{Name: "team-ml"})
 	if err != nil || resp.StatusCode != http.StatusCreated || tag.Name != "team-ml" || tag.Resources == nil || tag.Resources.Count != 0 {
@@ -128,7 +128,7 @@ func TestTagsOnDatabases(t *testing.T) {
 // A deleted database cannot be tagged, and its tags no longer count.
 func TestTagsDeletedDatabase(t *testing.T) {
 	_, c := startTest(t, Config{})
-	db := createDB(t, c, dbRequest("short-lived", "pg"))
+	db := createVisibleDB(t, c, dbRequest("short-lived", "pg"))
 	if _, _, err := c.Tags.Create(ctx, &godo.TagCreateRequest{Name: "keep"}); err != nil {
 		t.Fatal(err)
 	}
