@@ -86,6 +86,10 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 		req.MaintenancePolicy = maintenancePolicy(c)
 	}
 	created, err := r.createClusterOnceNameFree(ctx, req)
+	if err != nil && nameHeld(err) {
+		return fmt.Errorf("%w; DigitalOcean still holds the name of a cluster deleted minutes ago: apply again in a few minutes",
+			apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err))
+	}
 	if err != nil {
 		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
 			c, err := r.findOwnCluster(ctx, name)
@@ -121,7 +125,7 @@ func (r *run) createClusterOnceNameFree(ctx context.Context, req *godo.Kubernete
 	var created *godo.KubernetesCluster
 	var createErr error
 	since := time.Now()
-	err := r.e.Poll.waitUntil(ctx, "DigitalOcean to release the cluster name "+req.Name, func(ctx context.Context) (bool, error) {
+	waitErr := r.e.Poll.waitUntil(ctx, "DigitalOcean to release the cluster name "+req.Name, func(ctx context.Context) (bool, error) {
 		created, _, createErr = r.e.API.Kubernetes.Create(ctx, req)
 		if createErr == nil || !nameHeld(createErr) {
 			return true, nil
@@ -135,10 +139,10 @@ func (r *run) createClusterOnceNameFree(ctx context.Context, req *godo.Kubernete
 			"cluster": req.Name, "waited": time.Since(since).Round(time.Second).String()})
 		return false, nil
 	})
-	if err != nil && createErr != nil {
-		// Out of time while the name was held: say so, with the API's answer.
-		return nil, fmt.Errorf("%w (DigitalOcean still holds the name of a recently deleted cluster; apply again in a few minutes)", createErr)
+	if waitErr != nil && createErr == nil {
+		return nil, waitErr
 	}
+	// Out of time while the name was held, createErr is the refusal.
 	return created, createErr
 }
 
