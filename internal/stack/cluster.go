@@ -86,11 +86,9 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 		req.MaintenancePolicy = maintenancePolicy(c)
 	}
 	created, err := r.createClusterOnceNameFree(ctx, req)
-	if err != nil && nameHeld(err) {
-		return fmt.Errorf("%w; DigitalOcean still holds the name of a cluster deleted minutes ago: apply again in a few minutes",
-			apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err))
-	}
 	if err != nil {
+		// Only a live cluster carrying the stack's tag is adopted, never
+		// the deleted one still holding the name.
 		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
 			c, err := r.findOwnCluster(ctx, name)
 			if c != nil {
@@ -98,6 +96,10 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 			}
 			return c != nil, err
 		})
+		if !adopted && nameHeld(err) {
+			return fmt.Errorf("%w; DigitalOcean still holds the name of a cluster deleted minutes ago: apply again in a few minutes",
+				apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err))
+		}
 		if !adopted {
 			return apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err)
 		}
@@ -123,13 +125,18 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 // "is not available" until DigitalOcean releases it.
 func (r *run) createClusterOnceNameFree(ctx context.Context, req *godo.KubernetesClusterCreateRequest) (*godo.KubernetesCluster, error) {
 	var created *godo.KubernetesCluster
-	var createErr error
+	var createErr, held error
 	since := time.Now()
 	waitErr := r.e.Poll.waitUntil(ctx, "DigitalOcean to release the cluster name "+req.Name, func(ctx context.Context) (bool, error) {
 		created, _, createErr = r.e.API.Kubernetes.Create(ctx, req)
+		if createErr != nil && ctx.Err() != nil && held != nil {
+			// Out of time mid-request: the refusal is the news.
+			createErr = held
+		}
 		if createErr == nil || !nameHeld(createErr) {
 			return true, nil
 		}
+		held = createErr
 		// Our own create whose answer was lost is not held, but taken:
 		// only a live cluster carrying the stack's tag is adopted.
 		if own, err := r.findOwnCluster(ctx, req.Name); err == nil && own != nil {
