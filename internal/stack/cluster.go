@@ -403,9 +403,21 @@ func (r *run) deleteClusterStep(ctx context.Context) error {
 // deleteCluster deletes a cluster with the load balancers and volumes its
 // workloads created, so destroy leaves nothing billing behind.
 func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
-	_, err := r.e.API.Kubernetes.DeleteDangerous(ctx, c.ID)
-	if err != nil && !isNotFound(err) {
-		return apiErr("deleting cluster "+c.Name+" with its load balancers and volumes", err)
+	// Its nodes as they are now (the autoscaler adds some between reads):
+	// their Droplets linger in the VPC after the delete, and destroy must
+	// know them for the stack's.
+	live, _, err := r.e.API.Kubernetes.Get(ctx, c.ID)
+	switch {
+	case err == nil:
+		c.Droplets = workerDroplets(live, c, time.Now())
+	case !isNotFound(err):
+		return apiErr("reading cluster "+c.Name+" before deleting it", err)
+	}
+	if !isNotFound(err) {
+		_, err = r.e.API.Kubernetes.DeleteDangerous(ctx, c.ID)
+		if err != nil && !isNotFound(err) {
+			return apiErr("deleting cluster "+c.Name+" with its load balancers and volumes", err)
+		}
 	}
 	// Its worker Droplets stay VPC members for a while: remember them so
 	// deleting the VPC waits them out.
