@@ -15,7 +15,8 @@ import (
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
 )
 
-// Every part the stack owns lands in the stack's project, and the stack tag
+// Every part the stack owns that is a project resource (the cluster, the
+// databases; not the VPC) lands in the stack's project, and the stack tag
 // is on the cluster, its node pools and the databases.
 func TestAccInferenceStackProjectAndTags(t *testing.T) {
 	srv := startEmulator(t, emulator.Config{})
@@ -67,10 +68,15 @@ resource "attach_inference_stack" "test" {
 				for _, r := range resources {
 					in[r.URN] = true
 				}
-				for _, urn := range []string{"do:vpc:" + attrs["vpc_id"], attrs["cluster_urn"], attrs["databases.vectors.urn"]} {
+				for _, urn := range []string{attrs["cluster_urn"], attrs["databases.vectors.urn"]} {
 					if !in[urn] {
 						return fmt.Errorf("%s is not in project %s: %v", urn, project.ID, resources)
 					}
+				}
+				// VPCs are not project resources (official provider
+				// docs/resources/project.md): DigitalOcean refuses them.
+				if in["do:vpc:"+attrs["vpc_id"]] {
+					return fmt.Errorf("the VPC was assigned to project %s: %v", project.ID, resources)
 				}
 				cluster, _, err := api.Kubernetes.Get(ctx, attrs["cluster_id"])
 				if err != nil {

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // How the DOKS cluster is managed. The cluster is created with all its node
@@ -83,8 +85,10 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 		req.MaintenancePolicy = maintenancePolicy(c)
 	}
-	created, _, err := r.e.API.Kubernetes.Create(ctx, req)
+	created, err := r.createClusterOnceNameFree(ctx, req)
 	if err != nil {
+		// Only a live cluster carrying the stack's tag is adopted, never
+		// the deleted one still holding the name.
 		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
 			c, err := r.findOwnCluster(ctx, name)
 			if c != nil {
@@ -92,6 +96,10 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 			}
 			return c != nil, err
 		})
+		if !adopted && nameHeld(err) {
+			return fmt.Errorf("%w; DigitalOcean still holds the name of a cluster deleted minutes ago: apply again in a few minutes",
+				apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err))
+		}
 		if !adopted {
 			return apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err)
 		}
@@ -103,7 +111,54 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	// Record the id before waiting: if the wait fails the cluster is in
 	// state (and the resource tainted), never orphaned.
 	r.update(func(st *Status) { st.Cluster = r.clusterStatusFrom(created, generation, nil) })
-	return r.waitClusterReady(ctx, created.ID)
+	// Every pool is new: each needs the nodes it was created with.
+	want := map[string]int{}
+	for _, p := range req.NodePools {
+		want[p.Name] = requiredNodes(desiredPools(r.spec)[p.Name])
+	}
+	return r.waitClusterReady(ctx, created.ID, want)
+}
+
+// createClusterOnceNameFree creates the cluster, waiting while DigitalOcean
+// still holds its name: the name of a cluster deleted minutes ago (the
+// stack replaced whole, or destroyed and applied again) is refused with 422
+// "is not available" until DigitalOcean releases it.
+func (r *run) createClusterOnceNameFree(ctx context.Context, req *godo.KubernetesClusterCreateRequest) (*godo.KubernetesCluster, error) {
+	var created *godo.KubernetesCluster
+	var createErr, held error
+	since := time.Now()
+	waitErr := r.e.Poll.waitUntil(ctx, "DigitalOcean to release the cluster name "+req.Name, func(ctx context.Context) (bool, error) {
+		created, _, createErr = r.e.API.Kubernetes.Create(ctx, req)
+		if createErr != nil && ctx.Err() != nil && held != nil {
+			// Out of time mid-request: the refusal is the news.
+			createErr = held
+		}
+		if createErr == nil || !nameHeld(createErr) {
+			return true, nil
+		}
+		held = createErr
+		// Our own create whose answer was lost is not held, but taken:
+		// only a live cluster carrying the stack's tag is adopted.
+		if own, err := r.findOwnCluster(ctx, req.Name); err == nil && own != nil {
+			return true, nil
+		}
+		tflog.Info(ctx, "cluster name still held after a recent delete; retrying the create", map[string]any{
+			"cluster": req.Name, "waited": time.Since(since).Round(time.Second).String()})
+		return false, nil
+	})
+	if waitErr != nil && createErr == nil {
+		return nil, waitErr
+	}
+	// Out of time while the name was held, createErr is the refusal.
+	return created, createErr
+}
+
+// nameHeld reports DigitalOcean's refusal of a name a deleted object still
+// holds (422, "... is not available").
+func nameHeld(err error) bool {
+	var er *godo.ErrorResponse
+	return statusOf(err) == http.StatusUnprocessableEntity && errors.As(err, &er) &&
+		strings.Contains(strings.ToLower(er.Message), "not available")
 }
 
 // findOwnCluster finds the stack's cluster called name (it carries the
@@ -116,7 +171,8 @@ func (r *run) findOwnCluster(ctx context.Context, name string) (*godo.Kubernetes
 		return nil, err
 	}
 	for _, c := range clusters {
-		if c.Name == name && slices.Contains(c.Tags, r.spec.StackTag()) {
+		deleted := c.Status != nil && (c.Status.State == godo.KubernetesClusterStatusDeleted || c.Status.State == "deleting")
+		if c.Name == name && slices.Contains(c.Tags, r.spec.StackTag()) && !deleted {
 			return c, nil
 		}
 	}
@@ -166,17 +222,24 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 			return apiErr(fmt.Sprintf("upgrading cluster %s to %s", cur.Name, c.Version), err)
 		}
 		// The upgrade is asynchronous: wait for it before touching pools.
-		if err := r.waitClusterReady(ctx, cur.ID); err != nil {
+		if err := r.waitClusterReady(ctx, cur.ID, nil); err != nil {
 			return err
 		}
 	}
-	if err := r.replaceFailedNodes(ctx, cur); err != nil {
+	replaced, err := r.replaceFailedNodes(ctx, cur)
+	if err != nil {
 		return err
 	}
-	if err := r.reconcileNodePools(ctx, cur); err != nil {
+	touched, err := r.reconcileNodePools(ctx, cur)
+	if err != nil {
 		return err
 	}
-	return r.waitClusterReady(ctx, cur.ID)
+	for name, n := range replaced {
+		if _, ok := touched[name]; !ok {
+			touched[name] = n
+		}
+	}
+	return r.waitClusterReady(ctx, cur.ID, r.poolsToWaitFor(cur, touched))
 }
 
 // clusterUpdate is the PUT body. godo's KubernetesClusterUpdateRequest
@@ -201,10 +264,15 @@ func (r *run) putCluster(ctx context.Context, id string, body *clusterUpdate) er
 }
 
 // waitClusterReady polls the cluster (one GET returns it with its pools and
-// nodes) until it runs and every pool has its nodes running.
-func (r *run) waitClusterReady(ctx context.Context, id string) error {
+// nodes) until it runs and each pool in want has at least the nodes the
+// apply asked of it running (want: DOKS pool name -> nodes required).
+// Nodes beyond those (the autoscaler's) and pools the apply did not touch
+// are not waited for. Pools still short when ctx ends are marked, so the
+// next apply continues the wait, and the error names them.
+func (r *run) waitClusterReady(ctx context.Context, id string, want map[string]int) error {
 	since := time.Now()
-	return r.e.Poll.waitUntil(ctx, "cluster "+id+" to be running", func(ctx context.Context) (bool, error) {
+	var short []poolShortfall
+	err := r.e.Poll.waitUntil(ctx, "cluster "+id+" to be running", func(ctx context.Context) (bool, error) {
 		c, err := r.getCluster(ctx, id, since, r.e.Poll.MinWall())
 		if err != nil {
 			return false, apiErr("reading cluster "+id, err)
@@ -227,11 +295,37 @@ func (r *run) waitClusterReady(ctx context.Context, id string) error {
 				return false, fmt.Errorf("cluster %s failed to provision (state %s): %s", c.Name, c.Status.State, c.Status.Message)
 			}
 		}
-		if failed := failedNodes(c); failed != "" {
-			return false, fmt.Errorf("cluster %s: nodes failed to provision: %s; apply again to replace them", c.Name, failed)
+		var missing []string
+		short, missing = r.poolShortfalls(c, want)
+		if len(missing) > 0 {
+			return false, fmt.Errorf("cluster %s: node pools %s are gone (deleted outside Terraform?); apply again to recreate them", c.Name, strings.Join(missing, ", "))
 		}
-		return c.Status != nil && c.Status.State == godo.KubernetesClusterStatusRunning && poolsReady(c), nil
+		var failed []string
+		for _, s := range short {
+			failed = append(failed, s.failed...)
+		}
+		if len(failed) > 0 {
+			return false, fmt.Errorf("cluster %s: nodes failed to provision: %s; apply again to replace them", c.Name, strings.Join(failed, ", "))
+		}
+		// Degraded is a running control plane with unhealthy nodes: those
+		// of the pools waited for are checked above, the others are not
+		// this apply's to wait for.
+		running := c.Status != nil && (c.Status.State == godo.KubernetesClusterStatusRunning ||
+			c.Status.State == godo.KubernetesClusterStatusDegraded)
+		if running && len(short) > 0 {
+			for _, s := range short {
+				tflog.Info(ctx, "waiting for node pool nodes to run", map[string]any{
+					"cluster": c.Name, "pool": s.pool, "running": s.running, "required": s.required,
+					"provisioning": s.provisioning, "provisioning_for": s.longest.Round(time.Second).String()})
+			}
+		}
+		return running && len(short) == 0, nil
 	})
+	r.markWaiting(id, want, short, err)
+	if err != nil && ctx.Err() != nil && len(short) > 0 {
+		return fmt.Errorf("%s; the next apply continues the wait: %w", describeShortfalls(short, r.spec.Region), err)
+	}
+	return err
 }
 
 func (r *run) refreshCluster(ctx context.Context) error {
@@ -309,10 +403,38 @@ func (r *run) deleteClusterStep(ctx context.Context) error {
 // deleteCluster deletes a cluster with the load balancers and volumes its
 // workloads created, so destroy leaves nothing billing behind.
 func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
-	_, err := r.e.API.Kubernetes.DeleteDangerous(ctx, c.ID)
-	if err != nil && !isNotFound(err) {
-		return apiErr("deleting cluster "+c.Name+" with its load balancers and volumes", err)
+	// Its nodes as they are now (the autoscaler adds some between reads):
+	// their Droplets linger in the VPC after the delete, and destroy must
+	// know them for the stack's.
+	live, _, err := r.e.API.Kubernetes.Get(ctx, c.ID)
+	switch {
+	case err == nil:
+		c.Droplets = workerDroplets(live, c, time.Now())
+	case !isNotFound(err):
+		return apiErr("reading cluster "+c.Name+" before deleting it", err)
 	}
+	if !isNotFound(err) {
+		_, err = r.e.API.Kubernetes.DeleteDangerous(ctx, c.ID)
+		if err != nil && !isNotFound(err) {
+			return apiErr("deleting cluster "+c.Name+" with its load balancers and volumes", err)
+		}
+	}
+	// Its worker Droplets stay VPC members for a while: remember them so
+	// deleting the VPC waits them out.
+	now := time.Now()
+	r.update(func(st *Status) {
+		for id, seen := range st.RetiredDroplets {
+			if now.Sub(seen) >= dropletMemory {
+				delete(st.RetiredDroplets, id)
+			}
+		}
+		if len(c.Droplets) > 0 && st.RetiredDroplets == nil {
+			st.RetiredDroplets = map[string]time.Time{}
+		}
+		for id := range c.Droplets {
+			st.RetiredDroplets[id] = now
+		}
+	})
 	return nil
 }
 
@@ -363,7 +485,44 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 			s.Pools[p.Name] = poolStatusFrom(p, r.poolSpecFor(p.Name))
 		}
 	}
+	if prior != nil && prior.ID == c.ID {
+		for key, p := range s.Pools {
+			if old := prior.Pools[key]; old != nil && old.ID == p.ID {
+				p.WaitingSince = old.WaitingSince
+			}
+		}
+	}
+	s.Droplets = workerDroplets(c, prior, time.Now())
 	return s
+}
+
+// dropletMemory is how long the droplet ids of nodes that left a cluster
+// are remembered: far longer than DigitalOcean takes to tear them down.
+const dropletMemory = time.Hour
+
+// workerDroplets records the Droplet ids of c's nodes as seen at now, and
+// keeps those of nodes that left it (deleted pools, replaced nodes) for
+// dropletMemory: they stay VPC members for a while after.
+func workerDroplets(c *godo.KubernetesCluster, prior *ClusterStatus, now time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	if prior != nil && prior.ID == c.ID {
+		for id, seen := range prior.Droplets {
+			if now.Sub(seen) < dropletMemory {
+				out[id] = seen
+			}
+		}
+	}
+	for _, p := range c.NodePools {
+		for _, n := range p.Nodes {
+			if n.DropletID != "" {
+				out[n.DropletID] = now
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // userTags drops the tags DOKS adds by itself ("k8s", "k8s:<id>", "k8s:worker").
@@ -376,32 +535,6 @@ func userTags(tags []string) []string {
 		out = append(out, t)
 	}
 	return out
-}
-
-func failedNodes(c *godo.KubernetesCluster) string {
-	var failed []string
-	for _, p := range c.NodePools {
-		for _, n := range p.Nodes {
-			if n.Status != nil && n.Status.State == "error" {
-				failed = append(failed, p.Name+"/"+n.Name)
-			}
-		}
-	}
-	return strings.Join(failed, ", ")
-}
-
-func poolsReady(c *godo.KubernetesCluster) bool {
-	for _, p := range c.NodePools {
-		if len(p.Nodes) < p.Count {
-			return false
-		}
-		for _, n := range p.Nodes {
-			if n.Status == nil || n.Status.State != "running" {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // VersionMatches reports whether slug is within the requested prefix,

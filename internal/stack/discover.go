@@ -198,8 +198,9 @@ func (r *run) discoverDatabase(ctx context.Context, key string, db *godo.Databas
 }
 
 // observedGPUTaints describes every GPU pool of c as wanting the GPU
-// taints it carries: an imported GPU pool then keeps DOKS's GPU taint, which
-// is what a configuration leaving taints to their default gives.
+// taints it carries, DOKS's own included whether or not the pool object
+// shows it: an imported GPU pool then keeps DOKS's GPU taint, which is what
+// a configuration leaving taints to their default gives.
 func observedGPUTaints(c *godo.KubernetesCluster) map[string]NodePoolSpec {
 	out := map[string]NodePoolSpec{}
 	for _, p := range c.NodePools {
@@ -211,6 +212,11 @@ func observedGPUTaints(c *godo.KubernetesCluster) map[string]NodePoolSpec {
 			if gpuTaintKeys[t.Key] {
 				ts = append(ts, Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
 			}
+		}
+		// DigitalOcean's pool object leaves out the taint DOKS puts on
+		// every GPU node; the nodes carry it all the same.
+		if isGPUSize(p.Size) && len(ts) == 0 {
+			ts = append(ts, doksGPUTaint(p.Size))
 		}
 		out[p.Name] = NodePoolSpec{Taints: ts}
 	}

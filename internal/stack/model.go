@@ -157,6 +157,11 @@ type Status struct {
 	// database trusts Cluster. Kept in state if a replacement fails midway.
 	RetiringCluster *ClusterStatus
 	Databases       map[string]*DatabaseStatus
+	// RetiredDroplets are the worker nodes (Droplet ids) of clusters the
+	// stack deleted, with when it deleted them: they stay members of the
+	// VPC for a while, and destroy waits them out rather than taking them
+	// for someone else's Droplets.
+	RetiredDroplets map[string]time.Time `json:",omitempty"`
 }
 
 // ClusterStatus is the observed DOKS cluster.
@@ -181,6 +186,10 @@ type ClusterStatus struct {
 	Pools map[string]*NodePoolStatus
 	// Generation counts replacements; it names the next cluster.
 	Generation int
+	// Droplets are the cluster's worker nodes by Droplet id, with when they
+	// were last seen in it (nodes of deleted pools and replaced nodes are
+	// remembered for a while: they linger as VPC members).
+	Droplets map[string]time.Time `json:",omitempty"`
 
 	Kubeconfig          string
 	KubeconfigExpiresAt time.Time
@@ -197,6 +206,10 @@ type NodePoolStatus struct {
 	Ready int
 	// Tags are the pool's tags without the ones DOKS adds.
 	Tags []string
+	// WaitingSince is set when an apply gave up waiting for the nodes it
+	// asked of the pool (GPU capacity, typically): the next apply
+	// continues the wait.
+	WaitingSince time.Time `json:",omitempty"`
 }
 
 // DatabaseStatus is an observed database cluster and the objects the stack
@@ -279,6 +292,7 @@ func (s *Status) Clone() *Status {
 	out := *s
 	out.Cluster = s.Cluster.clone()
 	out.RetiringCluster = s.RetiringCluster.clone()
+	out.RetiredDroplets = maps.Clone(s.RetiredDroplets)
 	out.Databases = map[string]*DatabaseStatus{}
 	for k, d := range s.Databases {
 		dc := *d
@@ -309,6 +323,7 @@ func (c *ClusterStatus) clone() *ClusterStatus {
 	}
 	out := *c
 	out.Tags = slices.Clone(c.Tags)
+	out.Droplets = maps.Clone(c.Droplets)
 	out.Pools = map[string]*NodePoolStatus{}
 	for k, p := range c.Pools {
 		pc := *p

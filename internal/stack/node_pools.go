@@ -6,8 +6,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // How node pools are managed: the system pool (SystemPoolName) and one DOKS
@@ -71,8 +73,13 @@ func (r *run) poolSpecFor(key string) NodePoolSpec {
 	return desiredPools(r.spec)[key]
 }
 
-// poolStatusFrom maps an API pool, keeping the labels and taints the stack
-// manages: DOKS's own labels, and its GPU taints unless the spec sets them.
+// poolStatusFrom maps an API pool onto what the stack manages of it. DOKS
+// labels its GPU nodes (doks.digitalocean.com/gpu-brand, .../gpu-model) and
+// taints them (nvidia.com/gpu or amd.com/gpu, NoSchedule) by itself; the
+// pool object may or may not show those (DigitalOcean's shows only what
+// the user set), so both shapes map to the same status: a DOKS label counts
+// only when the spec sets it, and DOKS's GPU taint is there exactly when
+// the spec wants it (the nodes carry it either way).
 func poolStatusFrom(p *godo.KubernetesNodePool, want NodePoolSpec) *NodePoolStatus {
 	spec := NodePoolSpec{Size: p.Size, AutoScale: p.AutoScale, Labels: map[string]string{}}
 	if p.AutoScale {
@@ -82,21 +89,22 @@ func poolStatusFrom(p *godo.KubernetesNodePool, want NodePoolSpec) *NodePoolStat
 		spec.NodeCount = p.Count
 	}
 	for k, v := range p.Labels {
-		if !strings.HasPrefix(k, doksLabelPrefix) {
+		if _, wanted := want.Labels[k]; wanted || !strings.HasPrefix(k, doksLabelPrefix) {
 			spec.Labels[k] = v
 		}
 	}
-	wantTaint := map[string]bool{}
-	for _, t := range want.Taints {
-		wantTaint[t.Key] = true
-	}
 	for _, t := range p.Taints {
-		if gpuTaintKeys[t.Key] && !wantTaint[t.Key] {
-			continue
+		if !isDOKSGPUTaint(t.Key, t.Value, t.Effect) {
+			spec.Taints = append(spec.Taints, Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
 		}
-		spec.Taints = append(spec.Taints, Taint{Key: t.Key, Value: t.Value, Effect: t.Effect})
+	}
+	for _, t := range want.Taints {
+		if isDOKSGPUTaint(t.Key, t.Value, t.Effect) && isGPUSize(p.Size) {
+			spec.Taints = append(spec.Taints, t)
+		}
 	}
 	slices.SortFunc(spec.Taints, compareTaints)
+	spec.Taints = slices.Compact(spec.Taints)
 	s := &NodePoolStatus{ID: p.ID, Name: p.Name, Spec: spec, Nodes: len(p.Nodes), Tags: userTags(p.Tags)}
 	for _, n := range p.Nodes {
 		if n.Status != nil && n.Status.State == "running" {
@@ -104,6 +112,20 @@ func poolStatusFrom(p *godo.KubernetesNodePool, want NodePoolSpec) *NodePoolStat
 		}
 	}
 	return s
+}
+
+// isDOKSGPUTaint reports the taint DOKS puts on GPU nodes by itself.
+func isDOKSGPUTaint(key, value, effect string) bool {
+	return gpuTaintKeys[key] && value == "" && effect == "NoSchedule"
+}
+
+// doksGPUTaint is the taint DOKS puts on nodes of a GPU size.
+func doksGPUTaint(size string) Taint {
+	key := "nvidia.com/gpu"
+	if strings.Contains(size, "mi300") || strings.Contains(size, "amd") {
+		key = "amd.com/gpu"
+	}
+	return Taint{Key: key, Effect: "NoSchedule"}
 }
 
 func compareTaints(a, b Taint) int {
@@ -140,8 +162,11 @@ func nonNil(m map[string]string) map[string]string {
 }
 
 // reconcileNodePools creates, updates, replaces and deletes pools so the
-// cluster has exactly the desired ones.
-func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) error {
+// cluster has exactly the desired ones. It returns the pools whose nodes it
+// asked for (created, replaced, resized), by DOKS name, with the number of
+// nodes each must have running.
+func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) (map[string]int, error) {
+	touched := map[string]int{}
 	want := desiredPools(r.spec)
 	tags := r.spec.AllTags()
 	for _, key := range sortedKeys(want) {
@@ -162,16 +187,22 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) error 
 					r.recordNodePool(cur.ID, key, created, spec)
 				}
 				if !adopted || ctx.Err() != nil {
-					return apiErr(fmt.Sprintf("creating node pool %s in cluster %s", key, cur.Name), err)
+					return nil, apiErr(fmt.Sprintf("creating node pool %s in cluster %s", key, cur.Name), err)
 				}
+				touched[created.Name] = requiredNodes(spec)
 				continue
 			}
 			// In state at once: a pool whose nodes never come up is
 			// still the stack's.
 			r.recordNodePool(cur.ID, key, created, spec)
+			touched[created.Name] = requiredNodes(spec)
 		case have.Spec.Size != spec.Size:
-			if err := r.replaceNodePool(ctx, cur, key, have, spec, tags); err != nil {
-				return err
+			name, err := r.replaceNodePool(ctx, cur, key, have, spec, tags)
+			if name != "" {
+				touched[name] = requiredNodes(spec)
+			}
+			if err != nil {
+				return nil, err
 			}
 		case !SamePoolConfig(have.Spec, spec) || !sameStrings(have.Tags, tags):
 			req := &godo.KubernetesNodePoolUpdateRequest{
@@ -187,7 +218,11 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) error 
 				req.Count = godo.PtrTo(spec.NodeCount)
 			}
 			if _, _, err := r.e.API.Kubernetes.UpdateNodePool(ctx, cur.ID, have.ID, req); err != nil {
-				return apiErr(fmt.Sprintf("updating node pool %s in cluster %s", key, cur.Name), err)
+				return nil, apiErr(fmt.Sprintf("updating node pool %s in cluster %s", key, cur.Name), err)
+			}
+			// A resize asks for nodes; labels, taints and tags do not.
+			if have.Spec.AutoScale != spec.AutoScale || requiredNodes(have.Spec) != requiredNodes(spec) {
+				touched[have.Name] = requiredNodes(spec)
 			}
 		}
 	}
@@ -197,25 +232,26 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) error 
 		}
 		p := cur.Pools[key]
 		if _, err := r.e.API.Kubernetes.DeleteNodePool(ctx, cur.ID, p.ID); err != nil && !isNotFound(err) {
-			return apiErr(fmt.Sprintf("deleting node pool %s from cluster %s", key, cur.Name), err)
+			return nil, apiErr(fmt.Sprintf("deleting node pool %s from cluster %s", key, cur.Name), err)
 		}
 	}
-	return nil
+	return touched, nil
 }
 
 // replaceNodePool swaps a pool for one of another size: new pool first, so
-// workloads have somewhere to go, then the old one.
-func (r *run) replaceNodePool(ctx context.Context, cur *ClusterStatus, key string, have *NodePoolStatus, spec NodePoolSpec, tags []string) error {
+// workloads have somewhere to go, then the old one. It returns the new
+// pool's name once it exists.
+func (r *run) replaceNodePool(ctx context.Context, cur *ClusterStatus, key string, have *NodePoolStatus, spec NodePoolSpec, tags []string) (string, error) {
 	name := key + "-" + shortSuffix(have.Name)
 	created, _, err := r.e.API.Kubernetes.CreateNodePool(ctx, cur.ID, nodePoolCreateRequest(name, spec, tags))
 	if err != nil {
-		return apiErr(fmt.Sprintf("creating replacement node pool %s (size %s) in cluster %s", name, spec.Size, cur.Name), err)
+		return "", apiErr(fmt.Sprintf("creating replacement node pool %s (size %s) in cluster %s", name, spec.Size, cur.Name), err)
 	}
 	r.recordNodePool(cur.ID, key, created, spec)
 	if _, err := r.e.API.Kubernetes.DeleteNodePool(ctx, cur.ID, have.ID); err != nil && !isNotFound(err) {
-		return apiErr(fmt.Sprintf("deleting node pool %s (replaced by %s) from cluster %s", have.Name, name, cur.Name), err)
+		return name, apiErr(fmt.Sprintf("deleting node pool %s (replaced by %s) from cluster %s", have.Name, name, cur.Name), err)
 	}
-	return nil
+	return name, nil
 }
 
 func (r *run) recordNodePool(clusterID, key string, p *godo.KubernetesNodePool, spec NodePoolSpec) {
@@ -242,9 +278,161 @@ func (r *run) findNodePool(ctx context.Context, clusterID, name string) (*godo.K
 	return nil, nil
 }
 
-// replaceFailedNodes asks DOKS for a new node in place of every node that
-// failed to provision, so an apply after a failed one heals the pool.
-func (r *run) replaceFailedNodes(ctx context.Context, cur *ClusterStatus) error {
+// Typical times for a node's Droplet to join its DOKS pool, in
+// DigitalOcean time (GPU Droplets take longer). A node provisioning
+// stuckFactor times longer is taken as stuck and replaced: DOKS has no
+// "error" node state, a node that fails to join stays "provisioning".
+const (
+	nodeProvisionTime    = 5 * time.Minute
+	gpuNodeProvisionTime = 10 * time.Minute
+	stuckFactor          = 3
+)
+
+// isGPUSize reports whether a node size is a GPU Droplet.
+func isGPUSize(size string) bool { return strings.HasPrefix(size, "gpu-") }
+
+// requiredNodes is how many running nodes an apply asks of a pool: its
+// count, or min_nodes when autoscaled (the autoscaler decides the rest).
+func requiredNodes(p NodePoolSpec) int {
+	if p.AutoScale {
+		return p.MinNodes
+	}
+	return p.NodeCount
+}
+
+// apiAge is how long ago t was, in the API's time.
+func (r *run) apiAge(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return time.Duration(float64(time.Since(t)) * r.e.Poll.scale())
+}
+
+// stuck reports whether a node of a pool of size has been provisioning far
+// longer than DigitalOcean takes, or failed.
+func (r *run) stuck(size string, n *godo.KubernetesNode) bool {
+	if n.Status == nil {
+		return false
+	}
+	switch n.Status.State {
+	case "error":
+		// Not a DOKS node state (provisioning, running, draining,
+		// deleting), but a failed node reported so is replaced all the same.
+		return true
+	case "provisioning":
+		typical := nodeProvisionTime
+		if isGPUSize(size) {
+			typical = gpuNodeProvisionTime
+		}
+		return r.apiAge(n.CreatedAt) > stuckFactor*typical
+	}
+	return false
+}
+
+// poolsToWaitFor is what an update waits for: the pools it touched, and
+// those an earlier apply gave up waiting for.
+func (r *run) poolsToWaitFor(cur *ClusterStatus, touched map[string]int) map[string]int {
+	want := desiredPools(r.spec)
+	out := maps.Clone(touched)
+	if out == nil {
+		out = map[string]int{}
+	}
+	for key, p := range cur.Pools {
+		spec, wanted := want[key]
+		if _, done := out[p.Name]; wanted && !done && !p.WaitingSince.IsZero() {
+			out[p.Name] = requiredNodes(spec)
+		}
+	}
+	return out
+}
+
+// poolShortfall is a pool with fewer running nodes than the apply asked.
+type poolShortfall struct {
+	pool              string
+	size              string
+	required, running int
+	provisioning      int
+	longest           time.Duration // the longest a node has been provisioning (API time)
+	failed            []string      // "pool/node" of nodes reported failed
+}
+
+// poolShortfalls lists the pools in want short of their running nodes, and
+// those missing from the cluster.
+func (r *run) poolShortfalls(c *godo.KubernetesCluster, want map[string]int) ([]poolShortfall, []string) {
+	var short []poolShortfall
+	var missing []string
+	for _, name := range sortedKeys(want) {
+		i := slices.IndexFunc(c.NodePools, func(p *godo.KubernetesNodePool) bool { return p.Name == name })
+		if i < 0 {
+			missing = append(missing, name)
+			continue
+		}
+		p := c.NodePools[i]
+		s := poolShortfall{pool: name, size: p.Size, required: want[name]}
+		for _, n := range p.Nodes {
+			if n.Status == nil {
+				continue
+			}
+			switch n.Status.State {
+			case "running":
+				s.running++
+			case "provisioning":
+				s.provisioning++
+				s.longest = max(s.longest, r.apiAge(n.CreatedAt))
+			case "error":
+				s.failed = append(s.failed, p.Name+"/"+n.Name)
+			}
+		}
+		if s.running < s.required {
+			short = append(short, s)
+		}
+	}
+	return short, missing
+}
+
+// describeShortfalls explains pools whose nodes did not come up in time.
+func describeShortfalls(short []poolShortfall, region string) string {
+	var parts []string
+	for _, s := range short {
+		msg := fmt.Sprintf("node pool %s has %d of the %d nodes it needs running, %d still provisioning (the longest for %s)",
+			s.pool, s.running, s.required, s.provisioning, s.longest.Round(time.Second))
+		if isGPUSize(s.size) {
+			msg += fmt.Sprintf("; %s GPU capacity in %s is the likely cause", s.size, region)
+		}
+		parts = append(parts, msg)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// markWaiting records, after a wait on cluster id, which pools the next
+// apply must keep waiting for (those still short when the wait gave up) and
+// clears the others.
+func (r *run) markWaiting(id string, want map[string]int, short []poolShortfall, err error) {
+	now := time.Now()
+	r.update(func(st *Status) {
+		if st.Cluster == nil || st.Cluster.ID != id {
+			return
+		}
+		for _, p := range st.Cluster.Pools {
+			if _, waited := want[p.Name]; !waited {
+				continue
+			}
+			isShort := err != nil && slices.ContainsFunc(short, func(s poolShortfall) bool { return s.pool == p.Name })
+			switch {
+			case !isShort:
+				p.WaitingSince = time.Time{}
+			case p.WaitingSince.IsZero():
+				p.WaitingSince = now
+			}
+		}
+	})
+}
+
+// replaceFailedNodes asks DOKS for a new node in place of every node stuck
+// provisioning (a Droplet that never joined) or reported failed, so an
+// apply after a failed one heals the pool. It returns the pools it replaced
+// nodes in (DOKS name -> nodes required), for the apply to wait for.
+func (r *run) replaceFailedNodes(ctx context.Context, cur *ClusterStatus) (map[string]int, error) {
 	degraded := false
 	for _, p := range cur.Pools {
 		if p.Ready < p.Nodes {
@@ -252,23 +440,36 @@ func (r *run) replaceFailedNodes(ctx context.Context, cur *ClusterStatus) error 
 		}
 	}
 	if !degraded {
-		return nil
+		return nil, nil
 	}
 	c, _, err := r.e.API.Kubernetes.Get(ctx, cur.ID)
 	if err != nil {
-		return apiErr("reading cluster "+cur.Name, err)
+		return nil, apiErr("reading cluster "+cur.Name, err)
 	}
+	keyOf := map[string]string{}
+	for key, p := range cur.Pools {
+		keyOf[p.Name] = key
+	}
+	want := desiredPools(r.spec)
+	replaced := map[string]int{}
 	for _, p := range c.NodePools {
 		for _, n := range p.Nodes {
-			if n.Status == nil || n.Status.State != "error" {
+			if !r.stuck(p.Size, n) {
 				continue
 			}
+			tflog.Info(ctx, "replacing a node that never finished provisioning", map[string]any{
+				"cluster": cur.Name, "pool": p.Name, "node": n.Name, "state": n.Status.State,
+				"age": r.apiAge(n.CreatedAt).Round(time.Second).String()})
 			if _, err := r.e.API.Kubernetes.DeleteNode(ctx, cur.ID, p.ID, n.ID, &godo.KubernetesNodeDeleteRequest{Replace: true}); err != nil && !isNotFound(err) {
-				return apiErr(fmt.Sprintf("replacing failed node %s of pool %s in cluster %s", n.Name, p.Name, cur.Name), err)
+				return replaced, apiErr(fmt.Sprintf("replacing node %s of pool %s in cluster %s (stuck %s for %s)", n.Name, p.Name, cur.Name, n.Status.State, r.apiAge(n.CreatedAt).Round(time.Second)), err)
+			}
+			// A pool this apply replaces for its size is waited for as new.
+			if spec, ok := want[keyOf[p.Name]]; ok && spec.Size == p.Size {
+				replaced[p.Name] = requiredNodes(spec)
 			}
 		}
 	}
-	return nil
+	return replaced, nil
 }
 
 // shortSuffix alternates replacement names: "gpu" -> "gpu-b" -> "gpu".

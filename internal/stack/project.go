@@ -5,9 +5,14 @@ import (
 	"fmt"
 )
 
-// How project assignment works: when the stack names a project, every part
-// it owns or attaches (VPC, cluster, databases) is assigned to it. Assigning
-// is idempotent, so every apply re-asserts it (one request).
+// How project assignment works: when the stack names a project, the parts
+// it owns that are project resources (the cluster and its databases) are
+// assigned to it. The VPC is not one: DigitalOcean's assignable types are
+// Droplets, volumes, load balancers, domains, floating IPs, Kubernetes
+// clusters, database clusters, Spaces buckets and App Platform apps
+// (official provider docs/resources/project.md), and a do:vpc URN is
+// refused. Assigning is idempotent, so every apply re-asserts it (one
+// request).
 
 func (r *run) assignProject(ctx context.Context) error {
 	if r.spec.ProjectID == "" {
@@ -15,9 +20,6 @@ func (r *run) assignProject(ctx context.Context) error {
 	}
 	urns := view(r, func(st *Status) []any {
 		var urns []any
-		if st.VPCID != "" && st.VPCOwned {
-			urns = append(urns, "do:vpc:"+st.VPCID)
-		}
 		if st.Cluster != nil {
 			urns = append(urns, st.Cluster.URN)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // How the stack's VPC is managed: an existing VPC (spec.VPC.ID) is only
@@ -103,10 +104,13 @@ func (r *run) refreshVPC(ctx context.Context) error {
 	return nil
 }
 
-// deleteVPC removes the stack's own VPC. DigitalOcean refuses (409) while
-// members remain, and deleted clusters and databases stay members for a
-// while, so 409 is retried until ctx ends; a VPC still holding a retained
-// database is left in place with a warning.
+// deleteVPC removes the stack's own VPC. DigitalOcean refuses while members
+// remain: 403 while any does, 409 once only lingering ones of deleted
+// objects are left. What the stack deleted (its clusters, their worker
+// Droplets, its databases) drains out within minutes, so both are retried
+// until ctx ends; a member that never leaves (a database destroy keeps
+// running, a Droplet or cluster that is not the stack's) leaves the VPC in
+// place with a warning naming it.
 func (r *run) deleteVPC(ctx context.Context) error {
 	id, owned, kept := r.vpcState()
 	if id == "" || !owned {
@@ -118,20 +122,40 @@ func (r *run) deleteVPC(ctx context.Context) error {
 		r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
 		return nil
 	}
+	m := r.newMemberCheck(id)
 	var running []string
+	bare := 0 // refusals in a row with no member listed
 	err := r.e.Poll.waitUntil(ctx, "VPC "+id+" to have no members", func(ctx context.Context) (bool, error) {
-		_, err := r.e.API.VPCs.Delete(ctx, id)
-		switch {
-		case err == nil || isNotFound(err):
+		_, delErr := r.e.API.VPCs.Delete(ctx, id)
+		switch status := statusOf(delErr); {
+		case delErr == nil || isNotFound(delErr):
 			return true, nil
-		case statusOf(err) == http.StatusConflict:
-			// Members the stack deleted linger for a while; anything still
-			// running (a database an earlier apply left running, another
-			// team's cluster, a droplet) never leaves.
-			running, err = r.runningMembersOf(ctx, id)
-			return len(running) > 0, err
+		case status == http.StatusConflict || status == http.StatusForbidden:
+			var lingering []string
+			var listed int
+			var err error
+			running, lingering, listed, err = m.members(ctx)
+			if err != nil {
+				return false, err
+			}
+			if len(running) > 0 {
+				return true, nil
+			}
+			if listed == 0 {
+				// The last member may have left between the two requests;
+				// a refusal that names no member, time and again, is not
+				// about members (a token without the VPC write scope).
+				if bare++; bare >= 3 {
+					return false, apiErr(fmt.Sprintf("deleting VPC %s (it lists no members)", id), delErr)
+				}
+				return false, nil
+			}
+			bare = 0
+			tflog.Info(ctx, "waiting for what the stack deleted to leave its VPC", map[string]any{
+				"vpc_id": id, "answer": status, "lingering": strings.Join(lingering, ", ")})
+			return false, nil
 		default:
-			return false, apiErr(fmt.Sprintf("deleting VPC %s", id), err)
+			return false, apiErr(fmt.Sprintf("deleting VPC %s", id), delErr)
 		}
 	})
 	if err != nil {
@@ -144,40 +168,83 @@ func (r *run) deleteVPC(ctx context.Context) error {
 	return nil
 }
 
-// runningMembersOf names the members of the VPC that still exist. Clusters
-// and databases being deleted answer 404 (or state "deleted") while they
-// drain out; any other kind of member is taken as running.
-func (r *run) runningMembersOf(ctx context.Context, vpcID string) ([]string, error) {
-	members, _, err := r.e.API.VPCs.ListMembers(ctx, vpcID, &godo.VPCListMembersRequest{}, &godo.ListOptions{PerPage: 200})
-	if err != nil {
-		return nil, apiErr(fmt.Sprintf("listing the members of VPC %s", vpcID), err)
+// memberCheck sorts a VPC's members, round after round of deleteVPC, into
+// those that still run and those that linger after the stack deleted them.
+// A cluster or database once seen gone (404) is not read again.
+type memberCheck struct {
+	r     *run
+	vpcID string
+	gone  map[string]bool // URNs seen deleted
+	// workers are the Droplet ids of the stack's cluster nodes, current
+	// and deleted: as VPC members they linger after their cluster.
+	workers map[string]bool
+}
+
+func (r *run) newMemberCheck(vpcID string) *memberCheck {
+	workers := map[string]bool{}
+	r.mu.Lock()
+	for id := range r.st.RetiredDroplets {
+		workers[id] = true
 	}
-	var running []string
-	for _, m := range members {
-		switch {
-		case strings.HasPrefix(m.URN, "do:dbaas:"):
-			_, _, err := r.e.API.Databases.Get(ctx, strings.TrimPrefix(m.URN, "do:dbaas:"))
-			if isNotFound(err) {
-				continue
+	for _, c := range []*ClusterStatus{r.st.Cluster, r.st.RetiringCluster} {
+		if c != nil {
+			for id := range c.Droplets {
+				workers[id] = true
 			}
-			if err != nil {
-				return nil, apiErr(fmt.Sprintf("reading database %s in VPC %s", m.Name, vpcID), err)
-			}
-			running = append(running, "database "+m.Name)
-		case strings.HasPrefix(m.URN, "do:kubernetes:"):
-			c, _, err := r.e.API.Kubernetes.Get(ctx, strings.TrimPrefix(m.URN, "do:kubernetes:"))
-			if isNotFound(err) || err == nil && c.Status != nil && c.Status.State == godo.KubernetesClusterStatusDeleted {
-				continue
-			}
-			if err != nil {
-				return nil, apiErr(fmt.Sprintf("reading cluster %s in VPC %s", m.Name, vpcID), err)
-			}
-			running = append(running, "cluster "+m.Name)
-		default:
-			running = append(running, m.URN+" ("+m.Name+")")
 		}
 	}
-	return running, nil
+	r.mu.Unlock()
+	return &memberCheck{r: r, vpcID: vpcID, gone: map[string]bool{}, workers: workers}
+}
+
+// members lists the VPC's members: running names those that still exist
+// and are not the stack's deleted objects, lingering those on their way
+// out; listed is how many members the VPC lists.
+func (m *memberCheck) members(ctx context.Context) (running, lingering []string, listed int, err error) {
+	r, vpcID := m.r, m.vpcID
+	members, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.VPCMember, *godo.Response, error) {
+		return r.e.API.VPCs.ListMembers(ctx, vpcID, &godo.VPCListMembersRequest{}, opt)
+	})
+	if err != nil {
+		return nil, nil, 0, apiErr(fmt.Sprintf("listing the members of VPC %s", vpcID), err)
+	}
+	for _, mem := range members {
+		if m.gone[mem.URN] {
+			lingering = append(lingering, mem.URN+" ("+mem.Name+")")
+			continue
+		}
+		switch {
+		case strings.HasPrefix(mem.URN, "do:dbaas:"):
+			_, _, err := r.e.API.Databases.Get(ctx, strings.TrimPrefix(mem.URN, "do:dbaas:"))
+			if isNotFound(err) {
+				m.gone[mem.URN] = true
+				lingering = append(lingering, "database "+mem.Name)
+				continue
+			}
+			if err != nil {
+				return nil, nil, 0, apiErr(fmt.Sprintf("reading database %s in VPC %s", mem.Name, vpcID), err)
+			}
+			running = append(running, "database "+mem.Name)
+		case strings.HasPrefix(mem.URN, "do:kubernetes:"):
+			c, _, err := r.e.API.Kubernetes.Get(ctx, strings.TrimPrefix(mem.URN, "do:kubernetes:"))
+			if isNotFound(err) || err == nil && c.Status != nil && c.Status.State == godo.KubernetesClusterStatusDeleted {
+				m.gone[mem.URN] = true
+				lingering = append(lingering, "cluster "+mem.Name)
+				continue
+			}
+			if err != nil {
+				return nil, nil, 0, apiErr(fmt.Sprintf("reading cluster %s in VPC %s", mem.Name, vpcID), err)
+			}
+			running = append(running, "cluster "+mem.Name)
+		case strings.HasPrefix(mem.URN, "do:droplet:") && m.workers[strings.TrimPrefix(mem.URN, "do:droplet:")]:
+			// A worker node of the stack's cluster: DigitalOcean tears its
+			// Droplet down after the cluster (or its pool) is deleted.
+			lingering = append(lingering, "worker node "+mem.Name)
+		default:
+			running = append(running, mem.URN+" ("+mem.Name+")")
+		}
+	}
+	return running, lingering, len(members), nil
 }
 
 // vpcState reads what deleteVPC needs: the VPC, whether the stack owns it,
