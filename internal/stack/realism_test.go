@@ -92,7 +92,7 @@ func TestDatabaseNotVisibleAfterCreateIsNeverForgotten(t *testing.T) {
 	srv, e := startEngine(t)
 	spec := oneDatabaseSpec()
 	inject(t, srv, emulator.Fault{Method: "GET", Route: routeDatabase, Kind: emulator.FaultStatus, Status: 404})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	res, err := e.Apply(ctx, spec, nil)
 	cancel()
 	if err == nil {
@@ -131,7 +131,7 @@ func TestDeleteOfInvisibleDatabaseKeepsItWhenTheTimeoutEnds(t *testing.T) {
 	srv, e := startEngine(t)
 	spec := oneDatabaseSpec()
 	inject(t, srv, emulator.Fault{Method: "GET", Route: routeDatabase, Kind: emulator.FaultStatus, Status: 404})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	res, _ := e.Apply(ctx, spec, nil)
 	cancel()
 	inject(t, srv, emulator.Fault{Method: "DELETE", Route: routeDatabase, Kind: emulator.FaultStatus, Status: 404})
