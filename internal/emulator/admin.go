@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -72,13 +73,23 @@ func (inv Inventory) String() string {
 	return b.String()
 }
 
-// requestLog counts API requests by route key.
+// requestLog counts API requests by route key, and answers by route key
+// and status.
 type requestLog struct {
-	mu     sync.Mutex
-	counts map[string]int
+	mu       sync.Mutex
+	counts   map[string]int
+	statuses map[string]int
 }
 
-func newRequestLog() *requestLog { return &requestLog{counts: map[string]int{}} }
+func newRequestLog() *requestLog {
+	return &requestLog{counts: map[string]int{}, statuses: map[string]int{}}
+}
+
+func (l *requestLog) countStatus(key string, status int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.statuses[key+" "+strconv.Itoa(status)]++
+}
 
 func (l *requestLog) count(key string) {
 	l.mu.Lock()
@@ -90,6 +101,7 @@ func (l *requestLog) reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.counts = map[string]int{}
+	l.statuses = map[string]int{}
 }
 
 func (l *requestLog) snapshot() map[string]int {
@@ -106,6 +118,19 @@ func (l *requestLog) snapshot() map[string]int {
 // like "GET /v2/kubernetes/clusters/{cluster_id}" (unmatched paths use the
 // literal path).
 func (e *Emulator) RequestCounts() map[string]int { return e.requests.snapshot() }
+
+// StatusCounts returns how many answers of each status each route gave,
+// keyed like "GET /v2/databases/{database_cluster_uuid} 404": tests use it
+// to prove that a realistic behaviour was met (and survived).
+func (e *Emulator) StatusCounts() map[string]int {
+	e.requests.mu.Lock()
+	defer e.requests.mu.Unlock()
+	out := make(map[string]int, len(e.requests.statuses))
+	for k, v := range e.requests.statuses {
+		out[k] = v
+	}
+	return out
+}
 
 // ResetRequestCounts zeroes the request counts only.
 func (e *Emulator) ResetRequestCounts() { e.requests.reset() }

@@ -134,12 +134,14 @@ func tourDatabases(t *testing.T, c *godo.Client, srv *Server) {
 	if _, err := c.Databases.PromoteReplicaToPrimary(ctx, pg.ID, "tour-replica"); err != nil {
 		t.Fatal(err)
 	}
+	// Promotion completes asynchronously (Realism.Promotion).
+	waitDBVisible(t, c, promoted.ID)
 	if _, err := c.Databases.DeleteReplica(ctx, pg.ID, "tour-replica-2"); err != nil {
 		t.Fatal(err)
 	}
 
 	// Valkey: eviction policy.
-	vk := createDB(t, c, dbRequest("tour-valkey", "valkey"))
+	vk := createVisibleDB(t, c, dbRequest("tour-valkey", "valkey"))
 	if _, _, err := c.Databases.GetEvictionPolicy(ctx, vk.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -121,6 +122,10 @@ func tourKubernetes(t *testing.T, c *godo.Client, srv *Server) {
 		return err == nil && got.Status.State == godo.KubernetesClusterStatusRunning && got.VersionSlug == ups[0].Slug
 	})
 
+	// The live cluster and its nodes are members of its VPC: 403.
+	_, err = c.VPCs.Delete(ctx, v.ID)
+	wantStatus(t, err, http.StatusForbidden)
+
 	if _, _, err := c.Kubernetes.ListAssociatedResourcesForDeletion(ctx, cl.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -131,17 +136,19 @@ func tourKubernetes(t *testing.T, c *godo.Client, srv *Server) {
 	}
 	_, _, err = c.Kubernetes.Get(ctx, cl.ID)
 	wantStatus(t, err, http.StatusNotFound)
-	// The cluster's Droplets are still being torn down: the VPC is in use.
+	// The cluster and its Droplets are still being torn down: the VPC's
+	// members are all lingering ones, 409.
 	_, err = c.VPCs.Delete(ctx, v.ID)
 	wantStatus(t, err, http.StatusConflict)
 
 	// Two more clusters, in the region's default VPC, for the other deletes.
-	for _, del := range []func(id string) (*godo.Response, error){
+	// Each has its own name: a deleted cluster's name is held a while.
+	for i, del := range []func(id string) (*godo.Response, error){
 		func(id string) (*godo.Response, error) { return c.Kubernetes.DeleteDangerous(ctx, id) },
 		func(id string) (*godo.Response, error) { return c.Kubernetes.Delete(ctx, id) },
 	} {
 		other, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
-			Name: "tour-k8s-other", RegionSlug: "nyc3", VersionSlug: "latest",
+			Name: fmt.Sprintf("tour-k8s-other-%d", i), RegionSlug: "nyc3", VersionSlug: "latest",
 			NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "default", Size: "s-1vcpu-2gb", Count: 1}},
 		})
 		if err != nil {

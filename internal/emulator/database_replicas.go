@@ -11,6 +11,11 @@ import (
 // cluster, may live in another region, must not be smaller than its primary,
 // and can be promoted into a standalone cluster with the same id. Deleting
 // a primary deletes its replicas.
+//
+// As on DigitalOcean, a new replica answers 404 for a while after its
+// create (Realism.ReadAfterCreate), a primary takes replicas only once its
+// first backup exists (Realism.FirstBackup after it first came online;
+// 412 before), and a promotion takes Realism.Promotion to complete.
 
 type dbReplica struct {
 	ID         string
@@ -29,6 +34,19 @@ type dbReplica struct {
 	readyAt  time.Time
 	deleting bool
 	goneAt   time.Time
+
+	// visibleAt is when the API first shows the replica after its create
+	// (Realism.ReadAfterCreate).
+	visibleAt time.Time
+	// promoteAt, when set, is when a requested promotion completes and the
+	// replica becomes a standalone cluster.
+	promoteAt time.Time
+}
+
+// visible reports whether the API shows rp at now: not deleted, and past
+// its read-after-create window.
+func (rp *dbReplica) visible(now time.Time) bool {
+	return !rp.deleting && !now.Before(rp.visibleAt)
 }
 
 func (rp *dbReplica) inventoryStatus() string {
@@ -97,7 +115,8 @@ func (s *databaseStore) findReplica(c *call) (*dbCluster, *dbReplica, bool) {
 		return nil, nil, false
 	}
 	rp := cl.replica(c.param("replica_name"))
-	if rp == nil {
+	// New replicas answer 404 for a while (digitalocean/api-v2#200; terraform-provider-digitalocean #728).
+	if rp == nil || !rp.visible(c.now) {
 		c.notFound()
 		return nil, nil, false
 	}
@@ -111,7 +130,8 @@ func (s *databaseStore) listReplicas(c *call) {
 	}
 	out := []dbReplicaJSON{}
 	for _, rp := range cl.replicas {
-		if !rp.deleting {
+		// New replicas are missing from the list for a while (digitalocean/api-v2#200).
+		if rp.visible(c.now) {
 			out = append(out, s.renderReplica(cl, rp))
 		}
 	}
@@ -185,6 +205,14 @@ func (s *databaseStore) createReplica(c *call) {
 	if !ok {
 		return
 	}
+	// Checked after the request is known valid, so a client that retries
+	// 412 (as the official provider does) learns of a bad request at once.
+	// Official provider resource_database_replica.go: "New DBs can be marked ready while first backup is still being created" (412, retried).
+	if until := cl.firstOnlineAt.Add(s.e.realism().FirstBackup); c.now.Before(until) {
+		c.fail(http.StatusPreconditionFailed, "precondition_failed", fmt.Sprintf(
+			"database cluster %s is online but its first backup is still being created: a read-only replica can be added once the backup exists; retry in a few minutes", cl.Name))
+		return
+	}
 	rp := &dbReplica{
 		ID: newID(), Name: req.Name, Region: region, Size: sz.Slug, StorageMiB: storage, VPCID: vpcID,
 		Tags: tags, CreatedAt: c.now.UTC().Truncate(time.Second),
@@ -192,6 +220,8 @@ func (s *databaseStore) createReplica(c *call) {
 		status:  dbStatusCreating,
 		failed:  s.e.takeTransitionFailure(TransitionReplica),
 		readyAt: c.now.Add(s.e.scaled(ReplicaCreateDuration)),
+		// The API shows a new replica only after a while (digitalocean/api-v2#200).
+		visibleAt: c.now.Add(s.e.realism().ReadAfterCreate),
 	}
 	cl.replicas = append(cl.replicas, rp)
 	c.respond(http.StatusCreated, map[string]any{"replica": s.renderReplica(cl, rp)})
@@ -203,25 +233,48 @@ func (s *databaseStore) deleteReplica(c *call) {
 		return
 	}
 	rp.deleting, rp.goneAt = true, c.now.Add(s.e.scaled(DeleteDuration))
+	// A deleted replica's name stays taken for a while (terraform-provider-digitalocean PR #198 discussion).
+	s.e.holdName(nameSpaceDatabase, rp.Name, c.now)
 	c.noContent()
 }
 
-// promoteReplica turns an online replica into a standalone cluster with the
-// replica's id, name, size, region and VPC, and a copy of the primary's
-// users, databases and firewall rules.
+// promoteReplica starts turning an online replica into a standalone
+// cluster. The promotion completes Realism.Promotion later (advance): until
+// then the replica stays in its primary's replica list and the cluster id
+// answers 404. A second promote while one is under way answers 204 again:
+// PUT is idempotent, and a client retrying a promote whose answer it lost
+// must not fail.
 func (s *databaseStore) promoteReplica(c *call) {
 	cl, rp, ok := s.findReplica(c)
 	if !ok {
+		return
+	}
+	if !rp.promoteAt.IsZero() {
+		c.noContent()
 		return
 	}
 	if rp.status != dbStatusOnline {
 		c.conflict("replica %s is not ready yet (status %q): wait until it is online before promoting it", rp.Name, rp.status)
 		return
 	}
+	// Spec databases_promote_replica: "A status of 204 will be given"; the cluster appears only when the promotion completes (issue 9, behaviour 6).
+	rp.promoteAt = c.now.Add(s.e.realism().Promotion)
+	// With the window off the promotion completes at once.
+	for _, p := range s.advanceReplicas(cl, c.now) {
+		s.clusters[p.ID] = p
+	}
+	c.noContent()
+}
+
+// promoted builds the standalone cluster a replica of cl becomes when its
+// promotion completes at: the replica's id, name, size, region and VPC,
+// and a copy of the primary's users, databases and firewall rules. It is
+// online from at on.
+func (s *databaseStore) promoted(cl *dbCluster, rp *dbReplica, at time.Time) *dbCluster {
 	promoted := &dbCluster{
 		ID: rp.ID, Name: rp.Name, Engine: cl.Engine, Version: cl.Version, Size: rp.Size, NumNodes: 1,
 		Region: rp.Region, StorageMiB: rp.StorageMiB, VPCID: rp.VPCID, Tags: slices.Clone(rp.Tags),
-		CreatedAt: rp.CreatedAt, status: dbStatusOnline, host: rp.host,
+		CreatedAt: rp.CreatedAt, status: dbStatusOnline, host: rp.host, firstOnlineAt: at,
 		dbs: slices.Clone(cl.dbs), maintenance: cl.maintenance, eviction: cl.eviction,
 	}
 	for _, u := range cl.users {
@@ -229,9 +282,7 @@ func (s *databaseStore) promoteReplica(c *call) {
 		promoted.users = append(promoted.users, &cp)
 	}
 	for _, r := range cl.rules {
-		promoted.rules = append(promoted.rules, &dbRule{UUID: newID(), ClusterUUID: promoted.ID, Type: r.Type, Value: r.Value, CreatedAt: c.now.UTC().Truncate(time.Second)})
+		promoted.rules = append(promoted.rules, &dbRule{UUID: newID(), ClusterUUID: promoted.ID, Type: r.Type, Value: r.Value, CreatedAt: at.UTC().Truncate(time.Second)})
 	}
-	cl.replicas = slices.DeleteFunc(cl.replicas, func(x *dbReplica) bool { return x == rp })
-	s.clusters[promoted.ID] = promoted
-	c.noContent()
+	return promoted
 }

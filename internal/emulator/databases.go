@@ -31,6 +31,12 @@ import (
 // forking) allows. The emulator's inventory reports it as "failed", and any
 // operation that needs an online cluster answers 409. Failed replicas
 // (TransitionReplica) behave the same way.
+//
+// DigitalOcean's rough edges (Realism, each off with Ideal): a new cluster
+// answers 404 on every route and is missing from the list for
+// ReadAfterCreate after its create answered 201 (the inventory and its
+// VPC's members have it at once), and a deleted cluster's name, and its
+// replicas', cannot be reused for NameHold. Replicas: database_replicas.go.
 
 const (
 	dbStatusCreating = "creating"
@@ -61,6 +67,13 @@ type dbCluster struct {
 	resizeAt time.Time // resizing -> online
 	deleting bool
 	goneAt   time.Time
+
+	// visibleAt is when the API first shows the cluster after its create
+	// (Realism.ReadAfterCreate); before it, GETs answer 404.
+	visibleAt time.Time
+	// firstOnlineAt is when the cluster first became online (zero until
+	// then); replicas can be added Realism.FirstBackup after it.
+	firstOnlineAt time.Time
 
 	host        string // public host; private hosts derive from it
 	users       []*dbUser
@@ -135,11 +148,12 @@ func (s *databaseStore) register(r *router) {
 	r.handle(http.MethodPut, one+"/eviction_policy", s.putEvictionPolicy)
 }
 
-// advance applies due transitions: provisioning, resizes, and the end of
-// the deletion grace period.
+// advance applies due transitions: provisioning, resizes, promotions, and
+// the end of the deletion grace period.
 func (s *databaseStore) advance(now time.Time) {
+	var promoted []*dbCluster
 	for id, cl := range s.clusters {
-		s.advanceReplicas(cl, now)
+		promoted = append(promoted, s.advanceReplicas(cl, now)...)
 		if cl.deleting {
 			if !now.Before(cl.goneAt) {
 				delete(s.clusters, id)
@@ -153,6 +167,9 @@ func (s *databaseStore) advance(now time.Time) {
 					cl.stuck = true
 				} else {
 					cl.status = dbStatusOnline
+					if cl.firstOnlineAt.IsZero() {
+						cl.firstOnlineAt = cl.readyAt
+					}
 				}
 			}
 		case dbStatusResizing:
@@ -161,9 +178,16 @@ func (s *databaseStore) advance(now time.Time) {
 			}
 		}
 	}
+	for _, cl := range promoted {
+		s.clusters[cl.ID] = cl
+	}
 }
 
-func (s *databaseStore) advanceReplicas(cl *dbCluster, now time.Time) {
+// advanceReplicas applies cl's replicas' transitions and returns the
+// standalone clusters of replicas whose promotion completed (the caller
+// adds them: it is iterating over the clusters).
+func (s *databaseStore) advanceReplicas(cl *dbCluster, now time.Time) []*dbCluster {
+	var promoted []*dbCluster
 	kept := cl.replicas[:0]
 	for _, rp := range cl.replicas {
 		if rp.deleting && !now.Before(rp.goneAt) {
@@ -176,9 +200,15 @@ func (s *databaseStore) advanceReplicas(cl *dbCluster, now time.Time) {
 				rp.status = dbStatusOnline
 			}
 		}
+		if !rp.deleting && !rp.promoteAt.IsZero() && !now.Before(rp.promoteAt) {
+			promoted = append(promoted, s.promoted(cl, rp, rp.promoteAt))
+			continue
+		}
 		kept = append(kept, rp)
 	}
+	clear(cl.replicas[len(kept):])
 	cl.replicas = kept
+	return promoted
 }
 
 func (s *databaseStore) sorted() []*dbCluster {
@@ -254,11 +284,11 @@ func (s *databaseStore) vpcMembers(vpcID string) []vpcMember {
 	var out []vpcMember
 	for _, cl := range s.sorted() {
 		if cl.VPCID == vpcID {
-			out = append(out, vpcMember{Name: cl.Name, URN: dbURN(cl.ID), CreatedAt: cl.CreatedAt})
+			out = append(out, vpcMember{Name: cl.Name, URN: dbURN(cl.ID), CreatedAt: cl.CreatedAt, lingering: cl.deleting})
 		}
 		for _, rp := range cl.replicas {
 			if rp.VPCID == vpcID {
-				out = append(out, vpcMember{Name: rp.Name, URN: dbURN(rp.ID), CreatedAt: rp.CreatedAt})
+				out = append(out, vpcMember{Name: rp.Name, URN: dbURN(rp.ID), CreatedAt: rp.CreatedAt, lingering: rp.deleting})
 			}
 		}
 	}
@@ -282,10 +312,18 @@ func (s *databaseStore) urns() []string {
 	return out
 }
 
-// cluster finds the cluster named by the path, answering 404 itself.
+// visible reports whether the API shows cl at now: not deleted, and past
+// its read-after-create window.
+func (cl *dbCluster) visible(now time.Time) bool {
+	return !cl.deleting && !now.Before(cl.visibleAt)
+}
+
+// cluster finds the cluster named by the path, answering 404 itself,
+// also while the cluster is new (Realism.ReadAfterCreate).
 func (s *databaseStore) cluster(c *call) (*dbCluster, bool) {
 	cl, ok := s.clusters[c.param("database_cluster_uuid")]
-	if !ok || cl.deleting {
+	// New clusters answer 404 for a while (terraform-provider-digitalocean #361, #728, #906; digitalocean/api-v2#200).
+	if !ok || !cl.visible(c.now) {
 		c.notFound()
 		return nil, false
 	}
@@ -450,6 +488,10 @@ func (s *databaseStore) list(c *call) {
 	tag := c.query("tag_name")
 	var items []dbClusterJSON
 	for _, cl := range s.live() {
+		// New clusters are missing from the list for a while (terraform-provider-digitalocean #361, #728, #906).
+		if !cl.visible(c.now) {
+			continue
+		}
 		if tag != "" && !slices.Contains(cl.Tags, tag) {
 			continue
 		}
@@ -471,7 +513,8 @@ var (
 )
 
 // validClusterName checks a cluster or replica name: DigitalOcean's rules,
-// and unique among the account's clusters and replicas.
+// unique among the account's clusters and replicas (new ones the API does
+// not show yet included), and not held after a recent delete.
 func (s *databaseStore) validClusterName(c *call, field, name string) bool {
 	if name == "" {
 		c.unprocessable("%s is required", field)
@@ -492,6 +535,11 @@ func (s *databaseStore) validClusterName(c *call, field, name string) bool {
 				return false
 			}
 		}
+	}
+	// Names of deleted clusters and replicas stay taken for a while (terraform-provider-digitalocean PR #198 discussion).
+	if _, held := s.e.nameHeld(nameSpaceDatabase, name, c.now); held {
+		c.unprocessable("%s %q is not available: a database cluster or replica of that name was deleted recently; DigitalOcean releases names some minutes after a delete, so choose another name or retry later", field, name)
+		return false
 	}
 	return true
 }
@@ -683,8 +731,10 @@ func (s *databaseStore) create(c *call) {
 		status:  dbStatusCreating,
 		failed:  s.e.takeTransitionFailure(TransitionDatabase),
 		readyAt: c.now.Add(s.e.scaled(DatabaseCreateDuration)),
-		host:    s.hostFor(en, req.Name),
-		rules:   rules,
+		// The API shows a new cluster only after a while (terraform-provider-digitalocean #361, #728, #906).
+		visibleAt: c.now.Add(s.e.realism().ReadAfterCreate),
+		host:      s.hostFor(en, req.Name),
+		rules:     rules,
 		maintenance: dbMaintenanceWindow{
 			Day:  dbWeekdays[mrand.IntN(len(dbWeekdays))],
 			Hour: fmt.Sprintf("%02d:%02d:%02d", mrand.IntN(24), mrand.IntN(60), mrand.IntN(60)),
@@ -722,9 +772,12 @@ func (s *databaseStore) delete(c *call) {
 	}
 	gone := c.now.Add(s.e.scaled(DeleteDuration))
 	cl.deleting, cl.goneAt = true, gone
+	// A deleted cluster's name, and its replicas', stay taken for a while (terraform-provider-digitalocean PR #198 discussion).
+	s.e.holdName(nameSpaceDatabase, cl.Name, c.now)
 	for _, rp := range cl.replicas {
 		if !rp.deleting {
 			rp.deleting, rp.goneAt = true, gone
+			s.e.holdName(nameSpaceDatabase, rp.Name, c.now)
 		}
 	}
 	c.noContent()

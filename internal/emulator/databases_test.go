@@ -33,12 +33,62 @@ func createDB(t *testing.T, c *godo.Client, req *godo.DatabaseCreateRequest) *go
 	return db
 }
 
-// waitDBStatus polls the cluster until it reports status.
+// createVisibleDB creates a cluster and waits out its read-after-create
+// window (Realism.ReadAfterCreate), for tests about what follows.
+func createVisibleDB(t *testing.T, c *godo.Client, req *godo.DatabaseCreateRequest) *godo.Database {
+	t.Helper()
+	db := createDB(t, c, req)
+	waitDBVisible(t, c, db.ID)
+	return db
+}
+
+// waitDBVisible polls a new cluster until GET stops answering 404.
+func waitDBVisible(t *testing.T, c *godo.Client, id string) *godo.Database {
+	t.Helper()
+	var db *godo.Database
+	eventually(t, "database "+id+" readable", func() bool {
+		got, _, err := c.Databases.Get(ctx, id)
+		if apiStatus(err) == http.StatusNotFound {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("get %s: %v", id, err)
+		}
+		db = got
+		return true
+	})
+	return db
+}
+
+// waitReplicaVisible polls a new replica until GET stops answering 404.
+func waitReplicaVisible(t *testing.T, c *godo.Client, id, name string) *godo.DatabaseReplica {
+	t.Helper()
+	var rp *godo.DatabaseReplica
+	eventually(t, "replica "+name+" readable", func() bool {
+		got, _, err := c.Databases.GetReplica(ctx, id, name)
+		if apiStatus(err) == http.StatusNotFound {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("get replica %s: %v", name, err)
+		}
+		rp = got
+		return true
+	})
+	return rp
+}
+
+// waitDBStatus polls the cluster until it reports status. A 404 is
+// tolerated only before the first successful read (a new cluster's
+// read-after-create window); after that it fails the test.
 func waitDBStatus(t *testing.T, c *godo.Client, id, status string) *godo.Database {
 	t.Helper()
 	var db *godo.Database
 	eventually(t, "database "+id+" "+status, func() bool {
 		got, _, err := c.Databases.Get(ctx, id)
+		if db == nil && apiStatus(err) == http.StatusNotFound {
+			return false
+		}
 		if err != nil {
 			t.Fatalf("get %s: %v", id, err)
 		}
@@ -48,11 +98,16 @@ func waitDBStatus(t *testing.T, c *godo.Client, id, status string) *godo.Databas
 	return db
 }
 
+// waitReplicaStatus polls the replica until it reports status, tolerating
+// a 404 only before the first successful read, as waitDBStatus does.
 func waitReplicaStatus(t *testing.T, c *godo.Client, id, name, status string) *godo.DatabaseReplica {
 	t.Helper()
 	var rp *godo.DatabaseReplica
 	eventually(t, "replica "+name+" "+status, func() bool {
 		got, _, err := c.Databases.GetReplica(ctx, id, name)
+		if rp == nil && apiStatus(err) == http.StatusNotFound {
+			return false
+		}
 		if err != nil {
 			t.Fatalf("get replica %s: %v", name, err)
 		}
@@ -60,6 +115,19 @@ func waitReplicaStatus(t *testing.T, c *godo.Client, id, name, status string) *g
 		return got.Status == status
 	})
 	return rp
+}
+
+// waitFirstBackup waits until cluster id takes replicas: online, and its
+// first backup done (Realism.FirstBackup after it first came online).
+func waitFirstBackup(t *testing.T, srv *Server, id string) {
+	t.Helper()
+	eventually(t, "first backup of "+id, func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		now := srv.advanceLocked()
+		cl := srv.dbs.clusters[id]
+		return cl != nil && !cl.firstOnlineAt.IsZero() && !now.Before(cl.firstOnlineAt.Add(srv.realism().FirstBackup))
+	})
 }
 
 // wantMessage checks an API error's status and that its message mentions
@@ -274,8 +342,8 @@ func TestDatabaseProjectTagsAndCA(t *testing.T) {
 	}
 	req := dbRequest("tagged", "pg")
 	req.ProjectID, req.Tags = p.ID, []string{"memory", "team:ml"}
-	db := createDB(t, c, req)
-	createDB(t, c, dbRequest("untagged", "mysql"))
+	db := createVisibleDB(t, c, req)
+	createVisibleDB(t, c, dbRequest("untagged", "mysql"))
 	if db.ProjectID != p.ID {
 		t.Fatalf("project_id %q, want %q", db.ProjectID, p.ID)
 	}
@@ -311,7 +379,7 @@ func TestDatabaseProjectTagsAndCA(t *testing.T) {
 
 func TestDatabaseMaintenanceAndResize(t *testing.T) {
 	_, c := startTest(t, Config{})
-	db := createDB(t, c, dbRequest("grow", "pg"))
+	db := createVisibleDB(t, c, dbRequest("grow", "pg"))
 
 	_, err := c.Databases.Resize(ctx, db.ID, &godo.DatabaseResizeRequest{SizeSlug: "db-s-1vcpu-2gb", NumNodes: 2})
 	wantDBError(t, err, http.StatusConflict, "online")
@@ -358,7 +426,7 @@ func TestDatabaseFirewall(t *testing.T) {
 	_, c := startTest(t, Config{})
 	req := dbRequest("walled", "pg")
 	req.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "203.0.113.7"}}
-	db := createDB(t, c, req)
+	db := createVisibleDB(t, c, req)
 
 	rules, _, err := c.Databases.GetFirewallRules(ctx, db.ID)
 	if err != nil || len(rules) != 1 || rules[0].ClusterUUID != db.ID || rules[0].UUID == "" || rules[0].CreatedAt.IsZero() {
@@ -424,7 +492,7 @@ func TestDatabaseFirewall(t *testing.T) {
 
 func TestDatabaseUsersAndDBs(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	pg := createDB(t, c, dbRequest("people", "pg"))
+	pg := createVisibleDB(t, c, dbRequest("people", "pg"))
 	_, _, err := c.Databases.CreateUser(ctx, pg.ID, &godo.DatabaseCreateUserRequest{Name: "early"})
 	wantDBError(t, err, http.StatusConflict, "online")
 	_, _, err = c.Databases.CreateDB(ctx, pg.ID, &godo.DatabaseCreateDBRequest{Name: "early"})
@@ -562,7 +630,7 @@ func TestDatabaseUsersAndDBs(t *testing.T) {
 
 func TestDatabasePools(t *testing.T) {
 	_, c := startTest(t, Config{})
-	my := createDB(t, c, dbRequest("pool-mysql", "mysql"))
+	my := createVisibleDB(t, c, dbRequest("pool-mysql", "mysql"))
 	_, _, err := c.Databases.CreatePool(ctx, my.ID, &godo.DatabaseCreatePoolRequest{Name: "p", Mode: "transaction", Size: 5, Database: "defaultdb"})
 	wantDBError(t, err, http.StatusUnprocessableEntity, "connection pools are only available for PostgreSQL")
 
@@ -640,16 +708,17 @@ func TestDatabasePoolsLimitResize(t *testing.T) {
 
 func TestDatabaseReplicas(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	vk := createDB(t, c, dbRequest("rep-valkey", "valkey"))
+	vk := createVisibleDB(t, c, dbRequest("rep-valkey", "valkey"))
 	_, _, err := c.Databases.CreateReplica(ctx, vk.ID, &godo.DatabaseCreateReplicaRequest{Name: "vk-r", Size: "db-s-1vcpu-1gb"})
 	wantDBError(t, err, http.StatusUnprocessableEntity, "read-only replicas", "Valkey")
 
 	req := dbRequest("rep-primary", "pg")
 	req.SizeSlug = "db-s-1vcpu-2gb"
-	pg := createDB(t, c, req)
+	pg := createVisibleDB(t, c, req)
 	_, _, err = c.Databases.CreateReplica(ctx, pg.ID, &godo.DatabaseCreateReplicaRequest{Name: "early", Size: "db-s-1vcpu-2gb"})
 	wantDBError(t, err, http.StatusConflict, "online")
 	waitDBStatus(t, c, pg.ID, "online")
+	waitFirstBackup(t, srv, pg.ID)
 
 	lon, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "lon-net", RegionSlug: "lon1"})
 	if err != nil {
@@ -680,6 +749,7 @@ func TestDatabaseReplicas(t *testing.T) {
 	if rp.StorageSizeMib < 30720 {
 		t.Fatalf("replica storage %d is smaller than the primary's", rp.StorageSizeMib)
 	}
+	waitReplicaVisible(t, c, pg.ID, "rep-london")
 	_, err = c.Databases.PromoteReplicaToPrimary(ctx, pg.ID, "rep-london")
 	wantDBError(t, err, http.StatusConflict, "online")
 	waitReplicaStatus(t, c, pg.ID, "rep-london", "online")
@@ -690,11 +760,16 @@ func TestDatabaseReplicas(t *testing.T) {
 		t.Fatalf("inventory:\n%s", got)
 	}
 
-	// Promotion: same id, now a cluster, no longer a replica.
+	// Promotion: same id, now a cluster, no longer a replica (once the
+	// asynchronous promotion completed).
 	if _, err := c.Databases.PromoteReplicaToPrimary(ctx, pg.ID, "rep-london"); err != nil {
 		t.Fatal(err)
 	}
-	promoted, _, err := c.Databases.Get(ctx, rp.ID)
+	promoted := waitDBVisible(t, c, rp.ID)
+	if promoted.Name != "rep-london" || promoted.Status != "online" || promoted.RegionSlug != "lon1" || promoted.EngineSlug != "pg" || promoted.NumNodes != 1 {
+		t.Fatalf("promoted: %+v", promoted)
+	}
+	promoted, _, err = c.Databases.Get(ctx, rp.ID)
 	if err != nil || promoted.Name != "rep-london" || promoted.Status != "online" || promoted.RegionSlug != "lon1" || promoted.EngineSlug != "pg" || promoted.NumNodes != 1 {
 		t.Fatalf("promoted: %v %+v", err, promoted)
 	}
@@ -708,6 +783,7 @@ func TestDatabaseReplicas(t *testing.T) {
 	if _, _, err := c.Databases.CreateReplica(ctx, pg.ID, &godo.DatabaseCreateReplicaRequest{Name: "rep-gone", Size: "db-s-1vcpu-2gb"}); err != nil {
 		t.Fatal(err)
 	}
+	waitReplicaVisible(t, c, pg.ID, "rep-gone")
 	if _, err := c.Databases.DeleteReplica(ctx, pg.ID, "rep-gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -736,7 +812,7 @@ func TestDatabaseReplicas(t *testing.T) {
 
 func TestDatabaseEvictionPolicy(t *testing.T) {
 	_, c := startTest(t, Config{})
-	vk := createDB(t, c, dbRequest("cache", "valkey"))
+	vk := createVisibleDB(t, c, dbRequest("cache", "valkey"))
 	policy, _, err := c.Databases.GetEvictionPolicy(ctx, vk.ID)
 	if err != nil || policy != "noeviction" {
 		t.Fatalf("default policy %v %q", err, policy)
@@ -749,7 +825,7 @@ func TestDatabaseEvictionPolicy(t *testing.T) {
 	}
 	_, err = c.Databases.SetEvictionPolicy(ctx, vk.ID, "allkeys-lru")
 	wantDBError(t, err, http.StatusUnprocessableEntity, "eviction_policy", "allkeys-lru", "allkeys_lru")
-	pg := createDB(t, c, dbRequest("not-cache", "pg"))
+	pg := createVisibleDB(t, c, dbRequest("not-cache", "pg"))
 	_, _, err = c.Databases.GetEvictionPolicy(ctx, pg.ID)
 	wantDBError(t, err, http.StatusUnprocessableEntity, "eviction_policy", "Valkey", "PostgreSQL")
 	_, err = c.Databases.SetEvictionPolicy(ctx, pg.ID, "noeviction")
@@ -764,7 +840,7 @@ func TestDatabaseDeleteKeepsVPCBusy(t *testing.T) {
 	}
 	req := dbRequest("in-vpc", "pg")
 	req.PrivateNetworkUUID = v.ID
-	db := createDB(t, c, req)
+	db := createVisibleDB(t, c, req)
 	if db.PrivateNetworkUUID != v.ID {
 		t.Fatalf("cluster in %q, want %q", db.PrivateNetworkUUID, v.ID)
 	}
@@ -785,11 +861,17 @@ func TestDatabaseDeleteKeepsVPCBusy(t *testing.T) {
 	if st := dbInventoryStatus(srv, db.ID); st != "deleting" {
 		t.Fatalf("inventory status %q right after delete:\n%s", st, srv.Inventory())
 	}
-	// The name is free again at once.
-	createDB(t, c, dbRequest("in-vpc", "mysql"))
+	// The name is held for a while (Realism.NameHold), then free again.
+	_, _, err = c.Databases.Create(ctx, dbRequest("in-vpc", "mysql"))
+	wantDBError(t, err, http.StatusUnprocessableEntity, "in-vpc", "is not available")
+	var again *godo.Database
+	eventually(t, "name in-vpc released", func() bool {
+		again, _, err = c.Databases.Create(ctx, dbRequest("in-vpc", "mysql"))
+		return err == nil
+	})
 	eventually(t, "VPC delete after the grace period", func() bool { _, err := c.VPCs.Delete(ctx, v.ID); return err == nil })
-	all, _, _ := c.Databases.List(ctx, nil)
-	if _, err := c.Databases.Delete(ctx, all[0].ID); err != nil {
+	waitDBVisible(t, c, again.ID)
+	if _, err := c.Databases.Delete(ctx, again.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitDBInventoryEmpty(t, srv)
@@ -813,6 +895,7 @@ func TestDatabaseTransitionFailure(t *testing.T) {
 	_, _, err = c.Databases.CreateUser(ctx, bad.ID, &godo.DatabaseCreateUserRequest{Name: "x"})
 	wantStatus(t, err, http.StatusConflict)
 
+	waitFirstBackup(t, srv, good.ID)
 	if err := srv.FailNextTransitions(TransitionReplica, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -851,7 +934,7 @@ func TestDatabaseFirewallKubernetesRule(t *testing.T) {
 	}
 	req := dbRequest("locked", "pg")
 	req.Rules = []*godo.DatabaseCreateFirewallRule{{Type: "k8s", Value: k8s.ID}}
-	db := createDB(t, c, req)
+	db := createVisibleDB(t, c, req)
 	rules, _, err := c.Databases.GetFirewallRules(ctx, db.ID)
 	if err != nil || len(rules) != 1 || rules[0].Type != "k8s" || rules[0].Value != k8s.ID {
 		t.Fatalf("rules %v %+v", err, rules)

@@ -239,7 +239,11 @@ type TransitionKind string
 const (
 	// TransitionCluster: a new Kubernetes cluster ends in state "error".
 	TransitionCluster TransitionKind = "kubernetes_cluster"
-	// TransitionNodePool: a new node pool's nodes end in state "error".
+	// TransitionNodePool: a new node pool's nodes never finish
+	// provisioning. The API, whose node states have no error value, keeps
+	// them "provisioning" (the cluster stays "running"); the inventory
+	// shows the pool "failed". Deleting such a node with replace=1 brings a
+	// healthy one.
 	TransitionNodePool TransitionKind = "node_pool"
 	// TransitionDatabase: a new database cluster fails to provision. The
 	// inventory shows it "failed"; the API, whose status enum has no failed

@@ -328,6 +328,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if faultName == faultDropped {
 		return
 	}
+	e.requests.countStatus(routeKey, cw.status)
 
 	if e.cfg.Logf != nil {
 		e.cfg.Logf("%s %s -> %d (%s)%s", r.Method, r.URL.RequestURI(), cw.status, time.Since(start).Round(time.Microsecond), faultSuffix(faultName))

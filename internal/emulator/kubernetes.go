@@ -24,18 +24,24 @@ import (
 // control plane is up (ClusterProvisionDuration), then "running" (or "error"
 // when a transition failure was injected). Nodes are "provisioning" until
 // their Droplets join (NodePoolProvisionDuration, GPUPoolProvisionDuration
-// for GPU sizes, never before the control plane); an injected node pool
-// failure leaves the pool's nodes in state "error" and the cluster
-// "degraded". An upgrade keeps the cluster "upgrading" for
-// ClusterUpgradeDuration. Deleted clusters and pools vanish from the API at
-// once but stay VPC members (and in the inventory, as "deleting") for
-// DeleteDuration while their Droplets are torn down.
+// for GPU sizes, never before the control plane); GPU nodes added to a pool
+// that already exists wait Realism.GPUCapacityWait longer. Node states are
+// only provisioning, running, draining and deleting: an injected node pool
+// failure leaves the pool's nodes "provisioning" for ever (the cluster stays
+// "running"), until they are deleted or replaced. An autoscaled pool moves by
+// one node every Realism.AutoscaleInterval on its own (see autoscale). An
+// upgrade keeps the cluster "upgrading" for ClusterUpgradeDuration. Deleted
+// clusters and pools vanish from the API at once; a deleted cluster stays a
+// VPC member (and in the inventory, as "deleting") for DeleteDuration, and
+// every worker node is a Droplet member of the VPC while it exists and for
+// Realism.DropletLinger after it goes. A deleted cluster's name is held for
+// Realism.NameHold.
 //
 // DigitalOcean tags: every cluster carries "k8s" and "k8s:<cluster-id>", and
-// every node pool also "k8s:worker", besides the user's tags. GPU pools get
-// the labels doks.digitalocean.com/gpu-brand and doks.digitalocean.com/gpu-model
-// and the taint nvidia.com/gpu:NoSchedule (amd.com/gpu:NoSchedule for AMD),
-// merged with the user's (the user's value wins on the same key).
+// every node pool also "k8s:worker", besides the user's tags. A node pool
+// object carries exactly the labels and taints the user set: the GPU labels
+// and taints DOKS puts on GPU nodes live on the Kubernetes Node objects, not
+// in the API (see gpuSpec).
 
 const (
 	k8sMaxNodesPerPool         = 100
@@ -45,29 +51,22 @@ const (
 	k8sMaintenanceWindow       = "4h0m0s"
 	// k8sMaxCredentialExpirySeconds bounds expiry_seconds (ten years).
 	k8sMaxCredentialExpirySeconds = 10 * 365 * 24 * 3600
-	k8sGpuBrandLabel              = "doks.digitalocean.com/gpu-brand"
-	k8sGpuModelLabel              = "doks.digitalocean.com/gpu-model"
 )
 
 // Cluster states (only those godo can decode).
 const (
 	k8sProvisioning = "provisioning"
 	k8sRunning      = "running"
-	k8sDegraded     = "degraded"
 	k8sError        = "error"
 	k8sUpgrading    = "upgrading"
 )
 
-// Node states. The spec lists provisioning, running, draining and deleting;
-// "error" is what the emulator reports for a node whose provisioning failed
-// (an injected TransitionNodePool failure; godo reads the state as a plain
-// string).
+// Node states: spec kubernetes/models/node.yml enumerates provisioning, running, draining, deleting (no error state).
 const (
 	k8sNodeProvisioning = "provisioning"
 	k8sNodeRunning      = "running"
 	k8sNodeDraining     = "draining"
 	k8sNodeDeleting     = "deleting"
-	k8sNodeError        = "error"
 )
 
 type k8sCluster struct {
@@ -106,19 +105,30 @@ type k8sPool struct {
 	maxNodes         int
 	gpuPartitionMode string
 	nodes            []*k8sNode
-	fails            bool // the nodes created with the pool end in "error"
+	fails            bool // the nodes created with the pool never finish provisioning
 	createdAt        time.Time
 	deleteAt         time.Time
+	// nextAutoscale is the autoscaler's next step (zero: none planned);
+	// scaleDown is the direction of that step (see autoscale).
+	nextAutoscale time.Time
+	scaleDown     bool
 }
 
 type k8sNode struct {
 	id, name, dropletID  string
-	state, message       string
+	state                string
 	createdAt, updatedAt time.Time
 	readyAt              time.Time // end of provisioning
 	drainUntil           time.Time // draining -> deleting
 	removeAt             time.Time // deleting -> gone
-	fails                bool
+	fails                bool      // never finishes provisioning
+}
+
+// k8sGoneDroplet is a worker node's Droplet after the node went (its
+// cluster, pool or itself deleted): still a member of its VPC until until.
+type k8sGoneDroplet struct {
+	vpcID, name, dropletID string
+	createdAt, until       time.Time
 }
 
 type kubernetesStore struct {
@@ -126,6 +136,9 @@ type kubernetesStore struct {
 	clusters map[string]*k8sCluster
 	// deleting holds deleted clusters until their teardown completes.
 	deleting map[string]*k8sCluster
+	// goneDroplets are the Droplets of nodes that went, lingering in their
+	// VPC for Realism.DropletLinger.
+	goneDroplets []k8sGoneDroplet
 }
 
 func newKubernetesStore(e *Emulator) *kubernetesStore {
@@ -137,6 +150,7 @@ func newKubernetesStore(e *Emulator) *kubernetesStore {
 func (s *kubernetesStore) reset() {
 	s.clusters = map[string]*k8sCluster{}
 	s.deleting = map[string]*k8sCluster{}
+	s.goneDroplets = nil
 }
 
 // clusterExists reports whether id names a live (not deleted) cluster; the
@@ -183,6 +197,7 @@ func (s *kubernetesStore) advance(now time.Time) {
 			delete(s.deleting, id)
 		}
 	}
+	s.goneDroplets = slices.DeleteFunc(s.goneDroplets, func(d k8sGoneDroplet) bool { return !now.Before(d.until) })
 }
 
 func (s *kubernetesStore) advanceCluster(cl *k8sCluster, now time.Time) {
@@ -204,29 +219,33 @@ func (s *kubernetesStore) advanceCluster(cl *k8sCluster, now time.Time) {
 		cl.addMessage(cl.upgradeDoneAt, "Cluster upgraded to "+cl.version)
 	}
 	for _, p := range cl.pools {
-		kept := p.nodes[:0]
-		for _, n := range p.nodes {
-			if k8sAdvanceNode(n, now, cl.state != k8sError) {
-				kept = append(kept, n)
-			}
-		}
-		p.nodes = kept
+		s.autoscale(cl, p, now)
+		s.advanceNodes(cl, p, now)
 	}
 	cl.deletingPools = slices.DeleteFunc(cl.deletingPools, func(p *k8sPool) bool { return !now.Before(p.deleteAt) })
-	cl.refreshHealth(now)
+}
+
+// advanceNodes applies the due transitions of p's nodes; a node that goes
+// leaves its Droplet lingering in the VPC.
+func (s *kubernetesStore) advanceNodes(cl *k8sCluster, p *k8sPool, now time.Time) {
+	kept := p.nodes[:0]
+	for _, n := range p.nodes {
+		if k8sAdvanceNode(n, now, cl.state != k8sError) {
+			kept = append(kept, n)
+		} else {
+			s.dropletGone(cl, n, n.removeAt)
+		}
+	}
+	clear(p.nodes[len(kept):])
+	p.nodes = kept
 }
 
 // k8sAdvanceNode applies a node's due transitions; it returns false once the
 // node is gone. Nodes never come up in a cluster whose control plane failed.
 func k8sAdvanceNode(n *k8sNode, now time.Time, controlPlaneOK bool) bool {
-	if n.state == k8sNodeProvisioning && controlPlaneOK && !now.Before(n.readyAt) {
-		n.updatedAt = n.readyAt
-		if n.fails {
-			n.state = k8sNodeError
-			n.message = "the node's Droplet failed to join the cluster (emulated provisioning failure); delete it with replace=1"
-		} else {
-			n.state = k8sNodeRunning
-		}
+	// A failed node stays "provisioning" (spec kubernetes/models/node.yml has no error state).
+	if n.state == k8sNodeProvisioning && !n.fails && controlPlaneOK && !now.Before(n.readyAt) {
+		n.state, n.updatedAt = k8sNodeRunning, n.readyAt
 	}
 	if n.state == k8sNodeDraining && !now.Before(n.drainUntil) {
 		n.state, n.updatedAt = k8sNodeDeleting, n.drainUntil
@@ -234,36 +253,65 @@ func k8sAdvanceNode(n *k8sNode, now time.Time, controlPlaneOK bool) bool {
 	return !(n.state == k8sNodeDeleting && !now.Before(n.removeAt))
 }
 
-// refreshHealth derives running/degraded from the nodes: a cluster with
-// failed nodes is degraded until they are replaced or removed.
-func (cl *k8sCluster) refreshHealth(at time.Time) {
-	if cl.state != k8sRunning && cl.state != k8sDegraded {
+// autoscale plays the cluster autoscaler of an autoscaled pool with room to
+// move (max_nodes > min_nodes): every Realism.AutoscaleInterval from the
+// pool's creation (or from when autoscaling was turned on) its count moves
+// by one node, alternately up and down starting with up; a step that would
+// leave [min_nodes, max_nodes] goes the other way. Steps fall only while
+// the control plane runs and the bounds leave room; others are skipped. New
+// nodes provision (GPU ones with the capacity wait), surplus ones drain, as
+// resize does.
+func (s *kubernetesStore) autoscale(cl *k8sCluster, p *k8sPool, now time.Time) {
+	interval := s.e.realism().AutoscaleInterval
+	if interval <= 0 || !p.autoScale || p.nextAutoscale.IsZero() {
 		return
 	}
-	var failed []string
-	for _, p := range cl.pools {
-		n := 0
-		for _, node := range p.nodes {
-			if node.state == k8sNodeError {
-				n++
-			}
+	for !now.Before(p.nextAutoscale) {
+		at := p.nextAutoscale
+		p.nextAutoscale = at.Add(interval)
+		// No room (bounds equal), or no control plane: the step is skipped,
+		// and a later change of bounds does not replay the missed ones.
+		if p.maxNodes <= p.minNodes || cl.state != k8sRunning && cl.state != k8sUpgrading {
+			continue
 		}
-		if n > 0 {
-			failed = append(failed, fmt.Sprintf("node pool %q has %d failed node(s)", p.name, n))
+		// Realism.AutoscaleInterval: the autoscaler moves a pool on its own between applies.
+		s.advanceNodes(cl, p, at)
+		count := p.count
+		if p.scaleDown && count-1 < p.minNodes || !p.scaleDown && count+1 > p.maxNodes {
+			p.scaleDown = !p.scaleDown
 		}
+		if p.scaleDown {
+			count--
+		} else {
+			count++
+		}
+		p.scaleDown = !p.scaleDown
+		s.resize(cl, p, min(max(count, p.minNodes), p.maxNodes), at)
+		cl.addMessage(at, fmt.Sprintf("Cluster autoscaler resized node pool %q to %d node(s)", p.name, p.count))
 	}
-	if len(failed) > 0 {
-		if cl.state != k8sDegraded {
-			cl.addMessage(at, "Cluster is degraded: "+strings.Join(failed, "; "))
-		}
-		cl.state = k8sDegraded
-		cl.message = strings.Join(failed, "; ") + "; delete the failed nodes with replace=1 or recreate the pool"
+}
+
+// planAutoscale (re)starts the autoscaler's steps of p from now, or stops
+// them when the pool is not autoscaled.
+func (s *kubernetesStore) planAutoscale(p *k8sPool, now time.Time) {
+	interval := s.e.realism().AutoscaleInterval
+	if interval <= 0 || !p.autoScale {
+		p.nextAutoscale = time.Time{}
 		return
 	}
-	if cl.state == k8sDegraded {
-		cl.addMessage(at, "Cluster is running")
+	p.nextAutoscale, p.scaleDown = now.Add(interval), false
+}
+
+// dropletGone records that node n of cl went at goneAt: its Droplet stays a
+// member of the cluster's VPC for Realism.DropletLinger.
+func (s *kubernetesStore) dropletGone(cl *k8sCluster, n *k8sNode, goneAt time.Time) {
+	linger := s.e.realism().DropletLinger
+	if linger <= 0 {
+		return
 	}
-	cl.state, cl.message = k8sRunning, ""
+	s.goneDroplets = append(s.goneDroplets, k8sGoneDroplet{
+		vpcID: cl.vpcID, name: n.name, dropletID: n.dropletID, createdAt: n.createdAt, until: goneAt.Add(linger),
+	})
 }
 
 func (cl *k8sCluster) addMessage(at time.Time, msg string) {
@@ -281,7 +329,7 @@ func (s *kubernetesStore) inventory() []Item {
 		}
 		items = append(items, Item{Kind: "kubernetes_cluster", ID: cl.id, Name: cl.name, Status: status})
 		for _, p := range cl.pools {
-			ps := p.status()
+			ps := p.status(s.e.now())
 			if deleting {
 				ps = "deleting"
 			}
@@ -300,16 +348,18 @@ func (s *kubernetesStore) inventory() []Item {
 	return items
 }
 
-// status summarises a pool's nodes for the inventory.
-func (p *k8sPool) status() string {
+// status summarises a pool's nodes for the inventory: "failed" when a node
+// failed to provision (the API shows it "provisioning" for ever).
+func (p *k8sPool) status(now time.Time) string {
 	st := "running"
 	for _, n := range p.nodes {
-		switch n.state {
-		case k8sNodeError:
-			return "error"
-		case k8sNodeProvisioning:
-			st = "provisioning"
+		if n.state != k8sNodeProvisioning {
+			continue
 		}
+		if n.fails && !now.Before(n.readyAt) {
+			return "failed"
+		}
+		st = "provisioning"
 	}
 	return st
 }
@@ -330,15 +380,34 @@ func k8sSortedClusters(m map[string]*k8sCluster) []*k8sCluster {
 
 func (cl *k8sCluster) urn() string { return "do:kubernetes:" + cl.id }
 
-// vpcMembers lists the clusters in the VPC, including deleted clusters whose
-// teardown has not finished (DigitalOcean answers 409 to a VPC delete then).
+func k8sDropletURN(dropletID string) string { return "do:droplet:" + dropletID }
+
+// vpcMembers lists the clusters in the VPC and their worker nodes' Droplets
+// (named after the nodes), plus the lingering members of deleted objects: a
+// deleted cluster until its teardown ends (DeleteDuration) and the Droplets
+// of gone nodes for Realism.DropletLinger.
 func (s *kubernetesStore) vpcMembers(vpcID string) []vpcMember {
 	var out []vpcMember
-	for _, m := range []map[string]*k8sCluster{s.clusters, s.deleting} {
-		for _, cl := range k8sSortedClusters(m) {
-			if cl.vpcID == vpcID {
-				out = append(out, vpcMember{Name: cl.name, URN: cl.urn(), CreatedAt: cl.createdAt})
+	for _, cl := range k8sSortedClusters(s.clusters) {
+		if cl.vpcID != vpcID {
+			continue
+		}
+		out = append(out, vpcMember{Name: cl.name, URN: cl.urn(), CreatedAt: cl.createdAt})
+		for _, p := range cl.pools {
+			for _, n := range p.nodes {
+				out = append(out, vpcMember{Name: n.name, URN: k8sDropletURN(n.dropletID), CreatedAt: n.createdAt})
 			}
+		}
+	}
+	for _, cl := range k8sSortedClusters(s.deleting) {
+		if cl.vpcID == vpcID {
+			out = append(out, vpcMember{Name: cl.name, URN: cl.urn(), CreatedAt: cl.createdAt, lingering: true})
+		}
+	}
+	// Deleted clusters' worker Droplets stay VPC members a while (maintainer comment, terraform-provider-digitalocean #488).
+	for _, d := range s.goneDroplets {
+		if d.vpcID == vpcID {
+			out = append(out, vpcMember{Name: d.name, URN: k8sDropletURN(d.dropletID), CreatedAt: d.createdAt, lingering: true})
 		}
 	}
 	return out
@@ -456,9 +525,9 @@ type k8sTaintJSON struct {
 	Effect string `json:"effect"`
 }
 
+// k8sNodeStatusJSON has only a state, as in spec kubernetes/models/node.yml.
 type k8sNodeStatusJSON struct {
-	State   string `json:"state"`
-	Message string `json:"message,omitempty"`
+	State string `json:"state"`
 }
 
 type k8sNodeJSON struct {
@@ -564,34 +633,21 @@ func (cl *k8sCluster) effectivePlugins() map[string]bool {
 }
 
 func (cl *k8sCluster) poolJSON(p *k8sPool) k8sNodePoolJSON {
+	// Spec kubernetes/models/node_pool.yml: labels and taints are what the user asks "to apply to all nodes in a pool" (DOKS's own GPU ones are not).
 	out := k8sNodePoolJSON{
 		ID: p.id, Name: p.name, Size: p.size, Count: p.count,
 		Tags:      k8sMergeTags(append(cl.systemTags(), "k8s:worker"), p.userTags),
-		Taints:    []k8sTaintJSON{},
+		Taints:    append([]k8sTaintJSON{}, p.userTaints...),
 		AutoScale: p.autoScale, MinNodes: p.minNodes, MaxNodes: p.maxNodes,
 		GPUPartitionMode: p.gpuPartitionMode,
 		Nodes:            make([]k8sNodeJSON, 0, len(p.nodes)),
 	}
-	labels := map[string]string{}
-	size, _ := nodeSizeBySlug(p.size)
-	if size.GPU != nil {
-		labels[k8sGpuBrandLabel] = size.GPU.Brand
-		labels[k8sGpuModelLabel] = size.GPU.Model
-		out.Taints = append(out.Taints, k8sTaintJSON{Key: size.GPU.taintKey(), Effect: "NoSchedule"})
-	}
-	for k, v := range p.userLabels {
-		labels[k] = v
-	}
-	if len(labels) > 0 {
-		out.Labels = labels
-	}
-	for _, t := range p.userTaints {
-		out.Taints = slices.DeleteFunc(out.Taints, func(o k8sTaintJSON) bool { return o.Key == t.Key && o.Effect == t.Effect })
-		out.Taints = append(out.Taints, t)
+	if len(p.userLabels) > 0 {
+		out.Labels = maps.Clone(p.userLabels)
 	}
 	for _, n := range p.nodes {
 		out.Nodes = append(out.Nodes, k8sNodeJSON{
-			ID: n.id, Name: n.name, Status: k8sNodeStatusJSON{State: n.state, Message: n.message},
+			ID: n.id, Name: n.name, Status: k8sNodeStatusJSON{State: n.state},
 			DropletID: n.dropletID, CreatedAt: n.createdAt.UTC(), UpdatedAt: n.updatedAt.UTC(),
 		})
 	}
@@ -1003,14 +1059,20 @@ func k8sNodeSuffix() string {
 }
 
 // addNodes starts n new nodes in p. A node cannot be ready before the control
-// plane, and GPU Droplets take longer to come up than CPU ones.
-func (s *kubernetesStore) addNodes(cl *k8sCluster, p *k8sPool, n int, fails bool, now time.Time) {
+// plane, and GPU Droplets take longer to come up than CPU ones; GPU nodes
+// added to a pool that already existed (grown: a scale-up, a replacement)
+// wait for capacity on top.
+func (s *kubernetesStore) addNodes(cl *k8sCluster, p *k8sPool, n int, fails, grown bool, now time.Time) {
 	size, _ := nodeSizeBySlug(p.size)
 	d := NodePoolProvisionDuration
 	if size.GPU != nil {
 		d = GPUPoolProvisionDuration
 	}
 	ready := now.Add(s.e.scaled(d))
+	if size.GPU != nil && grown {
+		// Realism.GPUCapacityWait: GPU capacity is scarce, so GPU nodes added to an existing pool stay "provisioning" longer.
+		ready = ready.Add(s.e.realism().GPUCapacityWait)
+	}
 	if cl.state == k8sProvisioning && ready.Before(cl.readyAt) {
 		ready = cl.readyAt
 	}
@@ -1053,11 +1115,11 @@ func (s *kubernetesStore) resize(cl *k8sCluster, p *k8sPool, count int, now time
 	p.count = count
 	active := p.activeNodes()
 	if len(active) < count {
-		s.addNodes(cl, p, count-len(active), false, now)
+		s.addNodes(cl, p, count-len(active), false, true, now)
 		return
 	}
 	sort.SliceStable(active, func(i, j int) bool {
-		ei, ej := active[i].state == k8sNodeError, active[j].state == k8sNodeError
+		ei, ej := active[i].fails, active[j].fails
 		if ei != ej {
 			return ei
 		}
@@ -1105,7 +1167,8 @@ func (s *kubernetesStore) create(c *call) {
 	}
 	s.clusters[cl.id] = cl
 	for _, p := range cl.pools {
-		s.addNodes(cl, p, p.count, p.fails, c.now)
+		s.addNodes(cl, p, p.count, p.fails, false, c.now)
+		s.planAutoscale(p, c.now)
 	}
 	c.respond(http.StatusCreated, map[string]any{"kubernetes_cluster": cl.toJSON()})
 }
@@ -1118,6 +1181,10 @@ func (s *kubernetesStore) newCluster(req k8sClusterCreateRequest, now time.Time)
 	}
 	if s.nameTaken(req.Name, "") {
 		return nil, fmt.Errorf("name %q is already used by another Kubernetes cluster in this account; choose a unique name", req.Name)
+	}
+	// Names of deleted clusters are held a while (terraform-provider-digitalocean PR #198 discussion).
+	if _, held := s.e.nameHeld(nameSpaceKubernetes, req.Name, now); held {
+		return nil, fmt.Errorf("name %q is not available: a Kubernetes cluster with this name was deleted recently and DigitalOcean still holds the name; choose another name or retry in a few minutes", req.Name)
 	}
 	if req.Region == "" {
 		return nil, fmt.Errorf("region is required; regions: %s", k8sRegionSlugList())
@@ -1307,11 +1374,19 @@ func (s *kubernetesStore) update(c *call) {
 }
 
 // remove deletes a cluster: it answers 404 from now on, while its Droplets
-// are torn down for DeleteDuration (VPC member, inventory "deleting").
+// are torn down for DeleteDuration (VPC member, inventory "deleting"); its
+// nodes' Droplets linger in the VPC and its name is held.
 func (s *kubernetesStore) remove(cl *k8sCluster, now time.Time) {
 	delete(s.clusters, cl.id)
 	cl.deleteAt = now.Add(s.e.scaled(DeleteDuration))
 	s.deleting[cl.id] = cl
+	for _, p := range cl.pools {
+		for _, n := range p.nodes {
+			s.dropletGone(cl, n, now)
+		}
+	}
+	// A deleted cluster's name stays unavailable a while (terraform-provider-digitalocean PR #198 discussion).
+	s.e.holdName(nameSpaceKubernetes, cl.name, now)
 }
 
 func (s *kubernetesStore) delete(c *call) {
@@ -1544,7 +1619,7 @@ func (s *kubernetesStore) upgrade(c *call) {
 		c.unprocessable("version %q is not an available upgrade for a cluster on %s; available upgrades: %s", req.Version, cl.version, available)
 		return
 	}
-	if cl.state != k8sRunning && cl.state != k8sDegraded {
+	if cl.state != k8sRunning {
 		c.unprocessable("cluster %s is %s; it can be upgraded only when running", cl.id, cl.state)
 		return
 	}
@@ -1644,7 +1719,8 @@ func (s *kubernetesStore) createPool(c *call) {
 	p.createdAt = c.now
 	p.fails = s.e.takeTransitionFailure(TransitionNodePool)
 	cl.pools = append(cl.pools, p)
-	s.addNodes(cl, p, p.count, p.fails, c.now)
+	s.addNodes(cl, p, p.count, p.fails, false, c.now)
+	s.planAutoscale(p, c.now)
 	cl.updatedAt = c.now
 	c.respond(http.StatusCreated, map[string]any{"node_pool": cl.poolJSON(p)})
 }
@@ -1746,7 +1822,11 @@ func (s *kubernetesStore) updatePool(c *call) {
 	if req.Taints != nil {
 		p.userTaints = *req.Taints
 	}
+	wasAutoScaled := p.autoScale
 	p.autoScale, p.minNodes, p.maxNodes = autoScale, lo, hi
+	if autoScale != wasAutoScaled {
+		s.planAutoscale(p, c.now)
+	}
 	if n != p.count || len(p.activeNodes()) != n {
 		s.resize(cl, p, n, c.now)
 	}
@@ -1764,10 +1844,12 @@ func (s *kubernetesStore) deletePool(c *call) {
 		return
 	}
 	cl.pools = slices.DeleteFunc(cl.pools, func(o *k8sPool) bool { return o == p })
+	for _, n := range p.nodes {
+		s.dropletGone(cl, n, c.now)
+	}
 	p.deleteAt = c.now.Add(s.e.scaled(DeleteDuration))
 	cl.deletingPools = append(cl.deletingPools, p)
 	cl.updatedAt = c.now
-	cl.refreshHealth(c.now)
 	c.noContent()
 }
 
@@ -1828,9 +1910,8 @@ func (s *kubernetesStore) deleteNode(c *call) {
 	}
 	s.retireNode(node, skipDrain, c.now)
 	if replace {
-		s.addNodes(cl, p, 1, false, c.now)
+		s.addNodes(cl, p, 1, false, true, c.now)
 	}
 	cl.updatedAt = c.now
-	cl.refreshHealth(c.now)
 	c.w.WriteHeader(http.StatusAccepted)
 }

@@ -86,23 +86,19 @@ func upgradesFrom(slug string) []kubernetesVersion {
 	return out
 }
 
-// gpuSpec describes the accelerators of a GPU size.
+// gpuSpec describes the accelerators of a GPU size. DOKS labels the
+// Kubernetes nodes of a GPU pool doks.digitalocean.com/gpu-brand=<Brand> and
+// doks.digitalocean.com/gpu-model=<Model> and taints them
+// nvidia.com/gpu:NoSchedule (amd.com/gpu:NoSchedule for AMD); those live on
+// the nodes inside the cluster, not in the node pool API object, which the
+// emulator therefore never shows them in.
 type gpuSpec struct {
-	Brand string // "nvidia" or "amd": the doks.digitalocean.com/gpu-brand label
-	Model string // the doks.digitalocean.com/gpu-model label, e.g. "h100"
+	Brand string // "nvidia" or "amd"
+	Model string // the gpu-model node label, e.g. "h100"
 	// APIModel is the size's gpu_info.model as /v2/sizes reports it.
 	APIModel string
 	Count    int
 	VRAMGiB  int
-}
-
-// taintKey is the taint DOKS puts on every node of a GPU pool so that only
-// pods tolerating it (GPU workloads) land there.
-func (g gpuSpec) taintKey() string {
-	if g.Brand == "amd" {
-		return "amd.com/gpu"
-	}
-	return "nvidia.com/gpu"
 }
 
 // amdPartitionModes are the GPU partition modes AMD node pools accept.

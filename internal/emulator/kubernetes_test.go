@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/pem"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -134,16 +135,15 @@ func TestKubernetesLifecycleGPUPoolTakesLonger(t *testing.T) {
 		}
 	}
 
-	// GPU pools carry DOKS's GPU labels and taint next to the user's; the
-	// user's value wins on the same key.
-	if gpu.Labels[gpuBrandLabelForTest] != "nvidia" || gpu.Labels[gpuModelLabelForTest] != "custom" {
-		t.Errorf("gpu labels %v", gpu.Labels)
+	// A pool object carries exactly the user's labels and taints: DOKS's GPU
+	// labels and taint are on the Kubernetes nodes, not in the API.
+	if !maps.Equal(gpu.Labels, map[string]string{gpuModelLabelForTest: "custom"}) {
+		t.Errorf("gpu labels %v, want only the user's", gpu.Labels)
 	}
-	if !slices.Contains(gpu.Taints, godo.Taint{Key: "nvidia.com/gpu", Effect: "NoSchedule"}) ||
-		!slices.Contains(gpu.Taints, godo.Taint{Key: "workload", Value: "inference", Effect: "NoSchedule"}) {
-		t.Errorf("gpu taints %v", gpu.Taints)
+	if !slices.Equal(gpu.Taints, []godo.Taint{{Key: "workload", Value: "inference", Effect: "NoSchedule"}}) {
+		t.Errorf("gpu taints %v, want only the user's", gpu.Taints)
 	}
-	if len(cpu.Taints) != 0 || cpu.Labels["role"] != "api" || cpu.Labels[gpuBrandLabelForTest] != "" {
+	if len(cpu.Taints) != 0 || !maps.Equal(cpu.Labels, map[string]string{"role": "api"}) {
 		t.Errorf("cpu pool labels %v taints %v", cpu.Labels, cpu.Taints)
 	}
 	if p := cl.NvidiaGpuDevicePlugin; p == nil || p.Enabled == nil || !*p.Enabled {
@@ -184,12 +184,9 @@ func TestKubernetesLifecycleGPUPoolTakesLonger(t *testing.T) {
 	}
 }
 
-const (
-	gpuBrandLabelForTest = "doks.digitalocean.com/gpu-brand"
-	gpuModelLabelForTest = "doks.digitalocean.com/gpu-model"
-)
+const gpuModelLabelForTest = "doks.digitalocean.com/gpu-model"
 
-func TestKubernetesAMDPoolLabelsAndTaint(t *testing.T) {
+func TestKubernetesAMDPoolPluginsWithoutGPULabels(t *testing.T) {
 	_, c := startTest(t, Config{})
 	cl, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
 		Name: "amd", RegionSlug: "atl1", VersionSlug: "latest",
@@ -199,9 +196,8 @@ func TestKubernetesAMDPoolLabelsAndTaint(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := cl.NodePools[0]
-	if p.Labels[gpuBrandLabelForTest] != "amd" || p.Labels[gpuModelLabelForTest] != "mi300x" ||
-		!slices.Contains(p.Taints, godo.Taint{Key: "amd.com/gpu", Effect: "NoSchedule"}) {
-		t.Fatalf("amd pool labels %v taints %v", p.Labels, p.Taints)
+	if len(p.Labels) != 0 || len(p.Taints) != 0 {
+		t.Fatalf("an AMD pool without user labels or taints shows labels %v taints %v; DOKS's GPU ones are not in the API", p.Labels, p.Taints)
 	}
 	if cl.AmdGpuDevicePlugin == nil || !*cl.AmdGpuDevicePlugin.Enabled || cl.RdmaSharedDevicePlugin == nil || !*cl.RdmaSharedDevicePlugin.Enabled {
 		t.Fatalf("AMD 8-GPU pools enable the AMD device plugin and RDMA: %+v %+v", cl.AmdGpuDevicePlugin, cl.RdmaSharedDevicePlugin)
@@ -611,6 +607,7 @@ func TestKubernetesDeleteHoldsVPCUntilTornDown(t *testing.T) {
 	if slices.ContainsFunc(res, func(r godo.ProjectResource) bool { return r.URN == cl.URN() }) {
 		t.Error("a deleted cluster is still a project resource")
 	}
+	// Only members of the deleted cluster are left: 409, not 403.
 	_, err = c.VPCs.Delete(ctx, v.ID)
 	wantStatus(t, err, http.StatusConflict)
 	inv := srv.Inventory()
@@ -619,11 +616,18 @@ func TestKubernetesDeleteHoldsVPCUntilTornDown(t *testing.T) {
 	}
 
 	clk.advance(DeleteDuration)
+	if inv := srv.Inventory(); len(inv.Items) != 1 || inv.Count("vpc") != 1 {
+		t.Fatalf("inventory after teardown (lingering Droplets are not the user's objects):\n%s", inv)
+	}
+	// The worker Droplets stay members for DropletLinger after the delete.
+	_, err = c.VPCs.Delete(ctx, v.ID)
+	wantStatus(t, err, http.StatusConflict)
+	clk.advance(DefaultRealism.DropletLinger - DeleteDuration)
 	if _, err := c.VPCs.Delete(ctx, v.ID); err != nil {
 		t.Fatalf("VPC delete after teardown: %v", err)
 	}
 	if inv := srv.Inventory(); !inv.Empty() {
-		t.Fatalf("inventory after teardown:\n%s", inv)
+		t.Fatalf("inventory after the VPC delete:\n%s", inv)
 	}
 }
 
@@ -652,29 +656,60 @@ func TestKubernetesTransitionFailures(t *testing.T) {
 	_, _, err = c.Kubernetes.CreateNodePool(ctx, bad.ID, &godo.KubernetesNodePoolCreateRequest{Name: "more", Size: "s-1vcpu-2gb", Count: 1})
 	wantStatus(t, err, http.StatusUnprocessableEntity)
 
-	// A failed node pool: its nodes end in "error" and the cluster is degraded
-	// until they are replaced.
+	// A failed node pool: node states are only provisioning, running,
+	// draining and deleting, so its nodes stay "provisioning" for ever, the
+	// cluster stays "running", and a replacement comes up normally.
+	testFailedNodesStayProvisioning(t, srv, c, clk, good.ID)
+}
+
+// testFailedNodesStayProvisioning injects a node pool failure into the
+// running cluster id and follows the failed node until it is replaced.
+func testFailedNodesStayProvisioning(t *testing.T, srv *Server, c *godo.Client, clk *k8sClock, id string) {
+	t.Helper()
 	if err := srv.FailNextTransitions(TransitionNodePool, 1); err != nil {
 		t.Fatal(err)
 	}
-	p, _, err := c.Kubernetes.CreateNodePool(ctx, good.ID, &godo.KubernetesNodePoolCreateRequest{Name: "flaky", Size: "s-1vcpu-2gb", Count: 1})
+	p, _, err := c.Kubernetes.CreateNodePool(ctx, id, &godo.KubernetesNodePoolCreateRequest{Name: "flaky", Size: "s-1vcpu-2gb", Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(NodePoolProvisionDuration)
-	got = getCluster(t, c, good.ID)
+	clk.advance(10 * NodePoolProvisionDuration)
+	got := getCluster(t, c, id)
 	flaky := poolNamed(t, got, "flaky")
-	if got.Status.State != godo.KubernetesClusterStatusDegraded || !strings.Contains(got.Status.Message, "flaky") || !allNodes(flaky, "error") {
+	if got.Status.State != godo.KubernetesClusterStatusRunning || got.Status.Message != "" || !allNodes(flaky, "provisioning") {
 		t.Fatalf("after pool failure: %+v nodes %v", got.Status, nodeStates(flaky))
 	}
-	if _, err := c.Kubernetes.DeleteNode(ctx, good.ID, p.ID, flaky.Nodes[0].ID, &godo.KubernetesNodeDeleteRequest{Replace: true, SkipDrain: true}); err != nil {
+	if flaky.Nodes[0].Status.Message != "" {
+		t.Fatalf("a node status has only a state; got message %q", flaky.Nodes[0].Status.Message)
+	}
+	if st := inventoryStatus(srv, p.ID); st != "failed" {
+		t.Fatalf("inventory shows the failed pool %q:\n%s", st, srv.Inventory())
+	}
+	if _, err := c.Kubernetes.DeleteNode(ctx, id, p.ID, flaky.Nodes[0].ID, &godo.KubernetesNodeDeleteRequest{Replace: true, SkipDrain: true}); err != nil {
 		t.Fatal(err)
 	}
+	flaky, _, _ = c.Kubernetes.GetNodePool(ctx, id, p.ID)
+	if got := nodeStates(flaky); !slices.Equal(got, []string{"deleting", "provisioning"}) {
+		t.Fatalf("right after replacing the failed node: %v", got)
+	}
 	clk.advance(NodePoolProvisionDuration)
-	got = getCluster(t, c, good.ID)
-	if got.Status.State != godo.KubernetesClusterStatusRunning || !allNodes(poolNamed(t, got, "flaky"), "running") {
+	got = getCluster(t, c, id)
+	if got.Status.State != godo.KubernetesClusterStatusRunning || !slices.Equal(nodeStates(poolNamed(t, got, "flaky")), []string{"running"}) {
 		t.Fatalf("after replacing the failed node: %+v %v", got.Status, nodeStates(poolNamed(t, got, "flaky")))
 	}
+	if st := inventoryStatus(srv, p.ID); st != "running" {
+		t.Fatalf("inventory after the replacement: %q", st)
+	}
+}
+
+// inventoryStatus is the inventory status of the object id ("" if absent).
+func inventoryStatus(srv *Server, id string) string {
+	for _, it := range srv.Inventory().Items {
+		if it.ID == id {
+			return it.Status
+		}
+	}
+	return ""
 }
 
 func TestKubernetesOptionsRegionsAndSizes(t *testing.T) {

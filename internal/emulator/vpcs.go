@@ -9,9 +9,12 @@ import (
 	"time"
 )
 
-// VPCs: /v2/vpcs. A VPC can only be deleted once nothing is attached to it
-// (409 otherwise, as DigitalOcean does), and a region's default VPC is
-// created on demand when a cluster or database is created without one.
+// VPCs: /v2/vpcs. A VPC can only be deleted once nothing is attached to it:
+// 403 while a live member remains (the spec's vpcs_delete), 409 while the
+// only members left are lingering ones of deleted objects (a deleted
+// cluster's worker Droplets, a deleted database in its grace period), as
+// DigitalOcean answers then. A region's default VPC is created on demand
+// when a cluster or database is created without one.
 
 type vpc struct {
 	ID          string    `json:"id"`
@@ -34,6 +37,10 @@ type vpcMember struct {
 	Name      string    `json:"name"`
 	URN       string    `json:"urn"`
 	CreatedAt time.Time `json:"created_at"`
+
+	// lingering marks a member left behind by a deleted object, still
+	// being released.
+	lingering bool
 }
 
 // vpcMemberSource is implemented by families whose objects live in VPCs.
@@ -373,8 +380,21 @@ func (s *vpcStore) delete(c *call) {
 		c.fail(http.StatusForbidden, "forbidden", "The default VPC of a region cannot be deleted.")
 		return
 	}
-	if members := s.allMembers(v.ID); len(members) > 0 {
-		c.conflict("Can not delete VPC with members: %d resource(s) still use it (first: %s)", len(members), members[0].URN)
+	members := s.allMembers(v.ID)
+	var live []vpcMember
+	for _, m := range members {
+		if !m.lingering {
+			live = append(live, m)
+		}
+	}
+	switch {
+	case len(live) > 0:
+		// Spec vpcs_delete: deleting "a VPC that still has members will result in a 403 Forbidden error response".
+		c.fail(http.StatusForbidden, "forbidden", fmt.Sprintf("Can not delete VPC with members: %d resource(s) still use it (first: %s %s); delete them first", len(live), live[0].URN, live[0].Name))
+		return
+	case len(members) > 0:
+		// Members of deleted objects linger and DigitalOcean answers 409 (maintainer comment, terraform-provider-digitalocean #488).
+		c.conflict("Can not delete VPC with members: %d member(s) of deleted resources are still being released (first: %s %s); retry in a few minutes", len(members), members[0].URN, members[0].Name)
 		return
 	}
 	delete(s.vpcs, v.ID)

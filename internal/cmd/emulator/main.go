@@ -48,6 +48,12 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("DigitalOcean API emulator listening on %s (time scale %g)\n\n", srv.URL, srv.TimeScale())
+	if cfg.Realism.Ideal {
+		fmt.Printf("Happy path (-ideal): DigitalOcean's rough edges are off.\n\n")
+	} else {
+		fmt.Printf("DigitalOcean's rough edges are on: 404s right after a create, replicas refused until the first backup,\n" +
+			"names held after deletes, VPC members lingering, slow GPU capacity, an autoscaler at work (-ideal turns them off).\n\n")
+	}
 	fmt.Printf("Point the attach provider (or doctl/godo) at it:\n\n")
 	fmt.Printf("  export DIGITALOCEAN_API_URL=%s\n", srv.URL)
 	fmt.Printf("  export DIGITALOCEAN_TOKEN=%s\n\n", srv.Token)
