@@ -95,3 +95,11 @@ func adoptAfterFailedCreate(ctx context.Context, createErr error, takenIsOurs bo
 	}
 	return false
 }
+
+// IsNameUnavailable reports a create refused because of its name (taken,
+// or held after a delete): see nameUnavailable.
+func IsNameUnavailable(err error) bool { return nameUnavailable(err) }
+
+// IsPreconditionFailed reports DigitalOcean's 412, its answer to a replica
+// create before the primary's first backup exists.
+func IsPreconditionFailed(err error) bool { return statusOf(err) == http.StatusPreconditionFailed }

@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
@@ -113,7 +112,7 @@ func (r *run) createReplica(ctx context.Context, key, rk, dbID string, req *godo
 		return apiErr(op, err)
 	}, func(err error) string {
 		switch {
-		case statusOf(err) == http.StatusPreconditionFailed:
+		case IsPreconditionFailed(err):
 			return "waiting for the primary's first backup (DigitalOcean refuses replicas of a new database until it exists)"
 		case nameUnavailable(err) && foreign == nil:
 			return "the name " + req.Name + " is not available yet (held for a while after a replica or database of that name was deleted, or the stack's own replica is not visible yet)"
