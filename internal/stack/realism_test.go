@@ -118,10 +118,24 @@ func TestDatabaseNotVisibleAfterCreateIsNeverForgotten(t *testing.T) {
 	if err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
-	if !del.Status.Empty() {
-		t.Fatalf("status after destroy: %+v", del.Status)
+	if len(del.Status.Databases) != 0 {
+		t.Fatalf("databases in status after destroy: %+v", del.Status.Databases)
 	}
-	waitEmpty(t, srv)
+	waitNoDatabases(t, srv)
+}
+
+// waitNoDatabases waits until the emulator holds no database cluster (the
+// VPC's fate is not this file's subject).
+func waitNoDatabases(t *testing.T, srv *emulator.Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if srv.Inventory().Count("database_cluster") == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("databases left behind:\n%s", srv.Inventory())
 }
 
 // Retrying a 404 is bounded: a destroy whose delete keeps answering 404
@@ -393,4 +407,51 @@ func countFaults(srv *emulator.Server) func() int {
 		}
 	})
 	return func() int { return int(n.Load()) }
+}
+
+// The same edges as DigitalOcean shows them (the emulator's realistic
+// windows, no injected faults): a new database and a new replica answer 404
+// for a while, the replica create answers 412 until the primary's first
+// backup, and a replaced database's name is held for a while after its
+// delete. Every one of them must have been met and survived.
+func TestRealisticDatabaseWindows(t *testing.T) {
+	srv, e := startEngine(t)
+	ctx := context.Background()
+	spec := oneDatabaseSpec()
+	vec := spec.Databases["vectors"]
+	vec.Replicas = map[string]ReplicaSpec{"dr": {}}
+	spec.Databases["vectors"] = vec
+	res, err := e.Apply(ctx, spec, nil)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if rep := res.Status.Databases["vectors"].Replicas["dr"]; rep == nil || rep.State != "online" {
+		t.Fatalf("replica: %+v", rep)
+	}
+	counts := srv.StatusCounts()
+	for _, want := range []string{
+		"GET /v2/databases/{database_cluster_uuid} 404",
+		"POST /v2/databases/{database_cluster_uuid}/replicas 412",
+		"GET /v2/databases/{database_cluster_uuid}/replicas/{replica_name} 404",
+	} {
+		if counts[want] == 0 {
+			t.Errorf("the apply never met %q: the realistic window was not exercised (counts %v)", want, counts)
+		}
+	}
+
+	// Engine change: the database is replaced by one of the same name,
+	// which DigitalOcean holds for a while after the delete.
+	oldID := res.Status.Databases["vectors"].ID
+	vec.Engine, vec.Version, vec.Users, vec.DBs, vec.Replicas = "mysql", "8", nil, nil, nil
+	spec.Databases["vectors"] = vec
+	res, err = e.Apply(ctx, spec, res.Status)
+	if err != nil {
+		t.Fatalf("replacement: %v", err)
+	}
+	if d := res.Status.Databases["vectors"]; d.ID == oldID || d.Engine != "mysql" || d.State != "online" {
+		t.Fatalf("after replacement: %+v", d)
+	}
+	if srv.StatusCounts()["POST /v2/databases 422"] == 0 {
+		t.Error("the replacement never met the held name: the realistic window was not exercised")
+	}
 }
