@@ -466,6 +466,28 @@ var inferenceStackBase = map[string]string{
 
 func dbs(body string) map[string]string { return map[string]string{"databases": "{ " + body + " }"} }
 
+// offending is, for the blocks whose message names the input it refuses,
+// that name as the rows' plans must print it (module and block).
+var offending = map[string]string{
+	"inference-stack var.databases[6]":    `databases["cache"] (valkey)`,
+	"inference-stack var.databases[13]":   `databases["vectors"].trusted_sources value fd00:ab::/64.`,
+	"inference-stack var.databases[14]":   `databases["vectors"].app_databases["ab"] (2 characters)`,
+	"inference-stack var.databases[15]":   `databases["vectors"] has 100`,
+	"database-attachment precondition[0]": `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
+	"database-attachment precondition[1]": `databases["vectors"] is named after its db (or app_name), "ab"`,
+	"disaster-recovery var.app_access[0]": `app_access["vectors"].user "ab" (2 characters)`,
+}
+
+// privateSources is n distinct private ip_addr trusted sources, as HCL list
+// elements.
+func privateSources(n int) string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf(`{ type = "ip_addr", value = "10.1.%d.%d" }`, i/250, i%250+1))
+	}
+	return strings.Join(out, ", ")
+}
+
 var inferenceStackRows = []checkRow{
 	{"var.name[0]", map[string]string{"name": `"Bad_Name"`}, "name must be 3-40 lowercase letters"},
 	{"var.region[0]", map[string]string{"region": `"toronto"`}, "region must be a DigitalOcean region slug"},
@@ -494,6 +516,9 @@ var inferenceStackRows = []checkRow{
 	{"var.databases[10]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "cidr", value = "10.0.0.0/8" }] }`), "databases[*].trusted_sources[*].type must be ip_addr, droplet"},
 	{"var.databases[11]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "ip_addr", value = "bastion" }] }`), "databases[*].trusted_sources[*] of type ip_addr must be an IPv4 address or CIDR"},
 	{"var.databases[12]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", maintenance_window = { day = "sunday", hour = "5am" } }`), "databases[*].maintenance_window must have day as a lowercase weekday"},
+	{"var.databases[13]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "ip_addr", value = "10.0.0.5" }, { type = "ip_addr", value = "fd00:ab::/64" }] }`), "DigitalOcean refuses IPv6 trusted sources: use IPv4 addresses or CIDR blocks"},
+	{"var.databases[14]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { ab = {} } }`), "DigitalOcean's pool names are 3-60 characters: rename"},
+	{"var.databases[15]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [` + privateSources(100) + `] }`), "each database takes at most 99 distinct trusted_sources"},
 	{"var.database_maintenance_window[0]", map[string]string{"database_maintenance_window": `{ day = "any" }`}, "database_maintenance_window.day must be a lowercase weekday"},
 	{"var.database_maintenance_window[1]", map[string]string{"database_maintenance_window": `{ hour = "5:00" }`}, "database_maintenance_window.hour must be HH:MM"},
 	// Preconditions: unsafe choices refused unless their named opt-out is set.
@@ -518,6 +543,8 @@ var databaseAttachmentRows = []checkRow{
 	{"var.databases[2]", map[string]string{"databases": `{ vectors = { pool_size = 20000 } }`}, "databases[*].pool_size must be a whole number"},
 	{"var.databases[3]", map[string]string{"databases": `{ vectors = { pool_mode = "batch" } }`}, "databases[*].pool_mode must be transaction, session or statement"},
 	{"postcondition[0]", map[string]string{"databases": `{ documents = {} }`}, "has no database"},
+	{"precondition[0]", map[string]string{"databases": `{ cache = { user = "reader" } }`}, "User management is not supported for Caching or Valkey clusters"},
+	{"precondition[1]", map[string]string{"app_name": `"ab"`, "databases": `{ vectors = {} }`}, "DigitalOcean's pool names are 3-60 characters"},
 }
 
 func TestInferenceStackChecks(t *testing.T) {
@@ -610,6 +637,9 @@ func runChecks(t *testing.T, w *workspace, module string, base map[string]string
 				}
 				if !strings.Contains(normalize(out), normalize(r.want)) {
 					t.Fatalf("plan failed without %q:\n%s", r.want, out)
+				}
+				if named := offending[module+" "+r.block]; named != "" && !strings.Contains(normalize(out), normalize(named)) {
+					t.Fatalf("the message does not name the offending input %q:\n%s", named, out)
 				}
 				// Only this block fails: the row proves it and nothing else.
 				if n := strings.Count(out, "Error: "); n != 1 {
@@ -1075,6 +1105,7 @@ var disasterRecoveryRows = []checkRow{
 	{"var.primary_databases[1]", map[string]string{"primary_databases": `{ cache = { id = "x", engine = "valkey" } }`}, "primary_databases may hold only pg and mysql databases"},
 	{"var.system_pool[0]", map[string]string{"system_pool": `{ node_count = 0 }`}, "system_pool.node_count must be a whole number from 1 to 100"},
 	{"var.gpu_pools[0]", map[string]string{"gpu_pools": `{ h100 = { size = "s-4vcpu-8gb", max_nodes = 2 } }`}, "gpu_pools[*] need a gpu-* size"},
+	{"var.app_access[0]", map[string]string{"app_access": `{ vectors = { user = "ab", pool_size = 5 } }`}, "DigitalOcean's pool names are 3-60 characters"},
 	{"precondition[0]", map[string]string{"region": `"tor1"`}, "The standby region must differ from the primary's"},
 }
 

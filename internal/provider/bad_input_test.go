@@ -95,7 +95,7 @@ func badInputCases() []badInputCase {
 		{"pool on mysql", "bix", "tor1", c + biDB("mysql", "db-s-2vcpu-4gb", `pools = { app = { size = 5 } }`),
 			`Connection pools need PostgreSQL.*this database is mysql.*Attribute:\s+databases\["vectors"\]\.pools`},
 		{"users on valkey", "bix", "tor1", c + biDB("valkey", "db-s-1vcpu-2gb", `users = ["app"]`),
-			`Users not supported.*Attribute:\s+databases\["vectors"\]\.users`},
+			`Users not supported on Valkey.*User management is not supported for Caching or Valkey clusters.*Remove the user, or use a PostgreSQL, MySQL or MongoDB database.*Attribute:\s+databases\["vectors"\]\.users`},
 		{"pool on an unmanaged db", "bix", "tor1", pg(`pools = { app = { size = 5, db = "nope" } }`),
 			`Pool database not managed.*"nope".*Attribute:\s+databases\["vectors"\]\.pools\["app"\]\.db`},
 		{"replicas on an attached database", "bix", "tor1", c + `
@@ -189,7 +189,11 @@ func badInputCases() []badInputCase {
       }
     }`), `Attribute cluster\.gpu_pools\["GPU_1"\] must be 2-20 lowercase letters`},
 		{"connection pool key with a space", "bix", "tor1", pg(`pools = { "app pool" = { size = 5 } }`),
-			`Attribute databases\["vectors"\]\.pools\["app pool"\] must be 1-63 letters`},
+			`Attribute databases\["vectors"\]\.pools\["app pool"\] must be 3-60 characters`},
+		{"connection pool name of two characters", "bix", "tor1", pg(`pools = { ab = { size = 5 } }`),
+			`Attribute databases\["vectors"\]\.pools\["ab"\] must be 3-60 characters \(DigitalOcean's limit for connection pool names\)`},
+		{"connection pool name of 61 characters", "bix", "tor1", pg(`pools = { ` + strings.Repeat("p", 61) + ` = { size = 5 } }`),
+			`Attribute databases\["vectors"\]\.pools\["p{61}"\] must be 3-60 characters`},
 		{"replica key with punctuation", "bix", "tor1", pg(`replicas = { "dr!" = {} }`),
 			`Attribute databases\["vectors"\]\.replicas\["dr!"\] must be 2-20 lowercase letters`},
 		{"replica name too long", long40, "tor1", c + `
@@ -208,6 +212,20 @@ func badInputCases() []badInputCase {
 		// ---- trusted sources and other values ----
 		{"trusted source not an ip", "bix", "tor1", pg(`trusted_sources = [{ type = "ip_addr", value = "not-an-ip" }]`),
 			`Invalid address.*"not-an-ip" is neither an IP address nor a CIDR.*Attribute:\s+databases\["vectors"\]\.trusted_sources\[0\]\.value`},
+		{"trusted source ipv6 address", "bix", "tor1", pg(`trusted_sources = [{ type = "ip_addr", value = "2001:db8::10" }]`),
+			`IPv6 trusted source.*"2001:db8::10" is an IPv6 address: DigitalOcean refuses IPv6 trusted sources.*Use IPv4 addresses or CIDR blocks.*Attribute:\s+databases\["vectors"\]\.trusted_sources\[0\]\.value`},
+		{"trusted source ipv6 prefix", "bix", "tor1", pg(`trusted_sources = [{ type = "ip_addr", value = "10.0.0.5" }, { type = "ip_addr", value = "fd00:ab::/64" }]`),
+			`IPv6 trusted source.*"fd00:ab::/64".*Use IPv4 addresses or CIDR blocks.*Attribute:\s+databases\["vectors"\]\.trusted_sources\[1\]\.value`},
+		{"trusted source ipv6 on an attached database", "bix", "tor1", c + `
+  databases = {
+    shared = {
+      existing_id     = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"
+      trusted_sources = [{ type = "ip_addr", value = "::ffff:10.0.0.5" }]
+    }
+  }
+`, `IPv6 trusted source.*DigitalOcean refuses IPv6 trusted sources.*Attribute:\s+databases\["shared"\]\.trusted_sources\[0\]\.value`},
+		{"100 trusted sources and the cluster", "bix", "tor1", pg(`trusted_sources = [` + biSources(100) + `]`),
+			`Too many firewall rules.*Database vectors would have 101 firewall rules \(100 configured trusted sources, 1 for the cluster \(its k8s rule\)\); DigitalOcean allows 100 per database.*Remove trusted_sources.*Attribute:\s+databases\["vectors"\]\.trusted_sources`},
 		{"trusted source of unknown type", "bix", "tor1", pg(`trusted_sources = [{ type = "cidr", value = "10.0.0.0/8" }]`),
 			`databases\["vectors"\]\.trusted_sources\[0\]\.type value must be one of`},
 		{"storage of zero MiB", "bix", "tor1", pg(`storage_size_mib = 0`),
@@ -217,6 +235,15 @@ func badInputCases() []badInputCase {
 		{"connection pool mode", "bix", "tor1", pg(`pools = { app = { size = 5, mode = "batch" } }`),
 			`databases\["vectors"\]\.pools\["app"\]\.mode value must be one of`},
 	}
+}
+
+// biSources is n distinct ip_addr trusted sources, as HCL list elements.
+func biSources(n int) string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf(`{ type = "ip_addr", value = "10.1.%d.%d" }`, i/250, i%250+1))
+	}
+	return strings.Join(out, ", ")
 }
 
 // biPattern matches across lines, and a space matches wherever Terraform
@@ -273,7 +300,7 @@ func TestAccBadInputRefusedAtPlan(t *testing.T) {
       maintenance_window = { day = "monday", hour = "19:00" }
       pools = { app-pool = { size = 5, db = "app", user = "app_user" } }
       replicas = { dr = {} }
-      trusted_sources = [{ type = "ip_addr", value = "203.0.113.0/24" }]`)),
+      trusted_sources = [{ type = "ip_addr", value = "203.0.113.0/24" }, `+biSources(98)+`]`)),
 		PlanOnly:           true,
 		ExpectNonEmptyPlan: true,
 	})
@@ -358,6 +385,18 @@ resource "attach_database_replica" "test" {
   name        = "Vectors_DR"
   region      = "nyc3"
 }`, db), `Attribute name must be 3-63 lowercase letters`},
+		{"attachment pool name of two characters", fmt.Sprintf(`
+resource "attach_database_attachment" "test" {
+  database_id = %q
+  cluster_id  = %q
+  pool        = { name = "ab", size = 5 }
+}`, db, db), `Attribute pool\.name must be 3-60 characters \(DigitalOcean's limit for connection pool names\)`},
+		{"attachment pool name of 61 characters", fmt.Sprintf(`
+resource "attach_database_attachment" "test" {
+  database_id = %q
+  cluster_id  = %q
+  pool        = { name = %q, size = 5 }
+}`, db, db, strings.Repeat("p", 61)), `Attribute pool\.name must be 3-60 characters`},
 		{"attachment pool of zero connections", fmt.Sprintf(`
 resource "attach_database_attachment" "test" {
   database_id = %q

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
@@ -95,13 +96,14 @@ func (r *databaseAttachmentResource) Schema(_ context.Context, _ resource.Schema
 			"db": schema.StringAttribute{Optional: true, PlanModifiers: replace,
 				MarkdownDescription: "A logical database for the app (pg, mysql, mongodb), created unless it exists. Destroy drops it only if this attachment created it."},
 			"user": schema.StringAttribute{Optional: true, PlanModifiers: replace,
-				MarkdownDescription: "A user for the app, created (its password is in `password`) and deleted on destroy."},
+				MarkdownDescription: "A user for the app, created (its password is in `password`) and deleted on destroy. Not on valkey, which has only its default user."},
 			"pool": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "A PgBouncer pool for the app (pg only), connecting to `db` (or `defaultdb`) as `user` (or `doadmin`).",
 				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(poolRenamed, "A new pool name replaces the attachment.", "A new pool name replaces the attachment.")},
 				Attributes: map[string]schema.Attribute{
-					"name": schema.StringAttribute{Required: true, MarkdownDescription: "Pool name."},
+					"name": schema.StringAttribute{Required: true, MarkdownDescription: "Pool name: 3-60 letters, digits, underscores and dashes.",
+						Validators: []validator.String{stringvalidator.RegexMatches(poolNamePattern, poolNameRule)}},
 					"mode": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("transaction"),
 						MarkdownDescription: "`transaction` (default), `session` or `statement`.",
 						Validators:          []validator.String{stringvalidator.OneOf("transaction", "session", "statement")}},
@@ -135,12 +137,65 @@ func (r *databaseAttachmentResource) Configure(_ context.Context, req resource.C
 	r.client = clientFrom(req.ProviderData, resp.Diagnostics.AddError)
 }
 
-// ModifyPlan plans the firewall rule back in when Read found it removed.
+// ModifyPlan plans the firewall rule back in when Read found it removed,
+// and refuses what DigitalOcean would refuse on the database (read, never
+// written): a user on valkey, a pool off pg, a db where there are none, a
+// rule set above 100 rules.
 func (r *databaseAttachmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("attached"), true)...)
+	if r.client == nil {
+		return
+	}
+	ctx = r.client.LogContext(ctx)
+	var plan attachmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var state *attachmentModel
+	if !req.State.Raw.IsNull() {
+		state = &attachmentModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	if resp.Diagnostics.HasError() || !known(plan.DatabaseID) {
+		return
+	}
+	replacing := state == nil || !state.DatabaseID.Equal(plan.DatabaseID) || !state.ClusterID.Equal(plan.ClusterID)
+	addsRule := replacing || !state.Attached.ValueBool()
+	addsObjects := replacing || !state.User.Equal(plan.User) || !state.DB.Equal(plan.DB) || (state.Pool == nil) != (plan.Pool == nil)
+	if !addsRule && !addsObjects {
+		return
+	}
+	dbID := plan.DatabaseID.ValueString()
+	db, _, err := r.client.Godo.Databases.Get(ctx, dbID)
+	if err != nil {
+		// Apply reads it again and reports why (a database created moments
+		// ago can answer 404 for a while).
+		tflog.Debug(ctx, "Plan: database not readable; its checks wait for apply", map[string]any{"database_id": dbID, "error": err.Error()})
+		return
+	}
+	if addsObjects {
+		if at, summary, err := r.checkEngine(db, &plan); err != nil {
+			resp.Diagnostics.AddAttributeError(at, summary, err.Error())
+		}
+	}
+	if !addsRule {
+		return
+	}
+	rules, _, err := r.client.Godo.Databases.GetFirewallRules(ctx, dbID)
+	if err != nil {
+		tflog.Debug(ctx, "Plan: firewall not readable; DigitalOcean checks its rule count at apply", map[string]any{"database_id": dbID, "error": err.Error()})
+		return
+	}
+	for _, rule := range rules {
+		if rule.Type == "k8s" && known(plan.ClusterID) && rule.Value == plan.ClusterID.ValueString() {
+			return // already trusted: nothing is added
+		}
+	}
+	if detail := tooManyRules(db.Name, 0, 1, len(rules),
+		"Remove a rule from the database's firewall (a CIDR block can replace several addresses), or attach the cluster to another database."); detail != "" {
+		resp.Diagnostics.AddAttributeError(path.Root("cluster_id"), "Too many firewall rules", detail)
+	}
 }
 
 func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -167,8 +222,8 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 			fmt.Sprintf("Cluster %s is on VPC %s and database %s on VPC %s: the cluster reaches the database through its public host (or VPC peering), not private_host.",
 				cluster.Name, cluster.VPCUUID, db.Name, db.PrivateNetworkUUID))
 	}
-	if err := r.checkEngine(db, &plan); err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("pool"), "Not supported by the engine", err.Error())
+	if at, summary, err := r.checkEngine(db, &plan); err != nil {
+		resp.Diagnostics.AddAttributeError(at, summary, err.Error())
 		return
 	}
 
@@ -234,14 +289,19 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 	save()
 }
 
-func (r *databaseAttachmentResource) checkEngine(db *godo.Database, plan *attachmentModel) error {
+// checkEngine refuses what the database's engine does not have, naming the
+// attribute: DigitalOcean would refuse it after the firewall rule went in.
+func (r *databaseAttachmentResource) checkEngine(db *godo.Database, plan *attachmentModel) (path.Path, string, error) {
+	if !plan.User.IsNull() && db.EngineSlug == "valkey" {
+		return path.Root("user"), "Users not supported on Valkey", fmt.Errorf("Database %s is valkey. %s", db.Name, valkeyUsersRefusal)
+	}
 	if plan.Pool != nil && db.EngineSlug != "pg" {
-		return fmt.Errorf("database %s is %s: PgBouncer pools exist for pg only; remove pool", db.Name, db.EngineSlug)
+		return path.Root("pool"), "Not supported by the engine", fmt.Errorf("database %s is %s: PgBouncer pools exist for pg only; remove pool", db.Name, db.EngineSlug)
 	}
 	if !plan.DB.IsNull() && db.EngineSlug != "pg" && db.EngineSlug != "mysql" && db.EngineSlug != "mongodb" {
-		return fmt.Errorf("database %s is %s, which has no logical databases; remove db", db.Name, db.EngineSlug)
+		return path.Root("db"), "Not supported by the engine", fmt.Errorf("database %s is %s, which has no logical databases; remove db", db.Name, db.EngineSlug)
 	}
-	return nil
+	return path.Empty(), "", nil
 }
 
 // fillConnection sets the private endpoint and a URI for the app's user

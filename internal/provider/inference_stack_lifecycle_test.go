@@ -870,7 +870,7 @@ func TestAccInferenceStackPlanValidation(t *testing.T) {
         max_nodes = 1`), `Node size not offered in the region.*gpu-mi300x1-192gb is not offered in tor1.*atl1`},
 		{"unknown k8s version", "lcv", strings.Replace(lcCluster(""), `"1.33"`, `"1.99"`, 1), `Kubernetes version not offered.*No DOKS version matches "1\.99"`},
 		{"unknown engine version", "lcv", lcCluster("") + fmt.Sprintf(pg, `version = "9"`), `Engine version not offered.*pg version "9" is not offered`},
-		{"pool on valkey", "lcv", lcCluster("") + fmt.Sprintf(valkey, `pools = { p = { size = 5 } }`), `Connection pools need PostgreSQL.*pools`},
+		{"pool on valkey", "lcv", lcCluster("") + fmt.Sprintf(valkey, `pools = { app = { size = 5 } }`), `Connection pools need PostgreSQL.*pools`},
 		{"eviction policy on pg", "lcv", lcCluster("") + fmt.Sprintf(pg, `eviction_policy = "allkeys_lru"`), `Eviction policy needs Valkey.*eviction_policy`},
 		{"replicas on valkey", "lcv", lcCluster("") + fmt.Sprintf(valkey, `replicas = { r1 = {} }`), `Read replicas need PostgreSQL or MySQL.*replicas`},
 		{"dbs on valkey", "lcv", lcCluster("") + fmt.Sprintf(valkey, `dbs = ["app"]`), `Logical databases not supported.*dbs`},

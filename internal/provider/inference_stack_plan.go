@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
@@ -66,7 +67,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 
-	p := &planner{opts: opts, plan: &plan, config: &config, state: state, status: status, diags: &resp.Diagnostics}
+	p := &planner{ctx: ctx, api: r.client.Godo, opts: opts, plan: &plan, config: &config, state: state, status: status, diags: &resp.Diagnostics}
 	p.regionOffered()
 	p.cluster()
 	p.databases()
@@ -118,6 +119,10 @@ func blocksDeletion(d *databaseModel, status *stack.Status, key string) bool {
 }
 
 type planner struct {
+	ctx context.Context
+	// api reads attached databases (engine, firewall) at plan time; the
+	// planner never writes.
+	api  *godo.Client
 	opts *liveOptions
 	plan *stackModel
 	// config is the configuration as written (computed values null).
@@ -303,6 +308,7 @@ func (p *planner) databases() {
 		if p.state != nil {
 			prior = p.state.Databases[key]
 		}
+		p.firewallRules(key, at, d, prior)
 		if known(d.ExistingID) {
 			p.attachedDatabase(at, d, prior)
 			continue
@@ -404,10 +410,99 @@ func (p *planner) attachedDatabase(at path.Path, d *databaseModel, prior *databa
 	if prior != nil && prior.ExistingID.Equal(d.ExistingID) {
 		d.Engine, d.Version, d.Size, d.NodeCount, d.StorageSizeMiB = prior.Engine, prior.Version, prior.Size, prior.NodeCount, prior.StorageSizeMiB
 	}
+	engine := d.Engine.ValueString()
 	if d.Engine.IsUnknown() {
-		return
+		// Not attached yet: DigitalOcean knows the engine, so what it
+		// would refuse (users on valkey, pools off pg...) is refused now.
+		db := p.remoteDatabase(d.ExistingID.ValueString())
+		if db == nil {
+			return
+		}
+		engine = db.EngineSlug
 	}
-	p.engineFeatures(at, d.Engine.ValueString(), d)
+	p.engineFeatures(at, engine, d)
+}
+
+// remoteDatabase reads an attached database at plan time; nil when it
+// cannot be read (apply reports that, with the reason).
+func (p *planner) remoteDatabase(id string) *godo.Database {
+	if p.api == nil {
+		return nil
+	}
+	db, _, err := p.api.Databases.Get(p.ctx, id)
+	if err != nil {
+		tflog.Debug(p.ctx, "Plan: attached database not readable; its checks wait for apply", map[string]any{"database_id": id, "error": err.Error()})
+		return nil
+	}
+	return db
+}
+
+// firewallRules refuses a plan that would put more than DigitalOcean's 100
+// rules on a database: the stack's trusted_sources, its k8s rule for the
+// cluster, and, on a database that already exists, the rules others put
+// there (read from DigitalOcean when the stack's share grows).
+func (p *planner) firewallRules(key string, at path.Path, d *databaseModel, prior *databaseModel) {
+	configured := distinctRules(d.TrustedSources)
+	fix := "Remove trusted_sources (a CIDR block can replace several addresses)."
+	detail := tooManyRules(key, len(configured), 1, 0, fix)
+	if detail == "" && known(d.ExistingID) && p.stackRulesGrow(d, prior, configured) {
+		id := d.ExistingID.ValueString()
+		if rules, ok := p.remoteRules(id); ok {
+			foreign := 0
+			for _, r := range rules {
+				k := firewallRuleKey{r.Type, r.Value}
+				cluster := k.typ == "k8s" && known(p.plan.ClusterID) && k.value == p.plan.ClusterID.ValueString()
+				if !configured[k] && !cluster && !p.ownedRule(prior, k) {
+					foreign++
+				}
+			}
+			detail = tooManyRules(key+" ("+id+")", len(configured), 1, foreign,
+				"Remove trusted_sources, or remove rules others added to the database's firewall.")
+		}
+	}
+	if detail != "" {
+		p.attrError(at.AtName("trusted_sources"), "Too many firewall rules", detail)
+	}
+}
+
+// stackRulesGrow reports whether the plan adds rules of the stack's to a
+// database: a new attachment, or trusted sources not in state.
+func (p *planner) stackRulesGrow(d, prior *databaseModel, configured map[firewallRuleKey]bool) bool {
+	if prior == nil || !prior.ExistingID.Equal(d.ExistingID) || !known(prior.AttachedClusterID) || prior.AttachedClusterID.ValueString() == "" {
+		return true
+	}
+	had := distinctRules(prior.TrustedSources)
+	for k := range configured {
+		if !had[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// ownedRule reports whether rule k on a database is one the stack put
+// there (and so is replaced, not added to): its k8s rule for the cluster or
+// a trusted source in state.
+func (p *planner) ownedRule(prior *databaseModel, k firewallRuleKey) bool {
+	if p.state == nil || prior == nil {
+		return false
+	}
+	if k.typ == "k8s" && (k.value == p.state.ClusterID.ValueString() || k.value == prior.AttachedClusterID.ValueString()) {
+		return true
+	}
+	return distinctRules(prior.TrustedSources)[k]
+}
+
+func (p *planner) remoteRules(id string) ([]godo.DatabaseFirewallRule, bool) {
+	if p.api == nil {
+		return nil, false
+	}
+	rules, _, err := p.api.Databases.GetFirewallRules(p.ctx, id)
+	if err != nil {
+		tflog.Debug(p.ctx, "Plan: firewall of an attached database not readable; DigitalOcean checks its rule count at apply", map[string]any{"database_id": id, "error": err.Error()})
+		return nil, false
+	}
+	return rules, true
 }
 
 func newestDBVersion(versions []string) string {
@@ -456,8 +551,7 @@ func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) 
 			fmt.Sprintf("%s has no logical databases; dbs applies to pg, mysql and mongodb.", engine))
 	}
 	if len(d.Users) > 0 && engine == "valkey" {
-		p.attrError(at.AtName("users"), "Users not supported",
-			"Valkey on DigitalOcean has a single user; remove users.")
+		p.attrError(at.AtName("users"), "Users not supported on Valkey", valkeyUsersRefusal)
 	}
 	for name, pool := range d.Pools {
 		if known(pool.DB) && pool.DB.ValueString() != "defaultdb" && !containsValue(d.DBs, pool.DB.ValueString()) {
@@ -467,17 +561,6 @@ func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) 
 		if known(pool.User) && pool.User.ValueString() != "doadmin" && !containsValue(d.Users, pool.User.ValueString()) {
 			p.attrError(at.AtName("pools").AtMapKey(name).AtName("user"), "Pool user not managed",
 				fmt.Sprintf("Pool %s connects as %q, which is neither doadmin nor in users; add it to users.", name, pool.User.ValueString()))
-		}
-	}
-	for i, rule := range d.TrustedSources {
-		if known(rule.Type) && rule.Type.ValueString() == "ip_addr" && known(rule.Value) {
-			v := rule.Value.ValueString()
-			if _, err := netip.ParsePrefix(v); err != nil {
-				if _, err := netip.ParseAddr(v); err != nil {
-					p.attrError(at.AtName("trusted_sources").AtListIndex(i).AtName("value"), "Invalid address",
-						fmt.Sprintf("%q is neither an IP address nor a CIDR.", v))
-				}
-			}
 		}
 	}
 }
@@ -680,7 +763,6 @@ func (p *planner) markRecomputed() {
 			*v = types.StringUnknown()
 		}
 	}
-	p.warnTagsOnExistingDatabases()
 	envChanges := false
 	for key, d := range plan.Databases {
 		prior := state.Databases[key]
@@ -744,26 +826,4 @@ func stackSame(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
-}
-
-// warnTagsOnExistingDatabases says what a tag change cannot reach:
-// DigitalOcean's API sets a database's tags when it is created and has no
-// call to change them (its tag-resource call takes droplets, images and
-// volumes only), so existing databases keep theirs.
-func (p *planner) warnTagsOnExistingDatabases() {
-	if sameValues(p.plan.Tags, p.state.Tags) {
-		return
-	}
-	var existing []string
-	for _, key := range sortedKeys(p.plan.Databases) {
-		if prior := p.state.Databases[key]; prior != nil && prior.ExistingID.IsNull() && known(prior.ID) && prior.ID.ValueString() != "" {
-			existing = append(existing, key)
-		}
-	}
-	if len(existing) == 0 {
-		return
-	}
-	p.diags.AddAttributeWarning(path.Root("tags"), "Existing databases keep their tags",
-		fmt.Sprintf("The new tags go on the cluster, its node pools and databases created from now on. DigitalOcean's API cannot change the tags of an existing database, so %s keep their current tags (the stack tag attach-stack:%s among them, which is what finds them again).",
-			strings.Join(existing, ", "), p.plan.Name.ValueString()))
 }

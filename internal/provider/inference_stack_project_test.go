@@ -92,8 +92,10 @@ resource "attach_inference_stack" "test" {
 	})
 }
 
-// Changing tags updates the cluster and its pools in place and says that
-// existing databases keep theirs (the API cannot retag a database).
+// Changing tags is an in-place update of the stack: the cluster and its
+// pools take the new tags (DigitalOcean's tag API retags databases too,
+// resource_type "database"; the plan no longer warns that they keep theirs,
+// see TestPlanTagChangeOnExistingDatabasesHasNoWarning).
 func TestAccInferenceStackTagChange(t *testing.T) {
 	srv := startEmulator(t, emulator.Config{})
 	config := func(tag string) string {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -31,10 +30,15 @@ var (
 	dayPattern       = regexp.MustCompile(`^(any|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$`)
 	hhmmPattern      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	// DigitalOcean's rules for the names of pools, users and logical dbs.
-	poolNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62}$`)
+	// Pools: "Must be between 3 and 60 characters" (spec
+	// resources/databases/models/connection_pool.yml, name).
+	poolNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_-]{2,59}$`)
 	userNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,62}$`)
 	dbNamePattern   = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_$-]{0,62}$`)
 )
+
+// poolNameRule is the message of a pool name DigitalOcean would refuse.
+const poolNameRule = "must be 3-60 characters (DigitalOcean's limit for connection pool names): letters, digits, underscores and dashes, not starting with a dash"
 
 const stackNameRule = "must be 3-40 lowercase letters, digits and dashes, starting with a letter and not ending with a dash"
 
@@ -319,15 +323,14 @@ func databasesSchema() schema.MapNestedAttribute {
 			},
 			"users": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Users to create; their passwords are in `connection_env`.",
+				MarkdownDescription: "Users to create; their passwords are in `connection_env`. Not on valkey, which has only its default user.",
 				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(userNamePattern,
 					"must be 1-63 letters, digits, underscores, dots and dashes, not starting with a dot or dash"))},
 			},
 			"pools": schema.MapNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "PgBouncer connection pools by name (pg only; 1-63 letters, digits, underscores and dashes).",
-				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(poolNamePattern,
-					"must be 1-63 letters, digits, underscores and dashes, not starting with a dash"))},
+				MarkdownDescription: "PgBouncer connection pools by name (pg only; 3-60 letters, digits, underscores and dashes).",
+				Validators:          []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(poolNamePattern, poolNameRule))},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"mode": schema.StringAttribute{
 						Optional: true, Computed: true, Default: stringdefault.StaticString("transaction"),
@@ -377,14 +380,14 @@ func databasesSchema() schema.MapNestedAttribute {
 			"trusted_sources": schema.ListNestedAttribute{
 				Optional: true,
 				MarkdownDescription: "Extra firewall trusted sources besides the cluster. Rules added outside Terraform are " +
-					"preserved; only the stack's own rules are ever changed.",
-				Validators: []validator.List{listvalidator.SizeAtMost(100)},
-				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"preserved; only the stack's own rules are ever changed. DigitalOcean allows 100 rules per database, the " +
+					"cluster's rule and rules added outside the stack included, and IPv4 addresses only.",
+				NestedObject: schema.NestedAttributeObject{Validators: []validator.Object{trustedSourceValidator{}}, Attributes: map[string]schema.Attribute{
 					"type": schema.StringAttribute{
 						Required: true, MarkdownDescription: "`ip_addr`, `droplet`, `k8s`, `tag` or `app`.",
 						Validators: []validator.String{stringvalidator.OneOf("ip_addr", "droplet", "k8s", "tag", "app")},
 					},
-					"value": schema.StringAttribute{Required: true, MarkdownDescription: "The address, CIDR, id or tag."},
+					"value": schema.StringAttribute{Required: true, MarkdownDescription: "The address, CIDR, id or tag (`ip_addr`: IPv4 only, as DigitalOcean refuses IPv6 trusted sources)."},
 				}},
 			},
 			"deletion_protection": schema.BoolAttribute{

@@ -44,4 +44,16 @@ resource "attach_database_attachment" "this" {
   user        = each.value.user
   db          = each.value.db
   pool        = each.value.pool
+
+  lifecycle {
+    precondition {
+      condition     = var.databases[each.key].user == null || each.value.engine != "valkey"
+      error_message = "databases[\"${each.key}\"].user = \"${coalesce(var.databases[each.key].user, "-")}\" cannot be created: ${each.key} of stack ${var.stack_name} is valkey, and DigitalOcean says \"User management is not supported for Caching or Valkey clusters\" (Valkey has only its default user). Remove user from databases[\"${each.key}\"]."
+    }
+
+    precondition {
+      condition     = each.value.pool == null || (length(try(each.value.pool.name, "")) >= 3 && length(try(each.value.pool.name, "")) <= 60)
+      error_message = "The PgBouncer pool on databases[\"${each.key}\"] is named after its db (or app_name), \"${try(each.value.pool.name, "")}\", and DigitalOcean's pool names are 3-60 characters. Set databases[\"${each.key}\"].db (or app_name) to a name of 3-60 characters."
+    }
+  }
 }

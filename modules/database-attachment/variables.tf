@@ -31,8 +31,9 @@ variable "app_name" {
 variable "databases" {
   description = <<-EOT
     The stack's databases to attach, by their key in the stack (e.g. `vectors`). Per database: `user` and `db` (default
-    `app_name`; a user is created on engines with users, i.e. all but valkey, and a db on pg, mysql and mongodb) and, for
-    pg, a PgBouncer pool named after the db with `pool_size` backend connections in `pool_mode` (default transaction).
+    `app_name`; a user is created on engines with users, i.e. all but valkey, where setting `user` is refused, and a db on pg,
+    mysql and mongodb) and, for pg, a PgBouncer pool named after the db (so 3-60 characters) with `pool_size` backend
+    connections in `pool_mode` (default transaction).
   EOT
   type = map(object({
     user      = optional(string)

@@ -89,13 +89,18 @@ variable "gpu_pools" {
 }
 
 variable "app_access" {
-  description = "After failover, per database key, the app user and PgBouncer pool (pg) the standby cluster gets on the promoted database. Null: only the firewall rule."
+  description = "After failover, per database key, the app user and PgBouncer pool (pg) the standby cluster gets on the promoted database; the pool is named after the user (3-60 characters). Null: only the firewall rule."
   type = map(object({
     user      = string
     pool_size = optional(number)
   }))
   default  = {}
   nullable = false
+
+  validation {
+    condition     = alltrue([for a in var.app_access : a.pool_size == null || (length(a.user) >= 3 && length(a.user) <= 60)])
+    error_message = "app_access[*].user also names the PgBouncer pool when pool_size is set, and DigitalOcean's pool names are 3-60 characters: ${join(", ", [for key, a in var.app_access : "app_access[\"${key}\"].user \"${a.user}\" (${length(a.user)} characters)" if a.pool_size != null && (length(a.user) < 3 || length(a.user) > 60)])}. Use a user name of 3-60 characters."
+  }
 }
 
 variable "disable_deletion_protection" {

@@ -207,8 +207,8 @@ variable "databases" {
     Each has `engine` (pg, mysql, valkey, mongodb, opensearch or kafka), `size`, optional `version`, `node_count` (null: one
     standby for automatic failover, 2 for pg/mysql/valkey and 3 for mongodb/opensearch/kafka; 1 needs
     `allow_single_node_databases`), `storage_size_mib`, `app_databases` (pg/mysql/mongodb: per app a db and a user of that
-    name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections), `replicas` (pg/mysql read replicas),
-    `eviction_policy` (valkey), `trusted_sources` (extra firewall rules; public addresses need
+    name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections, so pg app names are 3-60 characters), `replicas` (pg/mysql read replicas),
+    `eviction_policy` (valkey), `trusted_sources` (extra firewall rules, IPv4 only, at most 99; public addresses need
     `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`) and `retain_on_destroy`.
   EOT
   type = map(object({
@@ -279,7 +279,7 @@ variable "databases" {
 
   validation {
     condition     = alltrue([for db in var.databases : length(db.app_databases) == 0 || contains(["pg", "mysql", "mongodb"], db.engine)])
-    error_message = "databases[*].app_databases is for pg, mysql and mongodb only (valkey, opensearch and kafka have no logical databases)."
+    error_message = "databases[*].app_databases is for pg, mysql and mongodb only, not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${db.engine})" if length(db.app_databases) > 0 && !contains(["pg", "mysql", "mongodb"], db.engine)])}: each app is a user and a db, and DigitalOcean says \"User management is not supported for Caching or Valkey clusters\" (Valkey has only its default user) while valkey, opensearch and kafka have no logical databases. Remove app_databases there, or use a pg, mysql or mongodb database."
   }
 
   validation {
@@ -326,6 +326,25 @@ variable "databases" {
       )
     ])
     error_message = "databases[*].maintenance_window must have day as a lowercase weekday (monday ... sunday) and hour as HH:MM in 24-hour UTC."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for s in db.trusted_sources : s.type != "ip_addr" || !strcontains(s.value, ":")]
+    ]))
+    error_message = "DigitalOcean refuses IPv6 trusted sources: use IPv4 addresses or CIDR blocks in ${join(", ", flatten([for key, db in var.databases : [for s in db.trusted_sources : "databases[\"${key}\"].trusted_sources value ${s.value}" if s.type == "ip_addr" && strcontains(s.value, ":")]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for app in keys(db.app_databases) : db.engine != "pg" || (length(app) >= 3 && length(app) <= 60)]
+    ]))
+    error_message = "databases[*].app_databases keys also name the app's PgBouncer pool on pg, and DigitalOcean's pool names are 3-60 characters: rename ${join(", ", flatten([for key, db in var.databases : [for app in keys(db.app_databases) : "databases[\"${key}\"].app_databases[\"${app}\"] (${length(app)} characters)" if db.engine == "pg" && (length(app) < 3 || length(app) > 60)]]))}."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : length(distinct(db.trusted_sources)) + 1 <= 100])
+    error_message = "DigitalOcean allows 100 firewall rules per database and the stack adds one for the cluster, so each database takes at most 99 distinct trusted_sources: ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] has ${length(distinct(db.trusted_sources))}" if length(distinct(db.trusted_sources)) + 1 > 100])}. Merge addresses into CIDR blocks."
   }
 }
 
