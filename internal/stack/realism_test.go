@@ -197,7 +197,7 @@ func TestReplica412FailsAtTheTimeoutNamingTheCause(t *testing.T) {
 	vec.Replicas = map[string]ReplicaSpec{"dr": {}}
 	spec.Databases["vectors"] = vec
 	inject(t, srv, emulator.Fault{Method: "POST", Route: routeReplicas, Kind: emulator.FaultStatus, Status: 412})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err = e.Apply(ctx, spec, res.Status)
 	if err == nil || !strings.Contains(err.Error(), "first backup") || !strings.Contains(err.Error(), "replica dr") {
