@@ -195,13 +195,6 @@ func (r *run) findDatabaseNamed(ctx context.Context, name, deleted string) (ours
 	return nil, other, nil
 }
 
-// findOwnDatabase finds the stack's database called name (it carries the
-// stack's tag), or nil.
-func (r *run) findOwnDatabase(ctx context.Context, name string) (*godo.Database, error) {
-	ours, _, err := r.findDatabaseNamed(ctx, name, "")
-	return ours, err
-}
-
 func (r *run) attachDatabase(ctx context.Context, key string, spec DatabaseSpec, vpcID string) error {
 	db, _, err := r.e.API.Databases.Get(ctx, spec.ExistingID)
 	if err != nil {
