@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -18,6 +20,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 var (
@@ -78,7 +83,7 @@ func (r *databaseReplicaResource) Schema(ctx context.Context, _ resource.SchemaR
 				MarkdownDescription: "Once promoted, refuse to delete the database at plan time. Default `true`."},
 			"private_host": schema.StringAttribute{Computed: true, MarkdownDescription: "Private host of the replica.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
 }
@@ -145,18 +150,45 @@ func (r *databaseReplicaResource) Create(ctx context.Context, req resource.Creat
 	if plan.VPCID.IsUnknown() {
 		creq.PrivateNetworkUUID = ""
 	}
-	rep, _, err := api.Databases.CreateReplica(ctx, primary, creq)
+	poll := r.client.PollConfig()
+	var rep *godo.DatabaseReplica
+	op := fmt.Sprintf("creating replica %s of %s in %s", creq.Name, db.Name, creq.Region)
+	err = poll.Retry(ctx, op, func(ctx context.Context) error {
+		var err error
+		rep, _, err = api.Databases.CreateReplica(ctx, primary, creq)
+		return err
+	}, func(err error) string {
+		switch {
+		case stack.IsPreconditionFailed(err):
+			// A new primary reads online before its first backup exists.
+			return "waiting for the primary's first backup (DigitalOcean refuses replicas of a new database until it exists)"
+		case stack.IsNameUnavailable(err) && !r.nameTakenByLiveObject(ctx, primary, creq.Name):
+			return "the name " + creq.Name + " is not available yet (DigitalOcean holds it for a while after a replica or database of that name was deleted)"
+		}
+		return ""
+	})
 	if err != nil {
-		resp.Diagnostics.AddError("Creating the replica failed", APIError(fmt.Sprintf("creating replica %s of %s in %s", creq.Name, db.Name, creq.Region), err))
+		resp.Diagnostics.AddError("Creating the replica failed", APIError(op, err))
 		return
 	}
 	r.fill(&plan, rep)
 	// In state before the wait: a replica that never comes online is
-	// tracked (tainted), not orphaned.
+	// tracked (tainted), not orphaned. Until it is seen online, a 404 for
+	// it means "not visible yet" (DigitalOcean answers 404 for a while
+	// after a create), so the create time goes to private state.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	poll := r.client.PollConfig()
+	created := time.Now()
+	resp.Diagnostics.Append(setPrivateTime(ctx, resp.Private, privateReplicaCreated, created)...)
+	logged := false
 	err = poll.WaitUntil(ctx, "replica "+rep.Name+" to be online", func(ctx context.Context) (bool, error) {
 		got, _, err := api.Databases.GetReplica(ctx, primary, rep.Name)
+		if IsNotFound(err) && poll.NotVisibleYet(created, "") {
+			if !logged {
+				tflog.Info(ctx, "replica not visible yet after its create (DigitalOcean answers 404 for a while); waiting", map[string]any{"replica": rep.Name})
+				logged = true
+			}
+			return false, nil
+		}
 		if err != nil {
 			return false, fmt.Errorf("%s", APIError("reading replica "+rep.Name, err))
 		}
@@ -166,14 +198,101 @@ func (r *databaseReplicaResource) Create(ctx context.Context, req resource.Creat
 	r.fill(&plan, rep)
 	if err != nil {
 		resp.Diagnostics.AddError("Replica did not come online", err.Error()+"\n\nThe replica is in state and tainted; destroy or apply again.")
+	} else {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplicaCreated, nil)...)
 	}
 	if plan.Promoted.ValueBool() && err == nil {
-		if _, perr := api.Databases.PromoteReplicaToPrimary(ctx, primary, rep.Name); perr != nil {
-			resp.Diagnostics.AddError("Promoting the replica failed", APIError("promoting replica "+rep.Name, perr))
-			plan.Promoted = types.BoolValue(false)
-		}
+		resp.Diagnostics.Append(r.promote(ctx, &plan, resp.Private)...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Private state keys of the replica: when this provider created it (until
+// it is seen online) and when it promoted it (until the database reads
+// online): while recent, a 404 means "not visible yet", not "gone".
+const (
+	privateReplicaCreated  = "replica_created_at"
+	privateReplicaPromoted = "replica_promoted_at"
+)
+
+// nameTakenByLiveObject reports whether a live database or a live replica
+// of the primary carries name: a name taken like that does not clear by
+// waiting (a held name belongs to nothing listed).
+func (r *databaseReplicaResource) nameTakenByLiveObject(ctx context.Context, primary, name string) bool {
+	api := r.client.Godo
+	if rep, _, err := api.Databases.GetReplica(ctx, primary, name); err == nil && rep != nil {
+		return true
+	}
+	dbs, err := stack.ListAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
+		return api.Databases.List(ctx, opt)
+	})
+	if err != nil {
+		return false
+	}
+	for _, db := range dbs {
+		if db.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// promote promotes the replica and waits until it is a database cluster
+// reading online. DigitalOcean promotes asynchronously: after the 204 the
+// replica id answers 404 as a database for a while. promoted is recorded
+// (it cannot be undone) even when the wait runs out of time.
+func (r *databaseReplicaResource) promote(ctx context.Context, m *replicaResourceModel, priv privateWriter) diag.Diagnostics {
+	var diags diag.Diagnostics
+	api, name, id := r.client.Godo, m.Name.ValueString(), m.ID.ValueString()
+	if _, err := api.Databases.PromoteReplicaToPrimary(ctx, m.DatabaseID.ValueString(), name); err != nil {
+		diags.AddError("Promoting the replica failed", APIError("promoting replica "+name, err))
+		m.Promoted = types.BoolValue(false)
+		return diags
+	}
+	m.Promoted = types.BoolValue(true)
+	diags.Append(setPrivateTime(ctx, priv, privateReplicaPromoted, time.Now())...)
+	logged := false
+	err := r.client.PollConfig().WaitUntil(ctx, "promoted replica "+name+" to be an online database", func(ctx context.Context) (bool, error) {
+		db, _, err := api.Databases.Get(ctx, id)
+		if IsNotFound(err) {
+			if !logged {
+				tflog.Info(ctx, "promotion in progress: the replica is not a database yet (DigitalOcean promotes asynchronously); waiting", map[string]any{"replica": name, "id": id})
+				logged = true
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s", APIError("reading promoted replica "+name+" ("+id+")", err))
+		}
+		return db.Status == "online", nil
+	})
+	if err != nil {
+		diags.AddError("The promoted replica did not come online",
+			err.Error()+"\n\nThe promotion was accepted and cannot be undone: state records promoted = true. Apply again to wait for it.")
+		return diags
+	}
+	diags.Append(priv.SetKey(ctx, privateReplicaPromoted, nil)...)
+	return diags
+}
+
+func setPrivateTime(ctx context.Context, priv privateWriter, key string, t time.Time) diag.Diagnostics {
+	b, err := json.Marshal(t)
+	if err != nil {
+		var diags diag.Diagnostics
+		diags.AddError("Saving private state failed", err.Error())
+		return diags
+	}
+	return priv.SetKey(ctx, key, b)
+}
+
+// privateTime reads a time setPrivateTime saved; zero when absent.
+func privateTime(ctx context.Context, priv privateState, key string) time.Time {
+	b, diags := priv.GetKey(ctx, key)
+	var t time.Time
+	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &t) != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 func (r *databaseReplicaResource) fill(m *replicaResourceModel, rep *godo.DatabaseReplica) {
@@ -195,9 +314,13 @@ func (r *databaseReplicaResource) Read(ctx context.Context, req resource.ReadReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	api := r.client.Godo
+	api, poll := r.client.Godo, r.client.PollConfig()
 	if state.Promoted.ValueBool() {
 		db, _, err := api.Databases.Get(ctx, state.ID.ValueString())
+		if IsNotFound(err) && poll.NotVisibleYet(privateTime(ctx, req.Private, privateReplicaPromoted), "") {
+			tflog.Info(ctx, "promoted replica not a database yet (promotion in progress); kept in state", map[string]any{"replica": state.Name.ValueString()})
+			return
+		}
 		if IsNotFound(err) {
 			resp.State.RemoveResource(ctx)
 			return
@@ -218,6 +341,12 @@ func (r *databaseReplicaResource) Read(ctx context.Context, req resource.ReadReq
 			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 			return
 		}
+		if poll.NotVisibleYet(privateTime(ctx, req.Private, privateReplicaCreated), "") {
+			// Created moments ago and never seen online: not visible yet.
+			// Removing it from state would orphan it.
+			tflog.Info(ctx, "replica created recently is not visible yet (DigitalOcean answers 404 for a while after a create); kept in state", map[string]any{"replica": state.Name.ValueString()})
+			return
+		}
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -226,6 +355,9 @@ func (r *databaseReplicaResource) Read(ctx context.Context, req resource.ReadReq
 		return
 	}
 	r.fill(&state, rep)
+	if rep.Status == "online" {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplicaCreated, nil)...)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -237,10 +369,14 @@ func (r *databaseReplicaResource) Update(ctx context.Context, req resource.Updat
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	timeout, diags := plan.Timeouts.Update(ctx, 30*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	if plan.Promoted.ValueBool() && !state.Promoted.ValueBool() {
-		if _, err := r.client.Godo.Databases.PromoteReplicaToPrimary(ctx, state.DatabaseID.ValueString(), state.Name.ValueString()); err != nil {
-			resp.Diagnostics.AddError("Promoting the replica failed", APIError("promoting replica "+state.Name.ValueString(), err))
-			return
+		resp.Diagnostics.Append(r.promote(ctx, &plan, resp.Private)...)
+		if !plan.Promoted.ValueBool() {
+			return // refused: nothing changed
 		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -253,19 +389,38 @@ func (r *databaseReplicaResource) Delete(ctx context.Context, req resource.Delet
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	api := r.client.Godo
-	var err error
-	if state.Promoted.ValueBool() {
-		if state.DeletionProtection.ValueBool() {
-			resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Refusing to delete a promoted replica",
-				"It is a primary database now; set deletion_protection = false and apply first.")
-			return
-		}
-		_, err = api.Databases.Delete(ctx, state.ID.ValueString())
-	} else {
-		_, err = api.Databases.DeleteReplica(ctx, state.DatabaseID.ValueString(), state.Name.ValueString())
+	timeout, diags := state.Timeouts.Delete(ctx, 30*time.Minute)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	api, poll := r.client.Godo, r.client.PollConfig()
+	if state.Promoted.ValueBool() && state.DeletionProtection.ValueBool() {
+		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Refusing to delete a promoted replica",
+			"It is a primary database now; set deletion_protection = false and apply first.")
+		return
 	}
-	if err != nil && !IsNotFound(err) {
+	// Right after a create (or a promotion) the delete may answer 404 too:
+	// the object is not visible yet, and forgetting it would leak it.
+	pendingKey := privateReplicaCreated
+	if state.Promoted.ValueBool() {
+		pendingKey = privateReplicaPromoted
+	}
+	pendingSince := privateTime(ctx, req.Private, pendingKey)
+	err := poll.Retry(ctx, "deleting replica "+state.Name.ValueString(), func(ctx context.Context) error {
+		var err error
+		if state.Promoted.ValueBool() {
+			_, err = api.Databases.Delete(ctx, state.ID.ValueString())
+		} else {
+			_, err = api.Databases.DeleteReplica(ctx, state.DatabaseID.ValueString(), state.Name.ValueString())
+		}
+		return err
+	}, func(err error) string {
+		if IsNotFound(err) && poll.NotVisibleYet(pendingSince, "") {
+			return "not visible yet after its create or promotion (DigitalOcean answers 404 for a while)"
+		}
+		return ""
+	})
+	if err != nil && (!IsNotFound(err) || poll.NotVisibleYet(pendingSince, "")) {
 		resp.Diagnostics.AddError("Deleting the replica failed", APIError("deleting "+state.Name.ValueString(), err))
 	}
 }

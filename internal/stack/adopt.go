@@ -2,8 +2,12 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/digitalocean/godo"
 )
 
 // Creates whose outcome is unknown. A create that timed out, lost its
@@ -33,6 +37,39 @@ func nameTaken(err error) bool {
 	return s == http.StatusConflict || s == http.StatusUnprocessableEntity
 }
 
+// nameUnavailable reports a create refused because of its name: 409, or
+// 422 saying the name is taken or not available (DigitalOcean holds the
+// name of a deleted database, replica or cluster for some minutes:
+// terraform-provider-digitalocean PR #198 discussion). Other 422s (a bad
+// size, a node count "not available" for the engine) do not mention the
+// name.
+func nameUnavailable(err error) bool {
+	switch statusOf(err) {
+	case http.StatusConflict:
+		return true
+	case http.StatusUnprocessableEntity:
+		msg := strings.ToLower(errorMessage(err))
+		return strings.Contains(msg, "name") &&
+			(strings.Contains(msg, "not available") || strings.Contains(msg, "taken") || strings.Contains(msg, "already exists") || strings.Contains(msg, "in use"))
+	}
+	return false
+}
+
+// errorMessage is DigitalOcean's message in an API error.
+func errorMessage(err error) string {
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) {
+		return er.Message
+	}
+	return ""
+}
+
+// gaveUp reports an error of a Retry that ran out of time.
+func gaveUp(err error) bool {
+	var g *gaveUpError
+	return errors.As(err, &g)
+}
+
 // adoptAfterFailedCreate runs find (which records what it finds and
 // reports whether it found the object) when createErr leaves open whether
 // the object exists. A "name taken" answer counts only when takenIsOurs:
@@ -58,3 +95,11 @@ func adoptAfterFailedCreate(ctx context.Context, createErr error, takenIsOurs bo
 	}
 	return false
 }
+
+// IsNameUnavailable reports a create refused because of its name (taken,
+// or held after a delete): see nameUnavailable.
+func IsNameUnavailable(err error) bool { return nameUnavailable(err) }
+
+// IsPreconditionFailed reports DigitalOcean's 412, its answer to a replica
+// create before the primary's first backup exists.
+func IsPreconditionFailed(err error) bool { return statusOf(err) == http.StatusPreconditionFailed }

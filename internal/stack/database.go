@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // How managed databases are handled. An owned database ("<stack>-<key>") is
@@ -35,7 +36,7 @@ func (r *run) ensureDatabaseStep(key string) func(ctx context.Context) error {
 			return r.attachDatabase(ctx, key, spec, vpcID)
 		}
 		if cur == nil || cur.ID == "" || !cur.Owned {
-			return r.createDatabase(ctx, key, spec, vpcID)
+			return r.createDatabase(ctx, key, spec, vpcID, "")
 		}
 		if cur.Stalled && !cur.Provisioned && cur.State != "online" {
 			// Stuck creating since an earlier apply: it never held data.
@@ -44,14 +45,28 @@ func (r *run) ensureDatabaseStep(key string) func(ctx context.Context) error {
 			}
 			r.update(func(st *Status) { delete(st.Databases, key) })
 			r.warn("Database %s (%s) did not come online during an earlier apply (state %s); it was replaced.", key, cur.Name, cur.State)
-			return r.createDatabase(ctx, key, spec, vpcID)
+			return r.createDatabase(ctx, key, spec, vpcID, cur.ID)
 		}
 		return r.updateDatabase(ctx, key, spec, cur)
 	}
 }
 
-func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec, vpcID string) error {
+// createDatabase creates the owned database key and waits for it to be
+// online. deleted is the id of a database of that name this run just
+// deleted (a replacement), never to be adopted.
+//
+// DigitalOcean's answers that clear on their own are waited out within
+// ctx: a name still held after a delete (422 "is not available", for some
+// minutes: terraform-provider-digitalocean PR #198), or taken by the
+// stack's own database whose create answer was lost and which is not
+// visible yet. A name taken by a database that is not the stack's fails at
+// once: that does not clear.
+func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec, vpcID, deleted string) error {
 	name := DatabaseName(r.spec.Name, key)
+	rules, vpcRule, err := r.creationRules(ctx, key, spec, vpcID)
+	if err != nil {
+		return err
+	}
 	req := &godo.DatabaseCreateRequest{
 		Name:               name,
 		EngineSlug:         spec.Engine,
@@ -63,26 +78,58 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 		Tags:               r.spec.AllTags(),
 		ProjectID:          r.spec.ProjectID,
 		StorageSizeMib:     uint64(spec.StorageMiB),
+		// Never open to the internet, not even until the cluster exists.
+		Rules: rules,
 	}
-	db, _, err := r.e.API.Databases.Create(ctx, req)
-	if err != nil {
-		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
-			found, err := r.findOwnDatabase(ctx, name)
-			if found != nil {
-				db = found
+	op := fmt.Sprintf("creating %s database %s (%s) in %s", spec.Engine, key, name, r.spec.Region)
+	var (
+		db      *godo.Database
+		adopted bool
+		foreign *godo.Database
+	)
+	err = r.e.Poll.Retry(ctx, op, func(ctx context.Context) error {
+		created, _, err := r.e.API.Databases.Create(ctx, req)
+		if err == nil {
+			db = created
+			return nil
+		}
+		foreign = nil
+		adopted = adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
+			ours, other, err := r.findDatabaseNamed(ctx, name, deleted)
+			if ours != nil {
+				db = ours
 			}
-			return found != nil, err
+			foreign = other
+			return ours != nil, err
 		})
 		if adopted {
-			r.recordDatabase(key, db, true)
+			return nil
 		}
-		if !adopted || ctx.Err() != nil {
-			return apiErr(fmt.Sprintf("creating %s database %s (%s) in %s", spec.Engine, key, name, r.spec.Region), err)
+		return apiErr(op, err)
+	}, func(err error) string {
+		if !nameUnavailable(err) || foreign != nil {
+			return ""
 		}
+		return "the name " + name + " is not available yet (held for a while after a database of that name was deleted, or the stack's own database is not visible yet)"
+	})
+	if err != nil {
+		if foreign != nil {
+			return fmt.Errorf("%w; database %s (%s) of that name exists and is not this stack's (it lacks the tag %s): rename or delete it, or attach it with existing_id", err, foreign.Name, foreign.ID, r.spec.StackTag())
+		}
+		return err
 	}
 	// In state before the wait: a database that never comes online is
 	// still tracked, and can be destroyed (it never held data).
 	r.recordDatabase(key, db, true)
+	if !adopted {
+		// Adopted means found in a list: visible already. A database just
+		// created is not, for a while.
+		created := time.Now()
+		r.update(func(st *Status) {
+			st.Databases[key].CreatedAt = created
+			st.Databases[key].VPCRangeRule = vpcRule
+		})
+	}
 	if err := r.waitDatabaseOnline(ctx, key, db.ID); err != nil {
 		if ctx.Err() != nil {
 			r.update(func(st *Status) {
@@ -97,21 +144,55 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	return r.ensureMaintenance(ctx, key, spec, nil)
 }
 
-// findOwnDatabase finds the stack's database called name (it carries the
-// stack's tag), or nil.
-func (r *run) findOwnDatabase(ctx context.Context, name string) (*godo.Database, error) {
+// creationRules are the trusted sources a database is created with: the
+// range of its VPC (everything in it, the cluster's nodes included, until
+// the firewall step narrows it to the cluster) and the user's sources.
+// vpcRule is the VPC range when the stack added it (not the user's).
+func (r *run) creationRules(ctx context.Context, key string, spec DatabaseSpec, vpcID string) (rules []*godo.DatabaseCreateFirewallRule, vpcRule string, err error) {
+	ipRange := view(r, func(st *Status) string {
+		if st.VPCID == vpcID {
+			return st.VPCIPRange
+		}
+		return ""
+	})
+	if ipRange == "" {
+		v, _, err := r.e.API.VPCs.Get(ctx, vpcID)
+		if err != nil {
+			return nil, "", apiErr(fmt.Sprintf("reading VPC %s, whose range database %s trusts until the cluster is attached", vpcID, key), err)
+		}
+		ipRange = v.IPRange
+	}
+	sources := spec.TrustedSources
+	if rule := VPCRangeRule(ipRange); !containsRule(sources, rule) {
+		sources = append([]Rule{rule}, sources...)
+		vpcRule = ipRange
+	}
+	for _, s := range sources {
+		rules = append(rules, &godo.DatabaseCreateFirewallRule{Type: s.Type, Value: s.Value})
+	}
+	return rules, vpcRule, nil
+}
+
+// findDatabaseNamed looks for a live database called name: ours is the
+// stack's (it carries the stack's tag, and is not the one just deleted),
+// other one that is not. Deleted databases are not listed.
+func (r *run) findDatabaseNamed(ctx context.Context, name, deleted string) (ours, other *godo.Database, err error) {
 	dbs, err := ListAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
 		return r.e.API.Databases.List(ctx, opt)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range dbs {
-		if dbs[i].Name == name && slices.Contains(dbs[i].Tags, r.spec.StackTag()) {
-			return &dbs[i], nil
+		if dbs[i].Name != name || dbs[i].ID == deleted {
+			continue
 		}
+		if slices.Contains(dbs[i].Tags, r.spec.StackTag()) {
+			return &dbs[i], nil, nil
+		}
+		other = &dbs[i]
 	}
-	return nil, nil
+	return nil, other, nil
 }
 
 func (r *run) attachDatabase(ctx context.Context, key string, spec DatabaseSpec, vpcID string) error {
@@ -157,7 +238,10 @@ func (r *run) updateDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	if err := r.waitDatabaseOnline(ctx, key, cur.ID); err != nil {
 		return err
 	}
-	return r.ensureMaintenance(ctx, key, spec, cur)
+	if err := r.ensureMaintenance(ctx, key, spec, cur); err != nil {
+		return err
+	}
+	return r.ensureDatabaseTags(ctx, key)
 }
 
 // replaceDatabase swaps a database for one of another engine or version:
@@ -176,7 +260,9 @@ func (r *run) replaceDatabase(ctx context.Context, key string, spec DatabaseSpec
 	r.update(func(st *Status) { delete(st.Databases, key) })
 	r.warn("Database %s was replaced (%s -> %s): the old database %s and its data are gone; the new one has a new id.", key, from, to, cur.Name)
 	vpcID := view(r, func(st *Status) string { return st.VPCID })
-	return r.createDatabase(ctx, key, spec, vpcID)
+	// Same name: DigitalOcean holds it for a while after the delete, which
+	// createDatabase waits out.
+	return r.createDatabase(ctx, key, spec, vpcID, cur.ID)
 }
 
 func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSpec, cur *DatabaseStatus) error {
@@ -199,10 +285,23 @@ func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSp
 
 // waitDatabaseOnline polls until the database is online, recording what it
 // sees (connection details included).
+//
+// Right after the create DigitalOcean answers 404 (and lists nothing) for a
+// while: that is waited out as "not visible yet" while the database is
+// recent and was never seen online.
 func (r *run) waitDatabaseOnline(ctx context.Context, key, id string) error {
 	since := time.Now()
+	pending := r.databasePending(key)
+	logged := false
 	return r.e.Poll.waitUntil(ctx, "database "+key+" to be online", func(ctx context.Context) (bool, error) {
 		db, err := r.getDatabase(ctx, id, since, r.e.Poll.MinWall())
+		if isNotFound(err) && pending() {
+			if !logged {
+				tflog.Info(ctx, "database not visible yet after its create (DigitalOcean answers 404 for a while); waiting", map[string]any{"database": key, "id": id})
+				logged = true
+			}
+			return false, nil
+		}
 		if err != nil {
 			return false, apiErr("reading database "+key, err)
 		}
@@ -210,6 +309,21 @@ func (r *run) waitDatabaseOnline(ctx context.Context, key, id string) error {
 		r.recordDatabase(key, db, owned)
 		return db.Status == "online", nil
 	})
+}
+
+// databasePending reports whether database key was created by this
+// provider recently and never seen online: a 404 for it then means "not
+// visible yet", not "gone".
+func (r *run) databasePending(key string) func() bool {
+	return func() bool {
+		created, state := view2(r, func(st *Status) (time.Time, string) {
+			if d := st.Databases[key]; d != nil {
+				return d.CreatedAt, d.State
+			}
+			return time.Time{}, ""
+		})
+		return r.e.Poll.NotVisibleYet(created, state)
+	}
 }
 
 // recordDatabase writes the database-level fields, leaving those other
@@ -262,6 +376,13 @@ func (r *run) refreshDatabaseStep(key string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		prior := view(r, func(st *Status) DatabaseStatus { return *st.Databases[key] })
 		db, err := r.getDatabase(ctx, prior.ID, r.started, refreshMaxAge)
+		if isNotFound(err) && r.databasePending(key)() {
+			// Created moments ago and never seen: not visible yet.
+			// Dropping it would orphan it (and the next apply would
+			// create a second one).
+			tflog.Info(ctx, "database created recently is not visible yet (DigitalOcean answers 404 for a while after a create); kept in state", map[string]any{"database": key, "id": prior.ID, "created": prior.CreatedAt})
+			return nil
+		}
 		if isNotFound(err) {
 			r.update(func(st *Status) { delete(st.Databases, key) })
 			return nil
@@ -322,8 +443,18 @@ func (r *run) dropDatabase(ctx context.Context, key string, d DatabaseStatus, re
 	if d.DeletionProtection && d.Provisioned {
 		return fmt.Errorf("database %s (%s) has deletion_protection on: set deletion_protection = false (and apply) to allow deleting it, or retain_on_destroy = true to keep it running", key, d.Name)
 	}
-	if _, err := r.e.API.Databases.Delete(ctx, d.ID); err != nil && !isNotFound(err) {
-		return apiErr(fmt.Sprintf("deleting database %s (%s)", key, d.Name), err)
+	// A database created moments ago may answer its delete with 404 too:
+	// forgetting it then would leak it, so the delete is retried while it
+	// is not visible yet.
+	op := fmt.Sprintf("deleting database %s (%s)", key, d.Name)
+	err := r.retryWhileNotVisible(ctx, op, r.databasePending(key), func(ctx context.Context) error {
+		if _, err := r.e.API.Databases.Delete(ctx, d.ID); err != nil {
+			return apiErr(op, err)
+		}
+		return nil
+	})
+	if gaveUp(err) || err != nil && !isNotFound(err) {
+		return err
 	}
 	r.update(func(st *Status) { delete(st.Databases, key) })
 	return nil

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // How database firewalls are managed. The stack owns exactly these trusted
@@ -17,6 +19,12 @@ import (
 //
 // Re-pointing after a cluster replacement is the same operation: the old
 // cluster's rule was the stack's, the new one's is wanted.
+//
+// A database is never open to the internet (DigitalOcean accepts
+// connections from anywhere while its rule set is empty): an owned one is
+// created with the VPC's range as a trusted source (see createDatabase),
+// which this step narrows to the cluster's rule, and no edit ever writes an
+// empty set (EditFirewall keeps the VPC's range instead).
 
 // ClusterRule is the k8s trusted source for a cluster.
 func ClusterRule(clusterID string) Rule { return Rule{Type: "k8s", Value: clusterID} }
@@ -31,12 +39,15 @@ func (r *run) ensureFirewallStep(key string) func(ctx context.Context) error {
 		}
 		desired := append([]Rule{ClusterRule(cluster.ID)}, r.spec.Databases[key].TrustedSources...)
 		previous := ownedRules(d, retiring)
-		if err := r.rewriteRules(ctx, key, d, previous, desired); err != nil {
+		if _, err := r.rewriteRules(ctx, key, d, previous, desired); err != nil {
 			return err
 		}
 		r.update(func(st *Status) {
 			st.Databases[key].AttachedClusterID = cluster.ID
 			st.Databases[key].TrustedSources = slices.Clone(r.spec.Databases[key].TrustedSources)
+			// The cluster's rule replaced the VPC-range rule of the create
+			// (kept as the user's when they configured the same source).
+			st.Databases[key].VPCRangeRule = ""
 		})
 		return nil
 	}
@@ -45,6 +56,9 @@ func (r *run) ensureFirewallStep(key string) func(ctx context.Context) error {
 // ownedRules is every rule the stack may have put on the database.
 func ownedRules(d DatabaseStatus, retiring *ClusterStatus) []Rule {
 	rules := slices.Clone(d.TrustedSources)
+	if d.VPCRangeRule != "" {
+		rules = append(rules, VPCRangeRule(d.VPCRangeRule))
+	}
 	if d.AttachedClusterID != "" {
 		rules = append(rules, ClusterRule(d.AttachedClusterID))
 	}
@@ -55,30 +69,56 @@ func ownedRules(d DatabaseStatus, retiring *ClusterStatus) []Rule {
 }
 
 // removeFirewallRules takes every rule the stack owns off a database it
-// leaves running.
+// leaves running. When no other rule remains, the VPC's range stays
+// trusted rather than the database being opened to the internet.
 func (r *run) removeFirewallRules(ctx context.Context, key string, d DatabaseStatus) error {
 	owned := ownedRules(d, view(r, func(st *Status) *ClusterStatus { return st.RetiringCluster.clone() }))
 	if c := view(r, func(st *Status) *ClusterStatus { return st.Cluster.clone() }); c != nil {
 		owned = append(owned, ClusterRule(c.ID))
 	}
-	return r.rewriteRules(ctx, key, d, owned, nil)
+	var res FirewallResult
+	err := r.retryWhileNotVisible(ctx, "detaching database "+key, r.databasePending(key), func(ctx context.Context) error {
+		var err error
+		res, err = r.rewriteRules(ctx, key, d, owned, nil)
+		return err
+	})
+	if isNotFound(err) {
+		tflog.Info(ctx, "the database to detach no longer exists", map[string]any{"database": key, "id": d.ID})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(res.Kept) > 0 {
+		r.warn("Database %s (%s) is left running with trusted source %s so that it is not open to the internet: it had no trusted source but the stack's (DigitalOcean accepts connections from anywhere to a database without one). Add the sources that should reach it, then remove that rule if it is no longer wanted.",
+			key, d.Name, describeRuleList(res.Kept))
+	}
+	return nil
+}
+
+func describeRuleList(rules []Rule) string {
+	out := make([]string, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, r.Type+" "+r.Value)
+	}
+	return strings.Join(out, ", ")
 }
 
 // rewriteRules replaces the rules in previous (the stack's old ones) with
 // desired, keeping every other rule, safely against concurrent writers
 // (attachments, other stacks, other workspaces: see SyncFirewall).
-func (r *run) rewriteRules(ctx context.Context, key string, d DatabaseStatus, previous, desired []Rule) error {
+func (r *run) rewriteRules(ctx context.Context, key string, d DatabaseStatus, previous, desired []Rule) (FirewallResult, error) {
 	var remove []Rule
 	for _, rule := range previous {
 		if !containsRule(desired, rule) {
 			remove = append(remove, rule)
 		}
 	}
-	_, err := SyncFirewall(ctx, r.e.API, r.e.Locks, r.e.FirewallSettle, FirewallEdit{DatabaseID: d.ID, Add: desired, Remove: remove})
+	res, err := EditFirewall(ctx, r.e.API, r.e.Locks, r.e.FirewallSettle, FirewallEdit{DatabaseID: d.ID, Add: desired, Remove: remove})
 	if err != nil {
-		return fmt.Errorf("database %s: %w", key, err)
+		return res, fmt.Errorf("database %s: %w", key, err)
 	}
-	return nil
+	return res, nil
 }
 
 // mergeRules computes (current - (previous - desired)) + desired.

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/digitalocean/godo"
@@ -45,22 +46,9 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 			if _, ok := d.Users[name]; ok {
 				continue
 			}
-			u, _, err := r.e.API.Databases.CreateUser(ctx, d.ID, &godo.DatabaseCreateUserRequest{Name: name})
+			u, err := r.createUser(ctx, key, d, name)
 			if err != nil {
-				adopted := adoptAfterFailedCreate(ctx, err, d.Owned, func(ctx context.Context) (bool, error) {
-					found, _, err := r.e.API.Databases.GetUser(ctx, d.ID, name)
-					if err == nil && found != nil {
-						u = found
-					}
-					return err == nil && found != nil, err
-				})
-				if adopted {
-					r.update(func(st *Status) { st.Databases[key].Users[name] = u.Password })
-				}
-				if !adopted || ctx.Err() != nil {
-					return apiErr(fmt.Sprintf("creating user %s in database %s", name, key), err)
-				}
-				continue
+				return err
 			}
 			r.update(func(st *Status) { st.Databases[key].Users[name] = u.Password })
 		}
@@ -87,6 +75,52 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 		}
 		return nil
 	}
+}
+
+// mongoUserRetries bounds how often a MongoDB user create answered 5xx is
+// tried again: a cluster busy with another user create clears within
+// seconds, an outage does not.
+const mongoUserRetries = 8
+
+// createUser creates one user, adopting it when a failed create may have
+// taken effect. On MongoDB, user creates on one cluster are serialised
+// within the process and a 5xx is retried: DigitalOcean answers 500 to a
+// user create while another one on the same cluster is in progress
+// (official provider PR #1027 serialises them).
+func (r *run) createUser(ctx context.Context, key string, d DatabaseStatus, name string) (*godo.DatabaseUser, error) {
+	mongo := d.Engine == "mongodb"
+	if mongo && r.e.Locks != nil {
+		unlock := r.e.Locks.lock("users:" + d.ID)
+		defer unlock()
+	}
+	op := fmt.Sprintf("creating user %s in database %s", name, key)
+	var u *godo.DatabaseUser
+	tries := 0
+	err := r.e.Poll.Retry(ctx, op, func(ctx context.Context) error {
+		tries++
+		created, _, err := r.e.API.Databases.CreateUser(ctx, d.ID, &godo.DatabaseCreateUserRequest{Name: name})
+		if err == nil {
+			u = created
+			return nil
+		}
+		adopted := adoptAfterFailedCreate(ctx, err, d.Owned, func(ctx context.Context) (bool, error) {
+			found, _, err := r.e.API.Databases.GetUser(ctx, d.ID, name)
+			if err == nil && found != nil {
+				u = found
+			}
+			return err == nil && found != nil, err
+		})
+		if adopted && ctx.Err() == nil {
+			return nil
+		}
+		return apiErr(op, err)
+	}, func(err error) string {
+		if mongo && statusOf(err) >= http.StatusInternalServerError && tries < mongoUserRetries {
+			return "MongoDB answered a user create with a server error (another user create on the cluster in progress)"
+		}
+		return ""
+	})
+	return u, err
 }
 
 func poolUses(spec DatabaseSpec, user string) bool {

@@ -51,6 +51,22 @@ type FirewallEdit struct {
 	DatabaseID string
 	Add        []Rule
 	Remove     []Rule
+	// Fallback is what the firewall keeps when the edit would leave it with
+	// no rule at all: DigitalOcean accepts connections from anywhere to a
+	// database without trusted sources, so an edit never writes an empty
+	// set. Nil means an ip_addr rule for the range of the database's VPC
+	// (looked up when needed).
+	Fallback []Rule
+}
+
+// FirewallResult is what an edit did.
+type FirewallResult struct {
+	// Added lists which of edit.Add were absent before (what the caller
+	// added and may remove later).
+	Added []Rule
+	// Kept lists the fallback rules the firewall keeps because the edit
+	// would have left it empty (nil when it did not).
+	Kept []Rule
 }
 
 // maxFirewallAttempts bounds how often an edit is re-applied while other
@@ -72,6 +88,13 @@ const (
 // remove later). settle 0 adapts the verification delay to the API's
 // latency.
 func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, settle time.Duration, edit FirewallEdit) (added []Rule, err error) {
+	res, err := EditFirewall(ctx, api, locks, settle, edit)
+	return res.Added, err
+}
+
+// EditFirewall is SyncFirewall reporting also the rules kept so that the
+// database is not left open to the internet.
+func EditFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, settle time.Duration, edit FirewallEdit) (res FirewallResult, err error) {
 	if locks != nil {
 		unlock := locks.lock(edit.DatabaseID)
 		defer unlock()
@@ -83,26 +106,41 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 		started := time.Now()
 		current, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
 		if err != nil {
-			return nil, apiErr("reading the firewall of database "+edit.DatabaseID, err)
+			return FirewallResult{}, apiErr("reading the firewall of database "+edit.DatabaseID, err)
 		}
 		if first {
 			present := ruleSet(current)
 			for _, r := range edit.Add {
 				if !present[r] {
-					added = append(added, r)
+					res.Added = append(res.Added, r)
 				}
 			}
 			first = false
 		}
-		if satisfied(current, edit) {
-			return added, nil // nothing (more) to write
-		}
+		// What this attempt writes: the edit, or, when that would empty the
+		// firewall, the fallback in place of the rules removed.
 		next := withoutRules(mergeRules(current, edit.Remove, edit.Add), dead)
+		effective := edit
+		res.Kept = nil
+		if len(next) == 0 {
+			if edit.Fallback == nil {
+				if edit.Fallback, err = vpcRangeFallback(ctx, api, edit.DatabaseID); err != nil {
+					return FirewallResult{}, err
+				}
+			}
+			effective = FirewallEdit{DatabaseID: edit.DatabaseID, Add: edit.Fallback, Remove: withoutRuleList(edit.Remove, edit.Fallback)}
+			next = withoutRules(mergeRules(current, effective.Remove, effective.Add), dead)
+			res.Kept = edit.Fallback
+			logf(ctx, "the edit would leave the database with no trusted source; keeping the fallback", map[string]any{"database_id": edit.DatabaseID, "rules": edit.Fallback})
+		}
+		if satisfied(current, effective) {
+			return res, nil // nothing (more) to write
+		}
 		if _, err := api.Databases.UpdateFirewallRules(ctx, edit.DatabaseID, &godo.DatabaseUpdateFirewallRulesRequest{Rules: next}); err != nil {
 			if statusOf(err) == http.StatusUnprocessableEntity {
-				found, checkErr := deadClusterRules(ctx, api, next, edit.Add)
+				found, checkErr := deadClusterRules(ctx, api, next, effective.Add)
 				if checkErr != nil {
-					return nil, checkErr
+					return FirewallResult{}, checkErr
 				}
 				if len(found) > 0 {
 					for _, r := range found {
@@ -112,7 +150,7 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 					continue // re-read and write without them
 				}
 			}
-			return nil, apiErr("updating the firewall of database "+edit.DatabaseID, err)
+			return FirewallResult{}, apiErr("updating the firewall of database "+edit.DatabaseID, err)
 		}
 		// Let concurrent writers that read before our write finish theirs,
 		// then check that ours survived.
@@ -121,19 +159,50 @@ func SyncFirewall(ctx context.Context, api *godo.Client, locks *FirewallLocks, s
 			wait = min(max(settleFactor*time.Since(started), minSettle), maxSettle)
 		}
 		if err := sleepCtx(ctx, wait+time.Duration(rand.Int64N(int64(wait)/2+1))); err != nil {
-			return nil, err
+			return FirewallResult{}, err
 		}
 		after, _, err := api.Databases.GetFirewallRules(ctx, edit.DatabaseID)
 		if err != nil {
-			return nil, apiErr("reading the firewall of database "+edit.DatabaseID, err)
+			return FirewallResult{}, apiErr("reading the firewall of database "+edit.DatabaseID, err)
 		}
-		if satisfied(after, edit) {
-			return added, nil
+		if satisfied(after, effective) {
+			return res, nil
 		}
 		last = after
 	}
-	return nil, fmt.Errorf("the firewall of database %s kept being rewritten by another writer: after %d attempts to add %v and remove %v it holds %v; apply again",
+	return FirewallResult{}, fmt.Errorf("the firewall of database %s kept being rewritten by another writer: after %d attempts to add %v and remove %v it holds %v; apply again",
 		edit.DatabaseID, maxFirewallAttempts, edit.Add, edit.Remove, describeRules(last))
+}
+
+// VPCRangeRule is the trusted source for every address of a VPC.
+func VPCRangeRule(ipRange string) Rule { return Rule{Type: "ip_addr", Value: ipRange} }
+
+// vpcRangeFallback is the rule a firewall keeps instead of becoming empty:
+// the range of the database's VPC.
+func vpcRangeFallback(ctx context.Context, api *godo.Client, dbID string) ([]Rule, error) {
+	const refuse = "refusing to leave database %s with no trusted source (DigitalOcean would accept connections from anywhere): %w"
+	db, _, err := api.Databases.Get(ctx, dbID)
+	if err != nil {
+		return nil, fmt.Errorf(refuse, dbID, apiErr("reading the database to find its VPC", err))
+	}
+	if db.PrivateNetworkUUID == "" {
+		return nil, fmt.Errorf(refuse, dbID, fmt.Errorf("it is on no VPC whose range could stay trusted; add a trusted source to it first"))
+	}
+	v, _, err := api.VPCs.Get(ctx, db.PrivateNetworkUUID)
+	if err != nil {
+		return nil, fmt.Errorf(refuse, dbID, apiErr("reading its VPC "+db.PrivateNetworkUUID, err))
+	}
+	return []Rule{VPCRangeRule(v.IPRange)}, nil
+}
+
+func withoutRuleList(rules, drop []Rule) []Rule {
+	var out []Rule
+	for _, r := range rules {
+		if !containsRule(drop, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // deadClusterRules lists the k8s rules of next, other than the ones being

@@ -215,8 +215,12 @@ func TestDeleteDetachesBeforeDeletingTheCluster(t *testing.T) {
 		defer mu.Unlock()
 		calls = append(calls, ex.Route)
 	})
-	if _, err := e.Delete(ctx, spec, res.Status, DeleteOptions{}); err != nil {
+	del, err := e.Delete(ctx, spec, res.Status, DeleteOptions{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(del.Warnings, "\n"), "not open to the internet") {
+		t.Errorf("no warning that the VPC range stays trusted: %q", del.Warnings)
 	}
 	srv.SetRecorder(nil)
 	mu.Lock()
@@ -237,8 +241,15 @@ func TestDeleteDetachesBeforeDeletingTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rules) != 0 {
-		t.Errorf("the stack's rule survived destroy: %v", describeRules(rules))
+	// The stack's rule was the only one: the VPC's range stays trusted
+	// instead, since a database without rules accepts connections from
+	// anywhere.
+	vpc, _, err := e.API.VPCs.Get(ctx, got.PrivateNetworkUUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 1 || rules[0].Type != "ip_addr" || rules[0].Value != vpc.IPRange {
+		t.Errorf("after destroy the firewall holds %v, want only ip_addr:%s (the stack's rule gone, never an empty set)", describeRules(rules), vpc.IPRange)
 	}
 }
 

@@ -249,6 +249,15 @@ type DatabaseStatus struct {
 	// manages reached a ready state: before that it never held data, so a
 	// failed create can be cleaned up despite deletion protection.
 	Provisioned bool
+	// CreatedAt is when this provider's create of the database was
+	// answered (the local clock); zero for databases it did not create.
+	// DigitalOcean answers 404 for a while after a create, which only
+	// means "not visible yet" for a recent create (see notVisibleYet).
+	CreatedAt time.Time `json:",omitzero"`
+	// VPCRangeRule is the ip_addr trusted source (the VPC's range) the
+	// stack created the database with, so that it was never open to the
+	// internet; the firewall step replaces it with the cluster's rule.
+	VPCRangeRule string `json:",omitempty"`
 
 	DBs            []string
 	Users          map[string]string // name -> password
@@ -282,6 +291,9 @@ type ReplicaStatus struct {
 	// online; the next apply replaces it if it still is not (a replica holds
 	// no data of its own, and one stuck creating never finishes).
 	Stalled bool
+	// CreatedAt is when this provider's create of the replica was answered
+	// (the local clock): a 404 soon after means "not visible yet".
+	CreatedAt time.Time `json:",omitzero"`
 }
 
 // Clone returns a deep enough copy for the engine to mutate.

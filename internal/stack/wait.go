@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // PollConfig shapes how the engine waits for asynchronous parts, in API
@@ -74,4 +76,85 @@ func (p PollConfig) waitUntil(ctx context.Context, what string, check func(ctx c
 		case <-timer.C:
 		}
 	}
+}
+
+// NotVisibleWindow is how long, in API time, after a create this provider
+// made a 404 for the new object means "not visible yet" rather than "gone":
+// DigitalOcean answers 404 to GETs (and leaves the object out of lists) for
+// a while after a database or replica create answered 201
+// (terraform-provider-digitalocean #361, #728, #906; digitalocean/api-v2#200).
+// It outlasts that lag by far, and is short enough that an object deleted
+// out of band right after its create is given up on within a normal apply.
+const NotVisibleWindow = 10 * time.Minute
+
+// NotVisibleYet reports whether a 404 for an object this provider created at
+// created (zero: not created by it), and whose last observed state is state,
+// means it is not visible yet: created within NotVisibleWindow and never seen
+// online. An object seen online before that 404s is gone.
+func (p PollConfig) NotVisibleYet(created time.Time, state string) bool {
+	if created.IsZero() || state != "" && state != "creating" {
+		return false
+	}
+	return time.Since(created) < p.wall(NotVisibleWindow)
+}
+
+// Retry calls op until it succeeds. An error for which transient returns a
+// reason ("waiting for the primary's first backup") is waited out, logged
+// with that reason, and op called again after the poll interval, until ctx
+// ends; any other error is returned at once. When ctx ends the last error is
+// returned, saying how long the condition lasted. what names the operation
+// in logs.
+func (p PollConfig) Retry(ctx context.Context, what string, op func(ctx context.Context) error, transient func(err error) string) error {
+	start := time.Now()
+	logged := ""
+	for {
+		err := op(ctx)
+		if err == nil {
+			return nil
+		}
+		reason := transient(err)
+		if reason == "" || ctx.Err() != nil {
+			return err
+		}
+		fields := map[string]any{"operation": what, "reason": reason, "waited": time.Since(start).Round(time.Millisecond).String()}
+		if reason != logged {
+			tflog.Info(ctx, "retrying until DigitalOcean accepts: "+reason, fields)
+			logged = reason
+		} else {
+			tflog.Debug(ctx, "retrying until DigitalOcean accepts: "+reason, fields)
+		}
+		timer := time.NewTimer(p.interval(time.Since(start)))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return &gaveUpError{err: err, reason: reason, waited: time.Since(start)}
+		case <-timer.C:
+		}
+	}
+}
+
+// gaveUpError is the last error of a Retry whose context ended.
+type gaveUpError struct {
+	err    error
+	reason string
+	waited time.Duration
+}
+
+func (e *gaveUpError) Error() string {
+	return fmt.Sprintf("%v; still %s after %s, when the timeout ended", e.err, e.reason, e.waited.Round(time.Second))
+}
+
+func (e *gaveUpError) Unwrap() error { return e.err }
+
+// retryWhileNotVisible calls op until it succeeds; a 404 is retried while
+// pending reports that the object is not visible yet (see NotVisibleYet).
+// Any other error, or a 404 once the object is no longer pending, is
+// returned: callers decide what a 404 then means.
+func (r *run) retryWhileNotVisible(ctx context.Context, what string, pending func() bool, op func(ctx context.Context) error) error {
+	return r.e.Poll.Retry(ctx, what, op, func(err error) string {
+		if isNotFound(err) && pending() {
+			return "not visible yet after its create (DigitalOcean answers 404 for a while)"
+		}
+		return ""
+	})
 }
