@@ -104,6 +104,13 @@ func (l *requestLog) reset() {
 	l.statuses = map[string]int{}
 }
 
+// resetCounts zeroes the per-route counts and keeps the answers by status.
+func (l *requestLog) resetCounts() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts = map[string]int{}
+}
+
 func (l *requestLog) snapshot() map[string]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -132,8 +139,9 @@ func (e *Emulator) StatusCounts() map[string]int {
 	return out
 }
 
-// ResetRequestCounts zeroes the request counts only.
-func (e *Emulator) ResetRequestCounts() { e.requests.reset() }
+// ResetRequestCounts zeroes the request counts only (StatusCounts keeps
+// counting until Reset).
+func (e *Emulator) ResetRequestCounts() { e.requests.resetCounts() }
 
 // TotalRequests sums RequestCounts.
 func (e *Emulator) TotalRequests() int {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -38,6 +39,7 @@ type stackModel struct {
 	Kubeconfig          types.String              `tfsdk:"kubeconfig"`
 	KubeconfigExpiresAt types.String              `tfsdk:"kubeconfig_expires_at"`
 	ConnectionEnv       types.Map                 `tfsdk:"connection_env"`
+	Pending             types.String              `tfsdk:"pending"`
 }
 
 type clusterModel struct {
@@ -242,6 +244,7 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 // setComputed fills every computed attribute from what exists.
 func (m *stackModel) setComputed(st *stack.Status) {
 	m.ID = m.Name
+	m.Pending = types.StringValue(strings.Join(st.Pending(), "; "))
 	m.VPCID = types.StringValue(st.VPCID)
 	if c := st.Cluster; c != nil {
 		m.ClusterID, m.ClusterURN, m.ClusterEndpoint = types.StringValue(c.ID), types.StringValue(c.URN), types.StringValue(c.Endpoint)

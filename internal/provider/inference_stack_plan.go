@@ -79,11 +79,27 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		// planner works out a whole-stack replacement itself.
 		p.protectData(len(resp.RequiresReplace) > 0 || p.replacesStack())
 		p.markRecomputed()
+		p.continueUnfinished()
 	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// continueUnfinished plans an update when an earlier apply stopped waiting
+// for DigitalOcean (its timeout ran out): the configuration is unchanged, so
+// only this marks the stack as having work left, and the apply picks the
+// wait up where it stopped.
+func (p *planner) continueUnfinished() {
+	pending := p.status.Pending()
+	if len(pending) == 0 {
+		return
+	}
+	p.plan.Pending = types.StringUnknown()
+	p.diags.AddAttributeWarning(path.Root("pending"), "The last apply left work unfinished: this apply continues it",
+		"DigitalOcean was still working when the last apply's timeout ran out:\n  - "+strings.Join(pending, "\n  - ")+
+			"\nThis apply waits for it again (raise timeouts.update if it keeps running out; GPU capacity can take long).")
 }
 
 // checkDestroy refuses to destroy a stack holding protected databases.

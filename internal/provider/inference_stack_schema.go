@@ -129,6 +129,9 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"kubeconfig": sensitiveString("Kubeconfig for the cluster, with a token valid for 7 days; refresh fetches a new one " +
 				"when less than 2 days remain. Kept only in state, never written to disk."),
 			"kubeconfig_expires_at": computedString("When the kubeconfig's token expires (RFC 3339)."),
+			"pending": computedString("What the last apply left unfinished because its timeout ran out while DigitalOcean was " +
+				"still working (GPU nodes waiting for capacity, a database or replica not yet online); empty when nothing is. " +
+				"While it is not empty, the plan shows an update that continues the wait."),
 			"connection_env": schema.MapAttribute{
 				Computed:      true,
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},

@@ -78,9 +78,9 @@ func TestAccInferenceStackRealisticReplicaLifecycle(t *testing.T) {
 			inventoryEmpty(srv),
 			neverOpen(srv),
 			realismMet(srv,
-				"GET /v2/databases/{database_cluster_uuid} 404",                           // read-after-create
-				"POST /v2/databases/{database_cluster_uuid}/replicas 412",                 // first backup
-				"GET /v2/databases/{database_cluster_uuid}/replicas/{replica_name} 404",   // replica read-after-create
+				"GET /v2/databases/{database_cluster_uuid} 404",                         // read-after-create
+				"POST /v2/databases/{database_cluster_uuid}/replicas 412",               // first backup
+				"GET /v2/databases/{database_cluster_uuid}/replicas/{replica_name} 404", // replica read-after-create
 			),
 		),
 		Steps: []resource.TestStep{

@@ -434,6 +434,19 @@ func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
 		for id := range c.Droplets {
 			st.RetiredDroplets[id] = now
 		}
+		for name, seen := range st.RetiredPools {
+			if now.Sub(seen) >= dropletMemory {
+				delete(st.RetiredPools, name)
+			}
+		}
+		if len(c.Pools) > 0 && st.RetiredPools == nil {
+			st.RetiredPools = map[string]time.Time{}
+		}
+		for _, p := range c.Pools {
+			if p != nil && p.Name != "" {
+				st.RetiredPools[p.Name] = now
+			}
+		}
 	})
 	return nil
 }

@@ -47,10 +47,14 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 				continue
 			}
 			u, err := r.createUser(ctx, key, d, name)
+			if u != nil {
+				// Recorded even when the create failed late: a user found
+				// after a create whose answer never came is ours.
+				r.update(func(st *Status) { st.Databases[key].Users[name] = u.Password })
+			}
 			if err != nil {
 				return err
 			}
-			r.update(func(st *Status) { st.Databases[key].Users[name] = u.Password })
 		}
 		// Removals after additions: a pool may move to a new user first.
 		for _, name := range sortedKeys(d.Users) {
@@ -83,7 +87,8 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 const mongoUserRetries = 8
 
 // createUser creates one user, adopting it when a failed create may have
-// taken effect. On MongoDB, user creates on one cluster are serialised
+// taken effect (it then returns the user found, with the error when time ran
+// out meanwhile). On MongoDB, user creates on one cluster are serialised
 // within the process and a 5xx is retried: DigitalOcean answers 500 to a
 // user create while another one on the same cluster is in progress
 // (official provider PR #1027 serialises them).

@@ -162,6 +162,10 @@ type Status struct {
 	// VPC for a while, and destroy waits them out rather than taking them
 	// for someone else's Droplets.
 	RetiredDroplets map[string]time.Time `json:",omitempty"`
+	// RetiredPools are the DOKS pool names of clusters the stack deleted,
+	// with when: DOKS names a node "<pool>-<5 characters>", so a lingering
+	// worker the autoscaler added after the last read is still recognised.
+	RetiredPools map[string]time.Time `json:",omitempty"`
 }
 
 // ClusterStatus is the observed DOKS cluster.
@@ -305,6 +309,7 @@ func (s *Status) Clone() *Status {
 	out.Cluster = s.Cluster.clone()
 	out.RetiringCluster = s.RetiringCluster.clone()
 	out.RetiredDroplets = maps.Clone(s.RetiredDroplets)
+	out.RetiredPools = maps.Clone(s.RetiredPools)
 	out.Databases = map[string]*DatabaseStatus{}
 	for k, d := range s.Databases {
 		dc := *d

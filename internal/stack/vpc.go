@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/digitalocean/godo"
@@ -178,23 +179,59 @@ type memberCheck struct {
 	// workers are the Droplet ids of the stack's cluster nodes, current
 	// and deleted: as VPC members they linger after their cluster.
 	workers map[string]bool
+	// pools are the DOKS names of the stack's pools, current and deleted:
+	// a Droplet named "<pool>-<5 characters>" is one of their nodes, even
+	// one the autoscaler added after the stack last read the cluster.
+	pools map[string]bool
 }
 
 func (r *run) newMemberCheck(vpcID string) *memberCheck {
-	workers := map[string]bool{}
+	workers, pools := map[string]bool{}, map[string]bool{}
 	r.mu.Lock()
 	for id := range r.st.RetiredDroplets {
 		workers[id] = true
+	}
+	for name := range r.st.RetiredPools {
+		pools[name] = true
 	}
 	for _, c := range []*ClusterStatus{r.st.Cluster, r.st.RetiringCluster} {
 		if c != nil {
 			for id := range c.Droplets {
 				workers[id] = true
 			}
+			for _, p := range c.Pools {
+				if p != nil && p.Name != "" {
+					pools[p.Name] = true
+				}
+			}
 		}
 	}
 	r.mu.Unlock()
-	return &memberCheck{r: r, vpcID: vpcID, gone: map[string]bool{}, workers: workers}
+	return &memberCheck{r: r, vpcID: vpcID, gone: map[string]bool{}, workers: workers, pools: pools}
+}
+
+// isWorker reports whether a Droplet member is a node of the stack's
+// clusters: by its id, or by its name, which DOKS makes "<pool>-<5
+// lowercase letters or digits>".
+func (m *memberCheck) isWorker(mem *godo.VPCMember) bool {
+	id, ok := strings.CutPrefix(mem.URN, "do:droplet:")
+	if !ok {
+		return false
+	}
+	if m.workers[id] {
+		return true
+	}
+	pool, suffix, cut := cutLast(mem.Name, "-")
+	return cut && m.pools[pool] && nodeSuffix.MatchString(suffix)
+}
+
+var nodeSuffix = regexp.MustCompile(`^[a-z0-9]{5}$`)
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 // members lists the VPC's members: running names those that still exist
@@ -236,7 +273,7 @@ func (m *memberCheck) members(ctx context.Context) (running, lingering []string,
 				return nil, nil, 0, apiErr(fmt.Sprintf("reading cluster %s in VPC %s", mem.Name, vpcID), err)
 			}
 			running = append(running, "cluster "+mem.Name)
-		case strings.HasPrefix(mem.URN, "do:droplet:") && m.workers[strings.TrimPrefix(mem.URN, "do:droplet:")]:
+		case m.isWorker(mem):
 			// A worker node of the stack's cluster: DigitalOcean tears its
 			// Droplet down after the cluster (or its pool) is deleted.
 			lingering = append(lingering, "worker node "+mem.Name)
