@@ -119,19 +119,22 @@ func TestWorkspaceUnderRateLimits(t *testing.T) {
 		}
 	}
 	// A burst of 429s is the requests already in flight when the budget
-	// ran out; after it the pacer holds everyone until the reset, so
-	// bursts are few and none exceeds the stacks' concurrency.
-	bursts := 0
+	// ran out: at most two per stack (its cluster and its database are
+	// worked on at once); after it the pacer holds everyone until the
+	// reset, so bursts are few.
+	bursts, largest, size := 0, 0, 0
 	var last time.Time
 	for _, l := range limited {
 		if l.at.Sub(last) > 100*time.Millisecond {
-			bursts++
+			bursts, size = bursts+1, 0
 		}
+		size++
+		largest = max(largest, size)
 		last = l.at
 	}
-	t.Logf("requests: %d, 429s: %d in %d bursts", len(log.seen), len(limited), bursts)
-	if len(limited) > workspaceStacks || bursts > 3 {
-		t.Errorf("%d 429s in %d bursts for %d stacks: the pacer should hold every request after a 429", len(limited), bursts, workspaceStacks)
+	t.Logf("requests: %d, 429s: %d in %d bursts (largest %d)", len(log.seen), len(limited), bursts, largest)
+	if largest > 2*workspaceStacks || bursts > 3 {
+		t.Errorf("%d 429s in %d bursts (largest %d) for %d stacks: the pacer should hold every request after a 429", len(limited), bursts, largest, workspaceStacks)
 	}
 	// After a 429 the whole process waits: nothing but requests already in
 	// flight may be answered before the time the 429 named. (A lower bound

@@ -468,10 +468,23 @@ func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.De
 		}
 	}
 	if rec.RuleAdded {
-		_, err := stack.SyncFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(),
+		res, err := stack.EditFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(),
 			stack.FirewallEdit{DatabaseID: dbID, Remove: []stack.Rule{stack.ClusterRule(state.ClusterID.ValueString())}})
 		if err != nil && !IsNotFound(err) {
 			resp.Diagnostics.AddError("Detaching failed", err.Error())
+			return
+		}
+		if len(res.Kept) > 0 {
+			// DigitalOcean accepts connections from anywhere to a database
+			// without trusted sources: never leave it so.
+			var kept []string
+			for _, k := range res.Kept {
+				kept = append(kept, k.Type+" "+k.Value)
+			}
+			resp.Diagnostics.AddWarning("The database keeps a trusted source after the detach",
+				fmt.Sprintf("This attachment's rule was the last trusted source of database %s. A database without trusted sources "+
+					"accepts connections from anywhere, so its firewall now holds %s (its VPC's range) instead of nothing; "+
+					"replace it with the sources you want.", dbID, strings.Join(kept, ", ")))
 		}
 	}
 }

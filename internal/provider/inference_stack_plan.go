@@ -80,6 +80,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		p.protectData(len(resp.RequiresReplace) > 0 || p.replacesStack())
 		p.markRecomputed()
 		p.continueUnfinished()
+		p.warnTagsOnExistingReplicas()
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -100,6 +101,30 @@ func (p *planner) continueUnfinished() {
 	p.diags.AddAttributeWarning(path.Root("pending"), "The last apply left work unfinished: this apply continues it",
 		"DigitalOcean was still working when the last apply's timeout ran out:\n  - "+strings.Join(pending, "\n  - ")+
 			"\nThis apply waits for it again (raise timeouts.update if it keeps running out; GPU capacity can take long).")
+}
+
+// warnTagsOnExistingReplicas says what a tag change cannot reach. Databases
+// are retagged in place (POST /v2/tags/{tag}/resources takes resource_type
+// database, spec tags_assign_resources), but the tag-resource call has no
+// type for read replicas, so existing ones keep the tags they were created
+// with; new replicas get the new tags.
+func (p *planner) warnTagsOnExistingReplicas() {
+	if p.status == nil || sameValues(p.plan.Tags, p.state.Tags) {
+		return
+	}
+	var replicas []string
+	for _, key := range sortedKeys(p.status.Databases) {
+		for _, rk := range sortedKeys(p.status.Databases[key].Replicas) {
+			replicas = append(replicas, fmt.Sprintf("%s (of %s)", rk, key))
+		}
+	}
+	if len(replicas) == 0 {
+		return
+	}
+	p.diags.AddAttributeWarning(path.Root("tags"), "Existing read replicas keep their tags",
+		fmt.Sprintf("The new tags go on the cluster, its node pools and the databases (retagged in place). DigitalOcean's "+
+			"tag-resource call has no type for read replicas, so replicas %s keep the tags they were created with; "+
+			"replicas created from now on get the new ones.", strings.Join(replicas, ", ")))
 }
 
 // checkDestroy refuses to destroy a stack holding protected databases.

@@ -2,9 +2,11 @@ package provider
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -136,4 +138,57 @@ func realismMet(srv *emulator.Server, answers ...string) resource.TestCheckFunc 
 		}
 		return nil
 	}
+}
+
+// gpuFloorConfig is a small stack whose H100 pool keeps minNodes nodes,
+// with an update timeout shorter than DigitalOcean takes to find GPU
+// capacity for a scale-up.
+func gpuFloorConfig(srv *emulator.Server, minNodes int) string {
+	return providerBlock(srv) + fmt.Sprintf(`
+resource "attach_inference_stack" "test" {
+  name   = "floor"
+  region = "tor1"
+
+  cluster = {
+    version     = "1.33"
+    system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
+    gpu_pools = {
+      h100 = { size = "gpu-h100x1-80gb", min_nodes = %d, max_nodes = 2 }
+    }
+  }
+
+  timeouts = { update = "2s" }
+}
+`, minNodes)
+}
+
+// A GPU scale-up that outlasts the update timeout fails the apply naming
+// the pool and the likely cause; the state then matches the configuration,
+// yet the next plan shows the unfinished wait (pending) as an update, and
+// that apply finishes it.
+func TestAccInferenceStackUnfinishedWaitContinues(t *testing.T) {
+	// 8 minutes to provision a GPU node plus 30 waiting for capacity: 2.3 s
+	// at the acceptance time scale, past the 2 s update timeout.
+	srv := startEmulator(t, emulator.Config{Realism: emulator.Realism{GPUCapacityWait: 30 * time.Minute, AutoscaleInterval: -1}})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{Config: gpuFloorConfig(srv, 0)},
+			{
+				Config:      gpuFloorConfig(srv, 1),
+				ExpectError: regexp.MustCompile(`(?s)h100.*provisioning.*GPU capacity.*next apply`),
+			},
+			{
+				Config: gpuFloorConfig(srv, 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(stackAddr, tfjsonpath.New("pending"), knownvalue.StringExact("")),
+				},
+			},
+		},
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 // What DigitalOcean refuses about a database that already exists (its
@@ -152,5 +153,33 @@ func TestPlanTagChangeOnExistingDatabasesHasNoWarning(t *testing.T) {
 			got = append(got, d.Summary()+": "+d.Detail())
 		}
 		t.Fatalf("a tag change on existing databases says:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// Replicas cannot be retagged (the tag-resource call has no type for them):
+// a tag change warns, naming them, and says nothing when there are none.
+func TestPlanTagChangeWarnsAboutExistingReplicas(t *testing.T) {
+	state := &stackModel{Name: types.StringValue("tags"), Tags: []types.String{types.StringValue("team-a")}}
+	plan := &stackModel{Name: types.StringValue("tags"), Tags: []types.String{types.StringValue("team-b")}}
+	for _, tc := range []struct {
+		name     string
+		replicas map[string]*stack.ReplicaStatus
+		want     string
+	}{
+		{"no replicas", map[string]*stack.ReplicaStatus{}, ""},
+		{"a replica", map[string]*stack.ReplicaStatus{"dr": {ID: "r1", Name: "tags-vectors-dr"}}, "replicas dr (of vectors) keep the tags"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status := &stack.Status{Databases: map[string]*stack.DatabaseStatus{"vectors": {ID: "d1", Replicas: tc.replicas}}}
+			var diags diag.Diagnostics
+			p := &planner{plan: plan, config: plan, state: state, status: status, diags: &diags}
+			p.warnTagsOnExistingReplicas()
+			switch {
+			case tc.want == "" && len(diags) > 0:
+				t.Fatalf("unexpected warning: %s: %s", diags[0].Summary(), diags[0].Detail())
+			case tc.want != "" && (len(diags) != 1 || !strings.Contains(diags[0].Detail(), tc.want)):
+				t.Fatalf("want one warning containing %q, got %v", tc.want, diags)
+			}
+		})
 	}
 }

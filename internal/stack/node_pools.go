@@ -279,13 +279,17 @@ func (r *run) findNodePool(ctx context.Context, clusterID, name string) (*godo.K
 }
 
 // Typical times for a node's Droplet to join its DOKS pool, in
-// DigitalOcean time (GPU Droplets take longer). A node provisioning
+// DigitalOcean time (GPU Droplets take longer). A CPU node provisioning
 // stuckFactor times longer is taken as stuck and replaced: DOKS has no
-// "error" node state, a node that fails to join stays "provisioning".
+// "error" node state, a node that fails to join stays "provisioning". A GPU
+// node may instead be waiting for capacity, which a replacement would only
+// send to the back of the queue: it is taken as stuck only after
+// gpuStuckAfter.
 const (
 	nodeProvisionTime    = 5 * time.Minute
 	gpuNodeProvisionTime = 10 * time.Minute
 	stuckFactor          = 3
+	gpuStuckAfter        = 2 * time.Hour
 )
 
 // isGPUSize reports whether a node size is a GPU Droplet.
@@ -320,11 +324,10 @@ func (r *run) stuck(size string, n *godo.KubernetesNode) bool {
 		// deleting), but a failed node reported so is replaced all the same.
 		return true
 	case "provisioning":
-		typical := nodeProvisionTime
 		if isGPUSize(size) {
-			typical = gpuNodeProvisionTime
+			return r.apiAge(n.CreatedAt) > gpuStuckAfter
 		}
-		return r.apiAge(n.CreatedAt) > stuckFactor*typical
+		return r.apiAge(n.CreatedAt) > stuckFactor*nodeProvisionTime
 	}
 	return false
 }

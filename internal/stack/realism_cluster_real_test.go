@@ -54,7 +54,7 @@ func TestRealisticHeldNameAfterDestroy(t *testing.T) {
 // An injected node failure leaves the node provisioning forever: the apply
 // fails naming the pool, and a later one replaces the stuck node.
 func TestRealisticStuckNodeReplaced(t *testing.T) {
-	emu, e := startEngineVia(t, emulator.Config{TimeScale: 1000}, nil)
+	emu, e := startEngineVia(t, emulator.Config{TimeScale: 4000}, nil)
 	spec := smallSpec("realstuck")
 	st := mustApply(t, e, spec, nil)
 	spec.Cluster.SystemPool.NodeCount = 2

@@ -472,7 +472,7 @@ func stuckNodes(r *http.Request, status int, body []byte) (int, []byte) {
 // continues the wait; once the nodes are stuck far longer than
 // DigitalOcean takes, an apply replaces them (DELETE node, replace=1).
 func TestStuckPoolNodesFailClearlyThenAreReplaced(t *testing.T) {
-	emu, e := startEngineVia(t, emulator.Config{TimeScale: 1000}, stuckNodes)
+	emu, e := startEngineVia(t, emulator.Config{TimeScale: 4000}, stuckNodes)
 	spec := smallSpec("stuck")
 	st := mustApply(t, e, spec, nil)
 
@@ -521,8 +521,8 @@ func TestStuckPoolNodesFailClearlyThenAreReplaced(t *testing.T) {
 		t.Fatalf("the next apply did not continue waiting for the pool: %v", err)
 	}
 
-	// Past three times DigitalOcean's provisioning time (30 min for a GPU
-	// node, 1.8 s here), the node is replaced and the apply converges.
+	// Past the two hours after which a GPU node is taken as stuck rather than
+	// waiting for capacity (1.8 s here), it is replaced and the apply converges.
 	time.Sleep(time.Until(created.Add(1900 * time.Millisecond)))
 	ref, err = e.Refresh(context.Background(), spec, ref.Status)
 	if err != nil {
