@@ -74,7 +74,8 @@ func run(ctx context.Context, o options) error {
 	scaled := func(d time.Duration) time.Duration {
 		return (time.Duration(float64(d) / srv.TimeScale())).Round(10 * time.Millisecond)
 	}
-	step("DigitalOcean API emulator at %s (time scale %g: a 6-minute cluster takes %s, an 8-minute GPU pool %s)",
+	step("DigitalOcean API emulator at %s (time scale %g: a 6-minute cluster takes %s, an 8-minute GPU pool %s), "+
+		"with DigitalOcean's rough edges on (404s right after creates, names held after deletes, VPC members lingering, an autoscaler at work)",
 		srv.URL, srv.TimeScale(), scaled(emulator.ClusterProvisionDuration), scaled(emulator.GPUPoolProvisionDuration))
 
 	ws, err := tfrun.New(o.workdir, o.terraform, o.provider, o.version, o.example)
@@ -126,8 +127,32 @@ func run(ctx context.Context, o options) error {
 	if !inv.Empty() {
 		return fmt.Errorf("objects left in the emulator:\n%s", inv)
 	}
+	if met := roughEdgesMet(srv.StatusCounts()); met != "" {
+		step("rough edges met and waited out, none visible as a failure: %s", met)
+	}
+	if open := srv.EverOpenDatabases(); len(open) > 0 {
+		return fmt.Errorf("databases were open to the internet (no trusted sources) at some moment: %v", open)
+	}
 	step("done: the whole architecture came up, changed and went away; emulator stopped, scratch files in %s", o.workdir)
 	return nil
+}
+
+// roughEdgesMet names the realistic answers the run got from the emulator.
+func roughEdgesMet(counts map[string]int) string {
+	var met []string
+	for _, e := range []struct{ answer, what string }{
+		{"GET /v2/databases/{database_cluster_uuid} 404", "database reads answering 404 right after the create"},
+		{"POST /v2/databases/{database_cluster_uuid}/replicas 412", "replica creates refused before the first backup"},
+		{"POST /v2/databases 422", "database creates refused for a held name"},
+		{"POST /v2/kubernetes/clusters 422", "cluster creates refused for a held name"},
+		{"DELETE /v2/vpcs/{vpc_id} 403", "VPC deletes refused while members remained"},
+		{"DELETE /v2/vpcs/{vpc_id} 409", "VPC deletes refused while worker Droplets lingered"},
+	} {
+		if n := counts[e.answer]; n > 0 {
+			met = append(met, fmt.Sprintf("%d %s", n, e.what))
+		}
+	}
+	return strings.Join(met, "; ")
 }
 
 // printSummary shows what was built, with credentials masked.
