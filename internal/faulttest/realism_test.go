@@ -70,6 +70,28 @@ var realismScenarios = []realismScenario{
 		},
 	},
 	{
+		name: "database tags change in place",
+		// The update retags the stack: databases take the new tag in place.
+		update: func() stack.Spec {
+			s := updated()
+			s.Tags = []string{"team-ml", "cost-gpu"}
+			return s
+		},
+		answers: []string{"POST /v2/tags/{tag_id}/resources 204"},
+	},
+	{
+		name: "MongoDB users one at a time",
+		// The update adds a MongoDB database with three users: DigitalOcean
+		// answers 500 to a user create while another is in progress.
+		update: func() stack.Spec {
+			s := updated()
+			s.Databases["docs"] = stack.DatabaseSpec{Engine: "mongodb", Version: "8.0", Size: "db-s-1vcpu-2gb", NodeCount: 1,
+				Users: []string{"reader", "writer", "indexer"}}
+			return s
+		},
+		answers: []string{"POST /v2/databases/{database_cluster_uuid}/users 500"},
+	},
+	{
 		name: "autoscaler at work",
 		// The autoscaler moves the GPU pools every few seconds of API time.
 		realism: emulator.Realism{AutoscaleInterval: 20 * time.Second},
