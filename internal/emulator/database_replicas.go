@@ -257,7 +257,7 @@ func (s *databaseStore) promoteReplica(c *call) {
 		c.conflict("replica %s is not ready yet (status %q): wait until it is online before promoting it", rp.Name, rp.status)
 		return
 	}
-	// Spec databases_promote_replica: "A status of 204 will be given"; the cluster appears only when the promotion completes (issue 9, behaviour 6).
+	// Spec databases_promote_replica: "A status of 204 will be given"; the cluster appears only when the promotion completes (no source says it is immediate: the rougher reading).
 	rp.promoteAt = c.now.Add(s.e.realism().Promotion)
 	// With the window off the promotion completes at once.
 	for _, p := range s.advanceReplicas(cl, c.now) {

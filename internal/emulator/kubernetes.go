@@ -274,7 +274,7 @@ func (s *kubernetesStore) autoscale(cl *k8sCluster, p *k8sPool, now time.Time) {
 		if p.maxNodes <= p.minNodes || cl.state != k8sRunning && cl.state != k8sUpgrading {
 			continue
 		}
-		// Realism.AutoscaleInterval: the autoscaler moves a pool on its own between applies.
+		// The autoscaler resizes auto_scale pools "within the given min/max range" on its own (official provider docs/resources/kubernetes_node_pool.md; hence its actual_node_count).
 		s.advanceNodes(cl, p, at)
 		count := p.count
 		if p.scaleDown && count-1 < p.minNodes || !p.scaleDown && count+1 > p.maxNodes {
@@ -1070,7 +1070,7 @@ func (s *kubernetesStore) addNodes(cl *k8sCluster, p *k8sPool, n int, fails, gro
 	}
 	ready := now.Add(s.e.scaled(d))
 	if size.GPU != nil && grown {
-		// Realism.GPUCapacityWait: GPU capacity is scarce, so GPU nodes added to an existing pool stay "provisioning" longer.
+		// No source gives GPU node times; capacity is scarce, so the rougher reading: scale-ups stay "provisioning" long (Realism.GPUCapacityWait).
 		ready = ready.Add(s.e.realism().GPUCapacityWait)
 	}
 	if cl.state == k8sProvisioning && ready.Before(cl.readyAt) {
