@@ -2,10 +2,12 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 )
@@ -264,6 +266,31 @@ type RecoverIDs struct {
 	Databases map[string]string
 }
 
+// recoverDatabase reads a database the state names. An owned one that
+// answers 404 may have been created moments before the apply failed:
+// DigitalOcean hides new databases for a while (terraform-provider-digitalocean
+// #361, #728, #906), and taking it for gone would leak it. So a 404 is read
+// again until NotVisibleWindow (API time) has passed or ctx ends.
+func (e *Engine) recoverDatabase(ctx context.Context, key, id string, owned bool) (*godo.Database, error) {
+	start := time.Now()
+	var db *godo.Database
+	err := e.Poll.Retry(ctx, "reading database "+key+" ("+id+")", func(ctx context.Context) error {
+		var err error
+		db, _, err = e.API.Databases.Get(ctx, id)
+		return err
+	}, func(err error) string {
+		if owned && isNotFound(err) && time.Since(start) < e.Poll.wall(NotVisibleWindow) {
+			return "a database created moments ago reads 404 for a while; destroy must not leak it"
+		}
+		return ""
+	})
+	var gaveUp *gaveUpError
+	if errors.As(err, &gaveUp) {
+		err = gaveUp.err
+	}
+	return db, err
+}
+
 // Recover rebuilds the status of the stack described by spec from the ids
 // its state shows, for when the detailed status is lost: Terraform hands
 // the destroy half of a replacement of a tainted resource no private state.
@@ -299,14 +326,14 @@ func (e *Engine) Recover(ctx context.Context, spec Spec, ids RecoverIDs) (*Statu
 		if id == "" {
 			continue
 		}
-		db, _, err := e.API.Databases.Get(ctx, id)
+		ds := spec.Databases[key]
+		db, err := e.recoverDatabase(ctx, key, id, ds.Owned())
 		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, apiErr(fmt.Sprintf("reading database %s (%s)", key, id), err)
 		}
-		ds := spec.Databases[key]
 		r.recordDatabase(key, db, ds.Owned())
 		d := r.st.Databases[key]
 		d.Provisioned = db.Status != "creating"

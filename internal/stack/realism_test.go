@@ -455,3 +455,32 @@ func TestRealisticDatabaseWindows(t *testing.T) {
 		t.Error("the replacement never met the held name: the realistic window was not exercised")
 	}
 }
+
+// The destroy half of a tainted stack's replacement has only the ids in
+// Terraform's state: a database created moments before the failed apply
+// still reads 404, and must be found (and deleted), not skipped and leaked.
+func TestRecoverFindsADatabaseNotVisibleYet(t *testing.T) {
+	srv, e := startEngine(t)
+	spec := oneDatabaseSpec()
+	db, _, err := e.API.Databases.Create(context.Background(), &godo.DatabaseCreateRequest{
+		Name: DatabaseName(spec.Name, "vectors"), EngineSlug: "pg", Version: "17", SizeSlug: "db-s-2vcpu-4gb",
+		Region: spec.Region, NumNodes: 1, Tags: spec.AllTags(),
+		Rules: []*godo.DatabaseCreateFirewallRule{{Type: "ip_addr", Value: "10.10.0.0/16"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hidden for three more reads, as right after a create.
+	inject(t, srv, emulator.Fault{Method: "GET", Route: routeDatabase, Kind: emulator.FaultStatus, Status: 404, Count: 3})
+	st, err := e.Recover(context.Background(), spec, RecoverIDs{Databases: map[string]string{"vectors": db.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := st.Databases["vectors"]; d == nil || d.ID != db.ID {
+		t.Fatalf("Recover skipped the database that still read 404: %+v", st.Databases)
+	}
+	if _, err := e.Delete(context.Background(), spec, st, DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitNoDatabases(t, srv)
+}
