@@ -300,22 +300,6 @@ func TestControlAPI(t *testing.T) {
 	}
 }
 
-// rawGet sends an authenticated GET outside godo, to read the error id that
-// godo's ErrorResponse does not expose.
-func rawGet(t *testing.T, srv *Server, path string) apiError {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+srv.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body apiError
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return body
-}
-
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
 	resp, err := http.Get(url)

@@ -12,43 +12,6 @@ import (
 	"github.com/digitalocean/godo"
 )
 
-// handClock replaces the emulator's clock with one the test moves by hand.
-type handClock struct {
-	srv *Server
-	now time.Time
-}
-
-func newHandClock(srv *Server) *handClock {
-	clk := &handClock{srv: srv, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	srv.mu.Lock()
-	srv.clock = func() time.Time { return clk.now } // called with srv.mu held
-	srv.mu.Unlock()
-	return clk
-}
-
-// advance moves the clock by the scaled equivalent of a DigitalOcean duration.
-func (clk *handClock) advance(do time.Duration) {
-	clk.srv.mu.Lock()
-	clk.now = clk.now.Add(clk.srv.scaled(do))
-	clk.srv.mu.Unlock()
-}
-
-// rawPost sends body to path and returns the status and error body.
-func rawPost(t *testing.T, srv *Server, path, body string) (int, apiError) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+srv.Token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out apiError
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
-
 // putRulesRaw replaces a cluster's rules with the request shape the spec
 // gives (type and value only).
 func putRulesRaw(c *godo.Client, id string, rules []map[string]string) error {

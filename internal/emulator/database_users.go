@@ -144,12 +144,7 @@ func (s *databaseStore) managedUser(c *call, what string) (*dbCluster, *dbUser, 
 	if dbUserManagementRefused(c, cl, what) {
 		return nil, nil, false
 	}
-	u := cl.user(c.param("username"))
-	if u == nil {
-		c.notFound()
-		return nil, nil, false
-	}
-	return cl, u, true
+	return pathUser(c, cl)
 }
 
 func (s *databaseStore) findUser(c *call) (*dbCluster, *dbUser, bool) {
@@ -157,6 +152,11 @@ func (s *databaseStore) findUser(c *call) (*dbCluster, *dbUser, bool) {
 	if !ok {
 		return nil, nil, false
 	}
+	return pathUser(c, cl)
+}
+
+// pathUser finds the user the path names in cl, answering 404 itself.
+func pathUser(c *call, cl *dbCluster) (*dbCluster, *dbUser, bool) {
 	u := cl.user(c.param("username"))
 	if u == nil {
 		c.notFound()

@@ -2,8 +2,10 @@ package emulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +98,61 @@ var errDeadline = context.DeadlineExceeded
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+// handClock replaces the emulator's clock with one the test moves by hand,
+// so lifecycle assertions do not race the wall clock.
+type handClock struct {
+	srv *Server
+	now time.Time
+}
+
+func newHandClock(srv *Server) *handClock {
+	clk := &handClock{srv: srv, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	srv.mu.Lock()
+	srv.clock = func() time.Time { return clk.now } // called with srv.mu held
+	srv.mu.Unlock()
+	return clk
+}
+
+// advance moves the clock by the scaled equivalent of a DigitalOcean duration.
+func (clk *handClock) advance(do time.Duration) {
+	clk.srv.mu.Lock()
+	clk.now = clk.now.Add(clk.srv.scaled(do))
+	clk.srv.mu.Unlock()
+}
+
+// rawRequest sends an authenticated request outside godo and returns the
+// status and DigitalOcean's error body (godo's ErrorResponse hides the id).
+func rawRequest(t *testing.T, srv *Server, method, path, body string) (int, apiError) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out apiError
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func rawGet(t *testing.T, srv *Server, path string) apiError {
+	t.Helper()
+	_, body := rawRequest(t, srv, http.MethodGet, path, "")
+	return body
+}
+
+func rawPost(t *testing.T, srv *Server, path, body string) (int, apiError) {
+	t.Helper()
+	return rawRequest(t, srv, http.MethodPost, path, body)
+}
+
+func rawDelete(t *testing.T, srv *Server, path string) (int, apiError) {
+	t.Helper()
+	return rawRequest(t, srv, http.MethodDelete, path, "")
 }

@@ -13,28 +13,6 @@ import (
 	"github.com/digitalocean/godo"
 )
 
-// k8sClock replaces the emulator's clock with one the test moves by hand,
-// so lifecycle assertions do not race the wall clock.
-type k8sClock struct {
-	srv *Server
-	now time.Time
-}
-
-func newK8sClock(srv *Server) *k8sClock {
-	clk := &k8sClock{srv: srv, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-	srv.mu.Lock()
-	srv.clock = func() time.Time { return clk.now } // called with srv.mu held
-	srv.mu.Unlock()
-	return clk
-}
-
-// advance moves the clock by the scaled equivalent of a real DigitalOcean duration.
-func (clk *k8sClock) advance(real time.Duration) {
-	clk.srv.mu.Lock()
-	clk.now = clk.now.Add(clk.srv.scaled(real))
-	clk.srv.mu.Unlock()
-}
-
 func poolNamed(t *testing.T, cl *godo.KubernetesCluster, name string) *godo.KubernetesNodePool {
 	t.Helper()
 	for _, p := range cl.NodePools {
@@ -81,7 +59,7 @@ func simpleCluster(name, region string) *godo.KubernetesClusterCreateRequest {
 
 func TestKubernetesLifecycleGPUPoolTakesLonger(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 
 	cl, resp, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
 		Name: "inference", RegionSlug: "tor1", VersionSlug: "latest", Tags: []string{"team:ml"},
@@ -347,7 +325,7 @@ func TestKubernetesCreateValidation(t *testing.T) {
 
 func TestKubernetesUpdateAndScale(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("web", "fra1"))
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +441,7 @@ func TestKubernetesUpdateAndScale(t *testing.T) {
 
 func TestKubernetesUpgrade(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	req := simpleCluster("old", "sgp1")
 	req.VersionSlug = "1.31.9-do.0"
 	cl, _, err := c.Kubernetes.Create(ctx, req)
@@ -504,7 +482,7 @@ func TestKubernetesUpgrade(t *testing.T) {
 
 func TestKubernetesKubeconfigAndCredentials(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("creds", "lon1"))
 	if err != nil {
 		t.Fatal(err)
@@ -571,7 +549,7 @@ func kubeToken(yaml string) string {
 
 func TestKubernetesDeleteHoldsVPCUntilTornDown(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	v, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "k8s-net", RegionSlug: "sfo3", IPRange: "10.60.0.0/20"})
 	if err != nil {
 		t.Fatal(err)
@@ -633,7 +611,7 @@ func TestKubernetesDeleteHoldsVPCUntilTornDown(t *testing.T) {
 
 func TestKubernetesTransitionFailures(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	if err := srv.FailNextTransitions(TransitionCluster, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -664,7 +642,7 @@ func TestKubernetesTransitionFailures(t *testing.T) {
 
 // testFailedNodesStayProvisioning injects a node pool failure into the
 // running cluster id and follows the failed node until it is replaced.
-func testFailedNodesStayProvisioning(t *testing.T, srv *Server, c *godo.Client, clk *k8sClock, id string) {
+func testFailedNodesStayProvisioning(t *testing.T, srv *Server, c *godo.Client, clk *handClock, id string) {
 	t.Helper()
 	if err := srv.FailNextTransitions(TransitionNodePool, 1); err != nil {
 		t.Fatal(err)

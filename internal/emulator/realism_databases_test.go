@@ -18,27 +18,6 @@ import (
 // the second without racing the wall clock. Each behaviour also has a test
 // that Ideal, or its window set negative, turns it off.
 
-// dbClock replaces the emulator's clock with one the test moves by hand.
-type dbClock struct {
-	srv *Server
-	now time.Time
-}
-
-func newDBClock(srv *Server) *dbClock {
-	clk := &dbClock{srv: srv, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-	srv.mu.Lock()
-	srv.clock = func() time.Time { return clk.now } // called with srv.mu held
-	srv.mu.Unlock()
-	return clk
-}
-
-// advance moves the clock by a DigitalOcean duration (scaled).
-func (clk *dbClock) advance(real time.Duration) {
-	clk.srv.mu.Lock()
-	clk.now = clk.now.Add(clk.srv.scaled(real))
-	clk.srv.mu.Unlock()
-}
-
 // wantNotFound checks err is DigitalOcean's 404 body.
 func wantNotFound(t *testing.T, what string, err error) {
 	t.Helper()
@@ -113,7 +92,7 @@ func inInventory(srv *Server, kind, id string) bool {
 
 // onlinePrimary creates a PostgreSQL cluster and moves the clock until it
 // is online and takes replicas (create, then first backup).
-func onlinePrimary(t *testing.T, c *godo.Client, clk *dbClock, name string) *godo.Database {
+func onlinePrimary(t *testing.T, c *godo.Client, clk *handClock, name string) *godo.Database {
 	t.Helper()
 	req := dbRequest(name, "pg")
 	req.SizeSlug = "db-s-1vcpu-2gb"
@@ -129,7 +108,7 @@ func onlinePrimary(t *testing.T, c *godo.Client, clk *dbClock, name string) *god
 
 // onlineReplica creates a replica of primary and moves the clock until it
 // is readable and online.
-func onlineReplica(t *testing.T, c *godo.Client, clk *dbClock, primary, name string) *godo.DatabaseReplica {
+func onlineReplica(t *testing.T, c *godo.Client, clk *handClock, primary, name string) *godo.DatabaseReplica {
 	t.Helper()
 	rp, _, err := c.Databases.CreateReplica(ctx, primary, &godo.DatabaseCreateReplicaRequest{Name: name, Size: "db-s-1vcpu-2gb"})
 	if err != nil {
@@ -145,7 +124,7 @@ func onlineReplica(t *testing.T, c *godo.Client, clk *dbClock, primary, name str
 
 func TestDatabaseReadAfterCreate(t *testing.T) {
 	srv, c := startTest(t, Config{TimeScale: 1})
-	clk := newDBClock(srv)
+	clk := newHandClock(srv)
 	req := dbRequest("fresh-pg", "pg")
 	req.SizeSlug, req.Tags = "db-s-1vcpu-2gb", []string{"fresh"}
 	db, resp, err := c.Databases.Create(ctx, req)
@@ -245,7 +224,7 @@ func TestDatabaseReadAfterCreateOff(t *testing.T) {
 	for name, r := range map[string]Realism{"ideal": {Ideal: true}, "window off": {ReadAfterCreate: -1}} {
 		t.Run(name, func(t *testing.T) {
 			srv, c := startTest(t, Config{TimeScale: 1, Realism: r})
-			clk := newDBClock(srv)
+			clk := newHandClock(srv)
 			db := createDB(t, c, dbRequest("at-once", "pg"))
 			if got, _, err := c.Databases.Get(ctx, db.ID); err != nil || got.ID != db.ID {
 				t.Fatalf("GET right after create: %v", err)
@@ -266,7 +245,7 @@ func TestDatabaseReadAfterCreateOff(t *testing.T) {
 
 func TestDatabaseReplicaWaitsForFirstBackup(t *testing.T) {
 	srv, c := startTest(t, Config{TimeScale: 1})
-	clk := newDBClock(srv)
+	clk := newHandClock(srv)
 	req := dbRequest("backup-pg", "pg")
 	req.SizeSlug = "db-s-1vcpu-2gb"
 	db := createDB(t, c, req)
@@ -337,7 +316,7 @@ func TestDatabaseReplicaFirstBackupOff(t *testing.T) {
 	for name, r := range map[string]Realism{"ideal": {Ideal: true}, "window off": {FirstBackup: -1}} {
 		t.Run(name, func(t *testing.T) {
 			srv, c := startTest(t, Config{TimeScale: 1, Realism: r})
-			clk := newDBClock(srv)
+			clk := newHandClock(srv)
 			db := createDB(t, c, dbRequest("nobackup-pg", "pg"))
 			clk.advance(DatabaseCreateDuration)
 			if _, _, err := c.Databases.CreateReplica(ctx, db.ID, &godo.DatabaseCreateReplicaRequest{Name: "nobackup-r", Size: "db-s-1vcpu-1gb"}); err != nil {
@@ -349,7 +328,7 @@ func TestDatabaseReplicaFirstBackupOff(t *testing.T) {
 
 func TestDatabaseNamesHeldAfterDelete(t *testing.T) {
 	srv, c := startTest(t, Config{TimeScale: 1})
-	clk := newDBClock(srv)
+	clk := newHandClock(srv)
 	pg := onlinePrimary(t, c, clk, "held-pg")
 	onlineReplica(t, c, clk, pg.ID, "held-lone")
 	onlineReplica(t, c, clk, pg.ID, "held-child")
@@ -397,7 +376,7 @@ func TestDatabaseNamesHeldOff(t *testing.T) {
 	for name, r := range map[string]Realism{"ideal": {Ideal: true}, "window off": {NameHold: -1}} {
 		t.Run(name, func(t *testing.T) {
 			srv, c := startTest(t, Config{TimeScale: 1, Realism: r})
-			clk := newDBClock(srv)
+			clk := newHandClock(srv)
 			db := createDB(t, c, dbRequest("reused", "pg"))
 			clk.advance(DefaultRealism.ReadAfterCreate)
 			if _, err := c.Databases.Delete(ctx, db.ID); err != nil {
@@ -412,7 +391,7 @@ func TestDatabaseNamesHeldOff(t *testing.T) {
 
 func TestDatabasePromotionIsAsynchronous(t *testing.T) {
 	srv, c := startTest(t, Config{TimeScale: 1})
-	clk := newDBClock(srv)
+	clk := newHandClock(srv)
 	pg := onlinePrimary(t, c, clk, "promo-pg")
 	rp := onlineReplica(t, c, clk, pg.ID, "promo-replica")
 
@@ -485,7 +464,7 @@ func TestDatabasePromotionOff(t *testing.T) {
 	for name, r := range map[string]Realism{"ideal": {Ideal: true}, "window off": {Promotion: -1}} {
 		t.Run(name, func(t *testing.T) {
 			srv, c := startTest(t, Config{TimeScale: 1, Realism: r})
-			clk := newDBClock(srv)
+			clk := newHandClock(srv)
 			pg := onlinePrimary(t, c, clk, "instant-pg")
 			rp := onlineReplica(t, c, clk, pg.ID, "instant-replica")
 			if _, err := c.Databases.PromoteReplicaToPrimary(ctx, pg.ID, "instant-replica"); err != nil {

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,22 +15,6 @@ import (
 // tick is a margin, in DigitalOcean time, that keeps clock moves clear of a
 // window's exact end (scaled durations are rounded to the nanosecond).
 const tick = time.Second
-
-// rawDelete sends an authenticated DELETE outside godo, to read the error id
-// godo's ErrorResponse does not expose.
-func rawDelete(t *testing.T, srv *Server, path string) (int, apiError) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+srv.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body apiError
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body
-}
 
 // wantVPCDeleteRefused checks that deleting the VPC answers status with the
 // given error id and DigitalOcean's message.
@@ -91,7 +74,7 @@ func sameMembers(got, want map[string]string) bool {
 // while a live member remains and 409 while only lingering ones do.
 func TestVPCDeleteForbiddenWithMembersConflictWhileDropletsLinger(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	linger := DefaultRealism.DropletLinger
 	v, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "nodes-net", RegionSlug: "sfo3", IPRange: "10.61.0.0/20"})
 	if err != nil {
@@ -225,7 +208,7 @@ func TestVPCDropletLingerOff(t *testing.T) {
 	for name, r := range map[string]Realism{"ideal": {Ideal: true}, "droplet linger off": {DropletLinger: -1}} {
 		t.Run(name, func(t *testing.T) {
 			srv, c := startTest(t, Config{Realism: r})
-			clk := newK8sClock(srv)
+			clk := newHandClock(srv)
 			v, _, err := c.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "quick-net", RegionSlug: "sfo3", IPRange: "10.62.0.0/20"})
 			if err != nil {
 				t.Fatal(err)
@@ -258,7 +241,7 @@ func TestVPCDropletLingerOff(t *testing.T) {
 // Behaviour 4: a deleted cluster's name is held for NameHold.
 func TestKubernetesClusterNameHeld(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("held", "ams3"))
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +283,7 @@ func TestKubernetesClusterNameFreeAtOnceWhenIdeal(t *testing.T) {
 // not a window).
 func TestKubernetesFailedNodesStayProvisioningWhenIdeal(t *testing.T) {
 	srv, c := startTest(t, Config{Realism: Realism{Ideal: true}})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("stuck", "blr1"))
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +305,7 @@ func TestKubernetesGPUCapacityWait(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv, c := startTest(t, Config{Realism: tc.r})
-			clk := newK8sClock(srv)
+			clk := newHandClock(srv)
 			cl, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
 				Name: "gpus", RegionSlug: "tor1", VersionSlug: "latest",
 				NodePools: []*godo.KubernetesNodePoolCreateRequest{
@@ -385,7 +368,7 @@ func TestKubernetesGPUCapacityWait(t *testing.T) {
 // AutoscaleInterval, up first, then alternately, within its bounds.
 func TestKubernetesAutoscalerMovesPoolsOnItsOwn(t *testing.T) {
 	srv, c := startTest(t, Config{})
-	clk := newK8sClock(srv)
+	clk := newHandClock(srv)
 	interval := DefaultRealism.AutoscaleInterval
 	cl, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
 		Name: "scaler", RegionSlug: "nyc3", VersionSlug: "latest",
@@ -480,7 +463,7 @@ func TestKubernetesAutoscalerOff(t *testing.T) {
 	for name, r := range map[string]Realism{"ideal": {Ideal: true}, "autoscale interval off": {AutoscaleInterval: -1}} {
 		t.Run(name, func(t *testing.T) {
 			srv, c := startTest(t, Config{Realism: r})
-			clk := newK8sClock(srv)
+			clk := newHandClock(srv)
 			cl, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
 				Name: "still", RegionSlug: "nyc3", VersionSlug: "latest",
 				NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "burst", Size: "s-1vcpu-2gb", AutoScale: true, MinNodes: 1, MaxNodes: 3}},
