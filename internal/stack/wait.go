@@ -63,6 +63,10 @@ func (p PollConfig) waitUntil(ctx context.Context, what string, check func(ctx c
 	for {
 		done, err := check(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				// The deadline cut a read short: say what was being waited for.
+				return fmt.Errorf("gave up waiting for %s after %s: %w", what, time.Since(start).Round(time.Second), err)
+			}
 			return err
 		}
 		if done {
