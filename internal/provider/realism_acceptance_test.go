@@ -169,6 +169,8 @@ resource "attach_inference_stack" "test" {
 func TestAccInferenceStackUnfinishedWaitContinues(t *testing.T) {
 	// 8 minutes to provision a GPU node plus 30 waiting for capacity: 2.3 s
 	// at the acceptance time scale, past the 2 s update timeout.
+	// The autoscaler stays still here: had it raised the pool first, the
+	// node this test waits for would already be on its way.
 	srv := startEmulator(t, emulator.Config{Realism: emulator.Realism{GPUCapacityWait: 30 * time.Minute, AutoscaleInterval: -1}})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
