@@ -2,12 +2,18 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
 )
 
 // A region typo is an unknown region, and only that: not also every node
@@ -55,5 +61,93 @@ func TestPlanRegionTypoSaysOnlyThatTheRegionIsUnknown(t *testing.T) {
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Errorf("region %s: errors %q, want %q", region, got, want)
 		}
+	}
+}
+
+// The budget the plan computes is DigitalOcean's (the emulator's): pools
+// filling it exactly apply; a change past it, counting a pool someone made
+// outside Terraform, is refused at plan, before any write.
+func TestAccPoolBudgetRefusedAtPlanOnChange(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	api, err := godo.New(&http.Client{Transport: attBearer(srv.Token)}, godo.SetBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(app, batch int) string {
+		return lcStack(srv, "pbx", "tor1", lcCluster("")+fmt.Sprintf(`
+  databases = {
+    vectors = {
+      engine              = "pg"
+      size                = "db-s-2vcpu-4gb"
+      deletion_protection = false
+      pools = {
+        app   = { size = %d }
+        batch = { size = %d }
+      }
+    }
+  }
+`, app, batch))
+	}
+	var before lcSnapshot
+	var dbID string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			// 90 + 7 = 97, all a db-s-2vcpu-4gb gives pools: DigitalOcean accepts it.
+			{Config: cfg(90, 7), Check: func(s *terraform.State) error {
+				dbID = s.RootModule().Resources[stackAddr].Primary.Attributes["databases.vectors.id"]
+				return nil
+			}},
+			{Config: cfg(90, 8), PlanOnly: true,
+				ExpectError: biPattern(`Connection pools over the database's budget.*Database vectors \(db-s-2vcpu-4gb\) has 97 backend connections.*would take 98: app 90, batch 8.*Attribute:\s+databases\["vectors"\]\.pools\["batch"\]\.size`)},
+			{Config: cfg(20, 7)},
+			{
+				// Another team adds a pool of 50 outside Terraform.
+				PreConfig: func() {
+					if _, _, err := api.Databases.CreatePool(context.Background(), dbID, &godo.DatabaseCreatePoolRequest{Name: "reports", Mode: "transaction", Size: 50, Database: "defaultdb", User: "doadmin"}); err != nil {
+						t.Fatal(err)
+					}
+					before = takeSnapshot(srv)
+				},
+				Config: cfg(41, 7), PlanOnly: true,
+				ExpectError: biPattern(`Connection pools over the database's budget.*would take 98: app 41, batch 7, 50 by pools created outside this configuration.*Lower the pool sizes to total at most 47.*Attribute:\s+databases\["vectors"\]\.pools\["app"\]\.size`),
+			},
+			{
+				PreConfig: func() { requireUnchanged(t, srv, before, "a refused pool change") },
+				Config:    cfg(40, 7), PlanOnly: true, ExpectNonEmptyPlan: true,
+			},
+			{Config: cfg(40, 7)},
+		},
+	})
+}
+
+// DOKS upgrades one minor version at a time: a version two minors ahead of
+// the running cluster is refused at plan, naming what is reachable now;
+// the next minor plans.
+func TestAccKubernetesUpgradeSkippingAMinorRefusedAtPlan(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	cfg := func(version string) string {
+		return lcStack(srv, "upx", "tor1", strings.Replace(lcCluster(""), `version = "1.33"`, fmt.Sprintf("version = %q", version), 1))
+	}
+	var before lcSnapshot
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{Config: cfg("1.31")},
+			{
+				PreConfig: func() { before = takeSnapshot(srv) },
+				Config:    cfg("1.33"), PlanOnly: true,
+				ExpectError: biPattern(`Kubernetes upgrade skips a minor version.*The cluster runs 1\.31\.9-do\.0 and version "1\.33" resolves to 1\.33\.1-do\.0, 2 minor versions ahead.*Reachable now: 1\.32\.5-do\.0\..*Set version = "1\.32" and apply.*Attribute:\s+cluster\.version`),
+			},
+			{
+				PreConfig: func() { requireUnchanged(t, srv, before, "a refused upgrade") },
+				Config:    cfg("1.32"), PlanOnly: true, ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+	if n := srv.RequestCounts()["GET /v2/kubernetes/clusters/{cluster_id}/upgrades"]; n == 0 {
+		t.Fatalf("the plan never asked DOKS which upgrades are reachable: %v", srv.RequestCounts())
 	}
 }
