@@ -855,6 +855,13 @@ func (p *planner) markRecomputed() {
 			if pp == nil || !pp.DB.Equal(pool.DB) || !pp.User.Equal(pool.User) {
 				envChanges = true
 				pool.PrivateHost, pool.Port, pool.PrivateURI = types.StringUnknown(), types.Int64Unknown(), types.StringUnknown()
+			} else if !pp.Size.Equal(pool.Size) || !pp.Mode.Equal(pool.Mode) {
+				// The pool is rewritten and read back. Unknown here, its
+				// endpoint keeps whatever reads the pool (a module's
+				// output of it) from being settled at plan time: Terraform
+				// stores a wholly known output when it plans, and a failed
+				// apply would leave it claiming the refused size.
+				pool.PrivateHost, pool.Port, pool.PrivateURI = types.StringUnknown(), types.Int64Unknown(), types.StringUnknown()
 			}
 		}
 		for name := range prior.Pools {
