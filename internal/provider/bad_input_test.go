@@ -234,6 +234,14 @@ func badInputCases() []badInputCase {
 			`databases\["vectors"\]\.pools\["app"\]\.size value must be between 1 and 10000`},
 		{"connection pool mode", "bix", "tor1", pg(`pools = { app = { size = 5, mode = "batch" } }`),
 			`databases\["vectors"\]\.pools\["app"\]\.mode value must be one of`},
+		// ---- the connection budget (issue 10): 25 per GiB of RAM less 3 ----
+		{"pools over the connection budget of a new database", "bix", "tor1", pg(`pools = { app = { size = 60 }, batch = { size = 40 } }`),
+			`Connection pools over the database's budget.*Database vectors \(db-s-2vcpu-4gb\) has 97 backend connections.*these pools would take 100: app 60, batch 40.*Lower the pool sizes to total at most 97.*db-s-4vcpu-8gb allows 197.*Attribute:\s+databases\["vectors"\]\.pools\["batch"\]\.size`},
+		{"one pool over the connection budget", "bix", "tor1", c + biDB("pg", "db-s-1vcpu-2gb", `pools = { app = { size = 48 } }`),
+			`Connection pools over the database's budget.*\(db-s-1vcpu-2gb\) has 47 backend connections.*would take 48: app 48.*Attribute:\s+databases\["vectors"\]\.pools\["app"\]\.size`},
+		{"region typo with a gpu pool", "bix", "tor2", biGPU(`size = "gpu-h100x1-80gb"
+        max_nodes = 1`),
+			`Region not offered.*DOKS does not run in "tor2"`},
 	}
 }
 
@@ -298,7 +306,7 @@ func TestAccBadInputRefusedAtPlan(t *testing.T) {
     }`)+fmt.Sprintf(biPG, `users = ["app_user"]
       dbs   = ["app"]
       maintenance_window = { day = "monday", hour = "19:00" }
-      pools = { app-pool = { size = 5, db = "app", user = "app_user" } }
+      pools = { app-pool = { size = 90, db = "app", user = "app_user" }, ops = { size = 7 } }
       replicas = { dr = {} }
       trusted_sources = [{ type = "ip_addr", value = "203.0.113.0/24" }, `+biSources(98)+`]`)),
 		PlanOnly:           true,

@@ -163,7 +163,9 @@ func (r *databaseAttachmentResource) ModifyPlan(ctx context.Context, req resourc
 	replacing := state == nil || !state.DatabaseID.Equal(plan.DatabaseID) || !state.ClusterID.Equal(plan.ClusterID)
 	addsRule := replacing || !state.Attached.ValueBool()
 	addsObjects := replacing || !state.User.Equal(plan.User) || !state.DB.Equal(plan.DB) || (state.Pool == nil) != (plan.Pool == nil)
-	if !addsRule && !addsObjects {
+	poolGrows := plan.Pool != nil && known(plan.Pool.Size) &&
+		(replacing || state.Pool == nil || !state.Pool.Name.Equal(plan.Pool.Name) || plan.Pool.Size.ValueInt64() > state.Pool.Size.ValueInt64())
+	if !addsRule && !addsObjects && !poolGrows {
 		return
 	}
 	dbID := plan.DatabaseID.ValueString()
@@ -178,6 +180,9 @@ func (r *databaseAttachmentResource) ModifyPlan(ctx context.Context, req resourc
 		if at, summary, err := r.checkEngine(db, &plan); err != nil {
 			resp.Diagnostics.AddAttributeError(at, summary, err.Error())
 		}
+	}
+	if poolGrows && db.EngineSlug == "pg" {
+		r.checkPoolBudget(ctx, db, plan.Pool, &resp.Diagnostics)
 	}
 	if !addsRule {
 		return
@@ -287,6 +292,42 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 	}
 	r.fillConnection(&plan, db, password)
 	save()
+}
+
+// checkPoolBudget refuses a pool the database cannot hold: DigitalOcean
+// gives a PostgreSQL database a fixed number of backend connections for all
+// its pools (see pgPoolBudget), and the other pools on it (read, never
+// written) keep theirs.
+func (r *databaseAttachmentResource) checkPoolBudget(ctx context.Context, db *godo.Database, pool *attachPoolModel, diags *diag.Diagnostics) {
+	budget, ok := pgPoolBudget(db.SizeSlug)
+	if !ok {
+		return
+	}
+	pools, _, err := r.client.Godo.Databases.ListPools(ctx, db.ID, &godo.ListOptions{PerPage: 200})
+	if err != nil {
+		tflog.Debug(ctx, "Plan: pools of the database not readable; DigitalOcean checks the connection budget at apply", map[string]any{"database_id": db.ID, "error": err.Error()})
+		return
+	}
+	name, size := pool.Name.ValueString(), int(pool.Size.ValueInt64())
+	others := 0
+	for _, p := range pools {
+		if p.Name != name {
+			others += p.Size
+		}
+	}
+	if others+size <= budget {
+		return
+	}
+	var offered []string
+	if opts, err := r.client.Options(ctx); err == nil {
+		if eo, ok := opts.engineOptions(db.EngineSlug); ok {
+			offered = layoutSizes(eo, db.NumNodes)
+		}
+	}
+	at := path.Root("pool").AtName("size")
+	diags.AddAttributeError(at, "Connection pool over the database's budget",
+		poolBudgetDetail(db.Name, db.SizeSlug, budget, []poolUse{{name, size}}, others, offered,
+			fmt.Sprintf("Lower pool.size to at most %d, or shrink the database's other pools.", max(budget-others, 0)))+"\n\nAttribute: "+at.String())
 }
 
 // checkEngine refuses what the database's engine does not have, naming the

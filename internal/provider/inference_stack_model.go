@@ -565,3 +565,77 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// keepUnachieved, after a failed apply, puts back the prior value of what
+// the apply did not get to, where observe cannot see it: a database, pool,
+// replica or GPU pool removed from the configuration whose delete did not
+// happen (it still exists, so state must still show it and the next plan
+// remove it again), and tags not yet on every part. observe then overlays
+// what exists on the rest.
+func (m *stackModel) keepUnachieved(prior *stackModel, st *stack.Status) {
+	if prior == nil || st == nil {
+		return
+	}
+	for key, ds := range st.Databases {
+		was := prior.Databases[key]
+		if was == nil {
+			continue
+		}
+		d := m.Databases[key]
+		if d == nil {
+			if m.Databases == nil {
+				m.Databases = map[string]*databaseModel{}
+			}
+			c := *was
+			m.Databases[key] = &c
+			continue
+		}
+		for name := range ds.Pools {
+			if pp := was.Pools[name]; pp != nil && d.Pools[name] == nil {
+				if d.Pools == nil {
+					d.Pools = map[string]*poolModel{}
+				}
+				c := *pp
+				d.Pools[name] = &c
+			}
+		}
+		for name := range ds.Replicas {
+			if pr := was.Replicas[name]; pr != nil && d.Replicas[name] == nil {
+				if d.Replicas == nil {
+					d.Replicas = map[string]*replicaModel{}
+				}
+				c := *pr
+				d.Replicas[name] = &c
+			}
+		}
+	}
+	if c := st.Cluster; c != nil && m.Cluster != nil && prior.Cluster != nil {
+		for key := range c.Pools {
+			if pp := prior.Cluster.GPUPools[key]; key != stack.SystemPoolName && pp != nil && m.Cluster.GPUPools[key] == nil {
+				if m.Cluster.GPUPools == nil {
+					m.Cluster.GPUPools = map[string]*nodePoolModel{}
+				}
+				c := *pp
+				m.Cluster.GPUPools[key] = &c
+			}
+		}
+	}
+	if !tagsApplied(m.toSpec(false), st) {
+		m.Tags = prior.Tags
+	}
+}
+
+// tagsApplied reports whether every part that carries the stack's tags
+// (the cluster, the databases it owns) has exactly the ones spec asks for.
+func tagsApplied(spec stack.Spec, st *stack.Status) bool {
+	want := spec.AllTags()
+	if c := st.Cluster; c != nil && !stackSame(c.Tags, want) {
+		return false
+	}
+	for _, d := range st.Databases {
+		if d.Owned && !stackSame(d.Tags, want) {
+			return false
+		}
+	}
+	return true
+}

@@ -171,6 +171,10 @@ type planner struct {
 	state  *stackModel
 	status *stack.Status
 	diags  *diag.Diagnostics
+	// regionRefused is set once the region is refused: the checks that
+	// depend on it then say nothing more (a typo is an unknown region,
+	// not a region lacking every size).
+	regionRefused bool
 }
 
 // attrError reports an error on an attribute, naming it in the detail too:
@@ -189,7 +193,7 @@ type attrValue interface {
 func known(v attrValue) bool { return !v.IsUnknown() && !v.IsNull() }
 
 func (p *planner) region() (string, bool) {
-	return p.plan.Region.ValueString(), known(p.plan.Region)
+	return p.plan.Region.ValueString(), known(p.plan.Region) && !p.regionRefused
 }
 
 // regionOffered refuses a region DOKS does not run in (a typo would
@@ -210,6 +214,7 @@ func (p *planner) regionOffered() {
 		slugs = append(slugs, r.Slug)
 	}
 	slices.Sort(slugs)
+	p.regionRefused = true
 	p.attrError(path.Root("region"), "Region not offered",
 		fmt.Sprintf("DOKS does not run in %q. Regions offering it: %s.", region, strings.Join(slugs, ", ")))
 }
@@ -245,6 +250,8 @@ func (p *planner) cluster() {
 					p.attrError(clusterPath.AtName("version"), "Kubernetes version would go down",
 						fmt.Sprintf("The cluster runs %s; %q resolves to %s and DOKS cannot downgrade. Raise version to at least %s.",
 							current, prefix, newest, majorMinor([]string{current})))
+				} else {
+					p.upgradeReachable(clusterPath.AtName("version"), p.state.ClusterID.ValueString(), current, newest, prefix)
 				}
 			}
 		}
@@ -351,7 +358,7 @@ func (p *planner) databases() {
 		}
 		p.firewallRules(key, at, d, prior)
 		if known(d.ExistingID) {
-			p.attachedDatabase(at, d, prior)
+			p.attachedDatabase(key, at, d, prior)
 			continue
 		}
 		// engine and size are Optional+Computed (an attached database's come
@@ -402,6 +409,13 @@ func (p *planner) databases() {
 			p.dbSize(at, engine, eo, d.Size.ValueString(), int(d.NodeCount.ValueInt64()))
 		}
 		p.engineFeatures(at, engine, d)
+		if known(d.Size) && known(d.NodeCount) {
+			dbID := ""
+			if prior != nil && prior.ExistingID.IsNull() && known(prior.ID) && prior.Engine.ValueString() == engine && prior.Version.Equal(d.Version) {
+				dbID = prior.ID.ValueString()
+			}
+			p.poolBudget(key, at, d, prior, engine, d.Size.ValueString(), dbID, layoutSizes(eo, int(d.NodeCount.ValueInt64())))
+		}
 		for _, rk := range sortedKeys(d.Replicas) {
 			rep := d.Replicas[rk]
 			if rep.Region.IsUnknown() {
@@ -442,7 +456,7 @@ func priorReplica(prior *databaseModel, key string) *replicaModel {
 	return prior.Replicas[key]
 }
 
-func (p *planner) attachedDatabase(at path.Path, d *databaseModel, prior *databaseModel) {
+func (p *planner) attachedDatabase(key string, at path.Path, d *databaseModel, prior *databaseModel) {
 	if len(d.Replicas) > 0 {
 		p.attrError(at.AtName("replicas"), "Replicas of an attached database",
 			"The stack does not own this database, so it cannot add replicas to it; manage replicas where the database is managed.")
@@ -451,17 +465,22 @@ func (p *planner) attachedDatabase(at path.Path, d *databaseModel, prior *databa
 	if prior != nil && prior.ExistingID.Equal(d.ExistingID) {
 		d.Engine, d.Version, d.Size, d.NodeCount, d.StorageSizeMiB = prior.Engine, prior.Version, prior.Size, prior.NodeCount, prior.StorageSizeMiB
 	}
-	engine := d.Engine.ValueString()
-	if d.Engine.IsUnknown() {
+	engine, size, nodes := d.Engine.ValueString(), d.Size.ValueString(), int(d.NodeCount.ValueInt64())
+	vpcChanges := p.state != nil && !p.plan.VPCID.Equal(p.state.VPCID)
+	if d.Engine.IsUnknown() || vpcChanges {
 		// Not attached yet: DigitalOcean knows the engine, so what it
-		// would refuse (users on valkey, pools off pg...) is refused now.
+		// would refuse (users on valkey, pools off pg, another VPC...) is
+		// refused now.
 		db := p.remoteDatabase(d.ExistingID.ValueString())
 		if db == nil {
 			return
 		}
-		engine = db.EngineSlug
+		engine, size, nodes = db.EngineSlug, db.SizeSlug, db.NumNodes
+		p.sameVPC(at, db)
 	}
 	p.engineFeatures(at, engine, d)
+	eo, _ := p.opts.engineOptions(engine)
+	p.poolBudget(key, at, d, prior, engine, size, d.ExistingID.ValueString(), layoutSizes(eo, nodes))
 }
 
 // remoteDatabase reads an attached database at plan time; nil when it
@@ -835,6 +854,13 @@ func (p *planner) markRecomputed() {
 			pp := prior.Pools[name]
 			if pp == nil || !pp.DB.Equal(pool.DB) || !pp.User.Equal(pool.User) {
 				envChanges = true
+				pool.PrivateHost, pool.Port, pool.PrivateURI = types.StringUnknown(), types.Int64Unknown(), types.StringUnknown()
+			} else if !pp.Size.Equal(pool.Size) || !pp.Mode.Equal(pool.Mode) {
+				// The pool is rewritten and read back. Unknown here, its
+				// endpoint keeps whatever reads the pool (a module's
+				// output of it) from being settled at plan time: Terraform
+				// stores a wholly known output when it plans, and a failed
+				// apply would leave it claiming the refused size.
 				pool.PrivateHost, pool.Port, pool.PrivateURI = types.StringUnknown(), types.Int64Unknown(), types.StringUnknown()
 			}
 		}

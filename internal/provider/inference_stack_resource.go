@@ -112,8 +112,9 @@ func (r *inferenceStackResource) Read(ctx context.Context, req resource.ReadRequ
 
 func (r *inferenceStackResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	ctx = r.client.LogContext(ctx)
-	var plan stackModel
+	var plan, prior stackModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
 	vpcGiven := configuredVPC(ctx, req.Config.GetAttribute, &resp.Diagnostics)
 	status, diags := loadPrivateStatus(ctx, req.Private)
 	resp.Diagnostics.Append(diags...)
@@ -129,7 +130,10 @@ func (r *inferenceStackResource) Update(ctx context.Context, req resource.Update
 	addWarnings(&resp.Diagnostics, res.Warnings)
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Updating stack %s failed", plan.Name.ValueString()), failureDetail(err, res.Status, false))
-		// State shows what is, so the next plan shows what is left to do.
+		// State shows what is, so the next plan shows what is left to do:
+		// what the apply did not reach keeps its prior value, the rest
+		// what DigitalOcean now has.
+		plan.keepUnachieved(&prior, res.Status)
 		plan.observe(res.Status)
 	}
 	plan.setComputed(res.Status)

@@ -40,12 +40,19 @@ func TestAccRefusedAtPlanOnExistingDatabases(t *testing.T) {
 		return db
 	}
 	full, cache := create("full-pg", "pg", "db-s-2vcpu-4gb"), create("cache", "valkey", "db-s-1vcpu-2gb")
+	// shared-pg has 97 connections for pools (4 GiB: 25 per GiB less 3);
+	// another team's pool takes 50 of them.
+	shared := create("shared-pg", "pg", "db-s-2vcpu-4gb")
+	other, _, err := api.VPCs.Create(ctx, &godo.VPCCreateRequest{Name: "other", RegionSlug: "tor1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cluster, _, err := api.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{Name: "app", RegionSlug: "tor1", VersionSlug: "latest", VPCUUID: v.ID,
 		NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "p", Size: "s-2vcpu-4gb", Count: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, db := range []*godo.Database{full, cache} {
+	for _, db := range []*godo.Database{full, cache, shared} {
 		attWaitFor(t, "database "+db.Name+" to be online", func() bool {
 			got, _, err := api.Databases.Get(ctx, db.ID)
 			return err == nil && got.Status == "online"
@@ -63,6 +70,9 @@ func TestAccRefusedAtPlanOnExistingDatabases(t *testing.T) {
 	if _, err := api.Databases.UpdateFirewallRules(ctx, full.ID, &godo.DatabaseUpdateFirewallRulesRequest{Rules: rules}); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := api.Databases.CreatePool(ctx, shared.ID, &godo.DatabaseCreatePoolRequest{Name: "reports", Mode: "transaction", Size: 50, Database: "defaultdb", User: "doadmin"}); err != nil {
+		t.Fatal(err)
+	}
 	before := takeSnapshot(srv)
 
 	attachment := func(dbID, extra string) string {
@@ -74,9 +84,8 @@ resource "attach_database_attachment" "test" {
 }
 `, dbID, cluster.ID, extra)
 	}
-	stack := func(dbID, extra string) string {
-		return lcStack(srv, "refx", "tor1", fmt.Sprintf(`
-  vpc_id = %q`, v.ID)+lcCluster("")+fmt.Sprintf(`
+	stackIn := func(vpc, dbID, extra string) string {
+		return lcStack(srv, "refx", "tor1", vpc+lcCluster("")+fmt.Sprintf(`
   databases = {
     shared = {
       existing_id = %q
@@ -85,6 +94,7 @@ resource "attach_database_attachment" "test" {
   }
 `, dbID, extra))
 	}
+	stack := func(dbID, extra string) string { return stackIn(fmt.Sprintf("\n  vpc_id = %q", v.ID), dbID, extra) }
 	cases := []struct{ name, config, want string }{
 		{"attachment: a user on valkey", attachment(cache.ID, `user = "app"`),
 			`Users not supported on Valkey.*with attach_database_attachment\.test.*user\s+= "app".*Database cache is valkey\. User management is not supported for Caching or Valkey clusters.*Remove the user, or use a PostgreSQL, MySQL or MongoDB database`},
@@ -99,6 +109,16 @@ resource "attach_database_attachment" "test" {
 		{"stack: a trusted source on a full database", stack(full.ID, `trusted_sources = [{ type = "ip_addr", value = "10.9.0.1" }, { type = "ip_addr", value = "192.168.7.7" }]`),
 			// 10.9.0.1 is already there: 2 configured, 1 cluster, 99 others.
 			`Too many firewall rules.*would have 102 firewall rules \(2 configured trusted sources, 1 for the cluster \(its k8s rule\), 99 already on the database`},
+		// Issue 10: the connection budget counts the pools others made.
+		{"attachment: a pool over the budget", attachment(shared.ID, `pool = { name = "app", size = 48 }`),
+			`Connection pool over the database's budget.*Database shared-pg \(db-s-2vcpu-4gb\) has 97 backend connections.*these pools would take 98: app 48, 50 by pools created outside this configuration.*Lower pool\.size to at most 47.*db-s-4vcpu-8gb allows 197.*Attribute:\s+pool\.size`},
+		{"stack: pools over the budget of an attached database", stack(shared.ID, `pools = { app = { size = 40 }, batch = { size = 8 } }`),
+			`Connection pools over the database's budget.*Database shared \(db-s-2vcpu-4gb\) has 97 backend connections.*would take 98: app 40, batch 8, 50 by pools created outside this configuration.*Lower the pool sizes to total at most 47.*Attribute:\s+databases\["shared"\]\.pools\["batch"\]\.size`},
+		// Issue 10: a database on another VPC than the cluster's.
+		{"stack: an attached database on another VPC", stackIn(fmt.Sprintf("\n  vpc_id = %q", other.ID), shared.ID, ``),
+			`Attached database on another VPC.*Database shared-pg \(` + shared.ID + `\) is on VPC ` + v.ID + `, and the stack's cluster is on VPC ` + other.ID + `.*Set vpc_id = "` + v.ID + `".*Attribute:\s+databases\["shared"\]\.existing_id`},
+		{"stack: an attached database and a VPC of the stack's own", stackIn("", shared.ID, ``),
+			`Attached database on another VPC.*is on VPC ` + v.ID + `, and the stack creates a VPC of its own \(vpc_id is unset\).*Set vpc_id = "` + v.ID + `".*Attribute:\s+databases\["shared"\]\.existing_id`},
 	}
 	var steps []resource.TestStep
 	for _, c := range cases {
@@ -109,8 +129,10 @@ resource "attach_database_attachment" "test" {
 			ExpectError: biPattern(c.want),
 		})
 	}
-	// What DigitalOcean accepts plans: valkey attached without users.
-	for _, config := range []string{attachment(cache.ID, ""), stack(cache.ID, "")} {
+	// What DigitalOcean accepts plans: valkey attached without users, pools
+	// that fill the budget exactly.
+	for _, config := range []string{attachment(cache.ID, ""), stack(cache.ID, ""),
+		attachment(shared.ID, `pool = { name = "app", size = 47 }`), stack(shared.ID, `pools = { app = { size = 40 }, batch = { size = 7 } }`)} {
 		steps = append(steps, resource.TestStep{
 			PreConfig:          func() { requireUnchanged(t, srv, before, "a refused plan") },
 			Config:             config,
@@ -122,6 +144,9 @@ resource "attach_database_attachment" "test" {
 	requireUnchanged(t, srv, before, "the valid plans")
 	if n := srv.RequestCounts()["GET /v2/databases/{database_cluster_uuid}/firewall"]; n == 0 {
 		t.Fatalf("no plan read a firewall, so the rule counts were never checked against DigitalOcean: %v", srv.RequestCounts())
+	}
+	if n := srv.RequestCounts()["GET /v2/databases/{database_cluster_uuid}/pools"]; n == 0 {
+		t.Fatalf("no plan read a database's pools, so the connection budget was never checked against the pools others made: %v", srv.RequestCounts())
 	}
 }
 
