@@ -521,9 +521,10 @@ func poolsByKey(pools []*godo.KubernetesNodePool, prior *ClusterStatus) map[stri
 			}
 		}
 	}
+	mapped := map[string]bool{}
 	for _, byPrior := range []bool{true, false} {
 		for _, p := range pools {
-			if poolKey(p) != "" {
+			if poolKey(p) != "" || mapped[p.ID] {
 				continue
 			}
 			key, ok := known[p.Name]
@@ -531,7 +532,7 @@ func poolsByKey(pools []*godo.KubernetesNodePool, prior *ClusterStatus) map[stri
 				key, ok = p.Name, true
 			}
 			if _, taken := out[key]; ok && !taken {
-				out[key] = p
+				out[key], mapped[p.ID] = p, true
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -157,4 +158,39 @@ func TestUntaggedPoolGetsItsIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitInventoryEmpty(t, emu)
+}
+
+// Pools map to keys by their tag first; where two claim a key (the old pool
+// of a replacement still draining), state's pool, else the live one, wins;
+// untagged pools fall back to the name state knows, then their own name.
+func TestPoolsByKey(t *testing.T) {
+	node := func(state string) *godo.KubernetesNode {
+		return &godo.KubernetesNode{Status: &godo.KubernetesNodeStatus{State: state}}
+	}
+	old := &godo.KubernetesNodePool{ID: "old", Name: "h100", Tags: []string{"attach-pool:h100"}, Nodes: []*godo.KubernetesNode{node("draining")}}
+	cur := &godo.KubernetesNodePool{ID: "new", Name: "h100-b", Tags: []string{"attach-pool:h100"}, Nodes: []*godo.KubernetesNode{node("provisioning")}}
+	legacy := &godo.KubernetesNodePool{ID: "leg", Name: "a100-b"}
+	bare := &godo.KubernetesNodePool{ID: "bare", Name: "system"}
+	// A pool named like another key but tagged for its own never shadows it.
+	tagged := &godo.KubernetesNodePool{ID: "tag", Name: "l40-b", Tags: []string{"attach-pool:l40"}}
+
+	got := poolsByKey([]*godo.KubernetesNodePool{old, cur, legacy, bare, tagged}, nil)
+	ids := map[string]string{}
+	for k, p := range got {
+		ids[k] = p.ID
+	}
+	want := map[string]string{"h100": "new", "a100-b": "leg", "system": "bare", "l40": "tag"}
+	if !maps.Equal(ids, want) {
+		t.Fatalf("without state: %v, want %v", ids, want)
+	}
+
+	prior := &ClusterStatus{Pools: map[string]*NodePoolStatus{"h100": {ID: "old", Name: "h100"}, "a100": {ID: "leg", Name: "a100-b"}}}
+	ids = map[string]string{}
+	for k, p := range poolsByKey([]*godo.KubernetesNodePool{cur, old, legacy, bare}, prior) {
+		ids[k] = p.ID
+	}
+	want = map[string]string{"h100": "old", "a100": "leg", "system": "bare"}
+	if !maps.Equal(ids, want) {
+		t.Fatalf("with state: %v, want %v", ids, want)
+	}
 }
