@@ -1185,9 +1185,13 @@ func TestAccInferenceStackInPlaceUpdates(t *testing.T) {
 						if p.Name != "system" {
 							labels := map[string]string{}
 							for k, v := range p.Labels {
-								if !strings.HasPrefix(k, "doks.digitalocean.com/") {
+								if !strings.HasPrefix(k, "doks.digitalocean.com/") && k != "attach.dev/pool" {
 									labels[k] = v
 								}
+							}
+							// The pool's key, stable across the replacement.
+							if p.Labels["attach.dev/pool"] != "accel" {
+								return fmt.Errorf("pool %s labels %v: want attach.dev/pool=accel", p.Name, p.Labels)
 							}
 							gpuPools = append(gpuPools, fmt.Sprintf("%s %s %v", p.Name, p.Size, labels))
 						}

@@ -72,6 +72,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 	p.cluster()
 	p.databases()
 	p.names()
+	p.poolNameCollisions()
 	p.networks()
 	if state != nil {
 		// resp.RequiresReplace does not carry the schema's RequiresReplace
@@ -81,6 +82,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		p.markRecomputed()
 		p.continueUnfinished()
 		p.warnTagsOnExistingReplicas()
+		p.warnPoolReplacement()
 	}
 	if resp.Diagnostics.HasError() {
 		return

@@ -477,26 +477,8 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 	if mp := c.MaintenancePolicy; mp != nil {
 		s.MaintenanceDay, s.MaintenanceStart = mp.Day.String(), mp.StartTime
 	}
-	// Pools known by name first, so a pool being replaced (same key, old
-	// name) never shadows its replacement.
-	known := map[string]string{}
-	if prior != nil {
-		for k, p := range prior.Pools {
-			known[p.Name] = k
-		}
-	}
-	for _, p := range c.NodePools {
-		if key, ok := known[p.Name]; ok {
-			s.Pools[key] = poolStatusFrom(p, r.poolSpecFor(key))
-		}
-	}
-	for _, p := range c.NodePools {
-		if _, ok := known[p.Name]; ok {
-			continue
-		}
-		if _, taken := s.Pools[p.Name]; !taken {
-			s.Pools[p.Name] = poolStatusFrom(p, r.poolSpecFor(p.Name))
-		}
+	for key, p := range poolsByKey(c.NodePools, prior) {
+		s.Pools[key] = poolStatusFrom(p, key, r.poolSpecFor(key))
 	}
 	if prior != nil && prior.ID == c.ID {
 		for key, p := range s.Pools {
@@ -507,6 +489,65 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 	}
 	s.Droplets = workerDroplets(c, prior, time.Now())
 	return s
+}
+
+// poolsByKey maps a cluster's DOKS pools to the stack's keys. A pool's key
+// is its identity tag's (PoolTagPrefix); a pool without one (made before
+// the tag existed) is matched by its name as state knows it, then taken for
+// the key of its name, never shadowing a tagged pool. Where two pools claim
+// a key (a replacement in flight), the one state knows by id wins, else one
+// whose nodes are not all draining.
+func poolsByKey(pools []*godo.KubernetesNodePool, prior *ClusterStatus) map[string]*godo.KubernetesNodePool {
+	known, priorID := map[string]string{}, map[string]string{}
+	if prior != nil {
+		for k, p := range prior.Pools {
+			known[p.Name], priorID[k] = k, p.ID
+		}
+	}
+	rank := func(key string, p *godo.KubernetesNodePool) int {
+		switch {
+		case p.ID == priorID[key]:
+			return 2
+		case !poolDraining(p):
+			return 1
+		}
+		return 0
+	}
+	out := map[string]*godo.KubernetesNodePool{}
+	for _, p := range pools {
+		if key := poolKey(p); key != "" {
+			if have, taken := out[key]; !taken || rank(key, p) > rank(key, have) {
+				out[key] = p
+			}
+		}
+	}
+	mapped := map[string]bool{}
+	for _, byPrior := range []bool{true, false} {
+		for _, p := range pools {
+			if poolKey(p) != "" || mapped[p.ID] {
+				continue
+			}
+			key, ok := known[p.Name]
+			if !byPrior {
+				key, ok = p.Name, true
+			}
+			if _, taken := out[key]; ok && !taken {
+				out[key], mapped[p.ID] = p, true
+			}
+		}
+	}
+	return out
+}
+
+// poolDraining reports a pool whose nodes are all draining or deleting
+// (one DOKS is deleting).
+func poolDraining(p *godo.KubernetesNodePool) bool {
+	for _, n := range p.Nodes {
+		if n.Status == nil || n.Status.State != "draining" && n.Status.State != "deleting" {
+			return false
+		}
+	}
+	return len(p.Nodes) > 0
 }
 
 // dropletMemory is how long the droplet ids of nodes that left a cluster

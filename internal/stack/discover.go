@@ -205,8 +205,8 @@ func (r *run) discoverDatabase(ctx context.Context, key string, db *godo.Databas
 // a configuration leaving taints to their default gives.
 func observedGPUTaints(c *godo.KubernetesCluster) map[string]NodePoolSpec {
 	out := map[string]NodePoolSpec{}
-	for _, p := range c.NodePools {
-		if p.Name == SystemPoolName {
+	for key, p := range poolsByKey(c.NodePools, nil) {
+		if key == SystemPoolName {
 			continue
 		}
 		var ts []Taint
@@ -220,7 +220,7 @@ func observedGPUTaints(c *godo.KubernetesCluster) map[string]NodePoolSpec {
 		if isGPUSize(p.Size) && len(ts) == 0 {
 			ts = append(ts, doksGPUTaint(p.Size))
 		}
-		out[p.Name] = NodePoolSpec{Taints: ts}
+		out[key] = NodePoolSpec{Taints: ts}
 	}
 	return out
 }

@@ -203,13 +203,18 @@ type ClusterStatus struct {
 type NodePoolStatus struct {
 	ID string
 	// Name is the DOKS pool name: the stack's key, or a suffixed name
-	// after the pool was replaced to change its size.
+	// after the pool was replaced to change its size (ReplacementPoolName).
+	// The key, not the name, is the pool's identity.
 	Name  string
 	Spec  NodePoolSpec
 	Nodes int
 	Ready int
-	// Tags are the pool's tags without the ones DOKS adds.
+	// Tags are the pool's tags without the ones DOKS adds and the stack's
+	// identity tag (PoolTagPrefix).
 	Tags []string
+	// Marked is set when the pool carries its key's identity tag and node
+	// label (PoolTagPrefix, PoolLabel); an apply adds them where missing.
+	Marked bool `json:",omitempty"`
 	// WaitingSince is set when an apply gave up waiting for the nodes it
 	// asked of the pool (GPU capacity, typically): the next apply
 	// continues the wait.

@@ -15,8 +15,83 @@ import (
 // How node pools are managed: the system pool (SystemPoolName) and one DOKS
 // pool per GPU pool key. Count, autoscale bounds, labels and taints change
 // in place; a size change needs a new pool, so the replacement is created
-// under a suffixed name and the old pool deleted once it exists. Pools
-// removed from the configuration are deleted.
+// under a suffixed name (ReplacementPoolName) and the old pool deleted once
+// it exists; the apply returns once the old pool is gone. Pools removed
+// from the configuration are deleted.
+//
+// A pool's identity is its key, never its DOKS name (which a replacement
+// changes): every pool carries the tag PoolTagPrefix+key and the node label
+// PoolLabel=key, which refresh and import read back (pools made before the
+// tag existed are matched by name, and get the tag on the next apply). Both
+// are the stack's own: they never show in the pool's tags or labels.
+
+// PoolTagPrefix + the pool's key is a tag on every node pool of a stack.
+// DigitalOcean tags allow letters, digits, colons, dashes and underscores,
+// which keys (lowercase letters, digits, dashes) satisfy.
+const PoolTagPrefix = "attach-pool:"
+
+// PoolLabel is the Kubernetes node label carrying the pool's key, stable
+// across replacements (DOKS's doks.digitalocean.com/node-pool label is the
+// DOKS name, which a replacement changes): select nodes with
+// attach.dev/pool=<key>.
+const PoolLabel = "attach.dev/pool"
+
+// PoolTag is the identity tag of the pool key.
+func PoolTag(key string) string { return PoolTagPrefix + key }
+
+// ReplacementPoolName is the DOKS name a pool called current gets when the
+// pool key is replaced for a size change: "<key>-b", then "<key>-a",
+// alternating ("gpu" -> "gpu-b" -> "gpu-a" -> "gpu-b").
+func ReplacementPoolName(key, current string) string {
+	return key + "-" + shortSuffix(current)
+}
+
+// PoolNamesOf lists every DOKS name the pool key may take: the key and its
+// replacement names. No two keys of a stack may share one (see the plan's
+// collision check).
+func PoolNamesOf(key string) []string { return []string{key, key + "-a", key + "-b"} }
+
+// poolKey is the key of a DOKS pool: its identity tag's, or, for a pool
+// made before the tag existed, "" (callers fall back to the name).
+func poolKey(p *godo.KubernetesNodePool) string {
+	for _, t := range p.Tags {
+		if k, ok := strings.CutPrefix(t, PoolTagPrefix); ok && k != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+// keyOrName is a DOKS pool's key, or its name when it has no identity tag.
+func keyOrName(p *godo.KubernetesNodePool) string {
+	if k := poolKey(p); k != "" {
+		return k
+	}
+	return p.Name
+}
+
+// poolTags is what a pool of key carries: the stack's tags and its identity.
+func poolTags(key string, tags []string) []string {
+	out := append(slices.Clone(tags), PoolTag(key))
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// poolLabels is what a pool of key labels its nodes with: the user's labels
+// and its identity.
+func poolLabels(key string, labels map[string]string) map[string]string {
+	out := maps.Clone(labels)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[PoolLabel] = key
+	return out
+}
+
+// poolMarked reports whether a DOKS pool carries the identity of key.
+func poolMarked(p *godo.KubernetesNodePool, key string) bool {
+	return slices.Contains(p.Tags, PoolTag(key)) && p.Labels[PoolLabel] == key
+}
 
 // gpuTaintKeys are the taints DOKS puts on GPU nodes by itself.
 var gpuTaintKeys = map[string]bool{"nvidia.com/gpu": true, "amd.com/gpu": true}
@@ -37,17 +112,17 @@ func nodePoolCreateRequests(spec Spec) []*godo.KubernetesNodePoolCreateRequest {
 	pools := desiredPools(spec)
 	out := make([]*godo.KubernetesNodePoolCreateRequest, 0, len(pools))
 	for _, key := range sortedKeys(pools) {
-		out = append(out, nodePoolCreateRequest(key, pools[key], spec.AllTags()))
+		out = append(out, nodePoolCreateRequest(key, key, pools[key], spec.AllTags()))
 	}
 	return out
 }
 
-func nodePoolCreateRequest(name string, p NodePoolSpec, tags []string) *godo.KubernetesNodePoolCreateRequest {
+func nodePoolCreateRequest(name, key string, p NodePoolSpec, tags []string) *godo.KubernetesNodePoolCreateRequest {
 	req := &godo.KubernetesNodePoolCreateRequest{
 		Name:   name,
 		Size:   p.Size,
-		Tags:   tags,
-		Labels: maps.Clone(p.Labels),
+		Tags:   poolTags(key, tags),
+		Labels: poolLabels(key, p.Labels),
 		Taints: godoTaints(p.Taints),
 	}
 	if p.AutoScale {
@@ -73,14 +148,15 @@ func (r *run) poolSpecFor(key string) NodePoolSpec {
 	return desiredPools(r.spec)[key]
 }
 
-// poolStatusFrom maps an API pool onto what the stack manages of it. DOKS
+// poolStatusFrom maps the API pool of key onto what the stack manages of
+// it; the stack's identity tag and label are left out. DOKS
 // labels its GPU nodes (doks.digitalocean.com/gpu-brand, .../gpu-model) and
 // taints them (nvidia.com/gpu or amd.com/gpu, NoSchedule) by itself; the
 // pool object may or may not show those (DigitalOcean's shows only what
 // the user set), so both shapes map to the same status: a DOKS label counts
 // only when the spec sets it, and DOKS's GPU taint is there exactly when
 // the spec wants it (the nodes carry it either way).
-func poolStatusFrom(p *godo.KubernetesNodePool, want NodePoolSpec) *NodePoolStatus {
+func poolStatusFrom(p *godo.KubernetesNodePool, key string, want NodePoolSpec) *NodePoolStatus {
 	spec := NodePoolSpec{Size: p.Size, AutoScale: p.AutoScale, Labels: map[string]string{}}
 	if p.AutoScale {
 		// The autoscaler moves the count; only the bounds are configuration.
@@ -89,6 +165,9 @@ func poolStatusFrom(p *godo.KubernetesNodePool, want NodePoolSpec) *NodePoolStat
 		spec.NodeCount = p.Count
 	}
 	for k, v := range p.Labels {
+		if k == PoolLabel {
+			continue
+		}
 		if _, wanted := want.Labels[k]; wanted || !strings.HasPrefix(k, doksLabelPrefix) {
 			spec.Labels[k] = v
 		}
@@ -105,7 +184,8 @@ func poolStatusFrom(p *godo.KubernetesNodePool, want NodePoolSpec) *NodePoolStat
 	}
 	slices.SortFunc(spec.Taints, compareTaints)
 	spec.Taints = slices.Compact(spec.Taints)
-	s := &NodePoolStatus{ID: p.ID, Name: p.Name, Spec: spec, Nodes: len(p.Nodes), Tags: userTags(p.Tags)}
+	tags := slices.DeleteFunc(userTags(p.Tags), func(t string) bool { return strings.HasPrefix(t, PoolTagPrefix) })
+	s := &NodePoolStatus{ID: p.ID, Name: p.Name, Spec: spec, Nodes: len(p.Nodes), Tags: tags, Marked: poolMarked(p, key)}
 	for _, n := range p.Nodes {
 		if n.Status != nil && n.Status.State == "running" {
 			s.Ready++
@@ -174,7 +254,7 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) (map[s
 		have, exists := cur.Pools[key]
 		switch {
 		case !exists:
-			created, _, err := r.e.API.Kubernetes.CreateNodePool(ctx, cur.ID, nodePoolCreateRequest(key, spec, tags))
+			created, _, err := r.e.API.Kubernetes.CreateNodePool(ctx, cur.ID, nodePoolCreateRequest(key, key, spec, tags))
 			if err != nil {
 				adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
 					p, err := r.findNodePool(ctx, cur.ID, key)
@@ -204,11 +284,13 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) (map[s
 			if err != nil {
 				return nil, err
 			}
-		case !SamePoolConfig(have.Spec, spec) || !sameStrings(have.Tags, tags):
+		case !SamePoolConfig(have.Spec, spec) || !sameStrings(have.Tags, tags) || !have.Marked:
+			// A pool without its identity (made before the tag existed)
+			// gets it here.
 			req := &godo.KubernetesNodePoolUpdateRequest{
 				Name:      have.Name,
-				Tags:      tags,
-				Labels:    nonNil(spec.Labels),
+				Tags:      poolTags(key, tags),
+				Labels:    poolLabels(key, spec.Labels),
 				Taints:    godo.PtrTo(godoTaints(spec.Taints)),
 				AutoScale: godo.PtrTo(spec.AutoScale),
 			}
@@ -239,25 +321,46 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) (map[s
 }
 
 // replaceNodePool swaps a pool for one of another size: new pool first, so
-// workloads have somewhere to go, then the old one. It returns the new
-// pool's name once it exists.
+// workloads have somewhere to go, then the old one, waiting until DOKS has
+// drained and removed it (the apply returns only when it is gone). It
+// returns the new pool's name once it exists.
 func (r *run) replaceNodePool(ctx context.Context, cur *ClusterStatus, key string, have *NodePoolStatus, spec NodePoolSpec, tags []string) (string, error) {
-	name := key + "-" + shortSuffix(have.Name)
-	created, _, err := r.e.API.Kubernetes.CreateNodePool(ctx, cur.ID, nodePoolCreateRequest(name, spec, tags))
+	name := ReplacementPoolName(key, have.Name)
+	created, _, err := r.e.API.Kubernetes.CreateNodePool(ctx, cur.ID, nodePoolCreateRequest(name, key, spec, tags))
 	if err != nil {
-		return "", apiErr(fmt.Sprintf("creating replacement node pool %s (size %s) in cluster %s", name, spec.Size, cur.Name), err)
+		return "", apiErr(fmt.Sprintf("creating replacement node pool %s (size %s) for pool %s in cluster %s", name, spec.Size, key, cur.Name), err)
 	}
 	r.recordNodePool(cur.ID, key, created, spec)
 	if _, err := r.e.API.Kubernetes.DeleteNodePool(ctx, cur.ID, have.ID); err != nil && !isNotFound(err) {
 		return name, apiErr(fmt.Sprintf("deleting node pool %s (replaced by %s) from cluster %s", have.Name, name, cur.Name), err)
 	}
-	return name, nil
+	return name, r.waitNodePoolGone(ctx, cur, have)
+}
+
+// waitNodePoolGone waits until the cluster's pool old answers 404: DOKS
+// drains and deletes its nodes first, and the pool (with its name) stays
+// until then (terraform-provider-digitalocean's node pool delete waits for
+// the same 404).
+func (r *run) waitNodePoolGone(ctx context.Context, cur *ClusterStatus, old *NodePoolStatus) error {
+	since := time.Now()
+	return r.e.Poll.waitUntil(ctx, fmt.Sprintf("node pool %s of cluster %s to be drained and deleted", old.Name, cur.Name), func(ctx context.Context) (bool, error) {
+		p, _, err := r.e.API.Kubernetes.GetNodePool(ctx, cur.ID, old.ID)
+		switch {
+		case isNotFound(err):
+			return true, nil
+		case err != nil:
+			return false, apiErr(fmt.Sprintf("reading node pool %s of cluster %s", old.Name, cur.Name), err)
+		}
+		tflog.Info(ctx, "waiting for the replaced node pool to drain and go", map[string]any{
+			"cluster": cur.Name, "pool": old.Name, "nodes": len(p.Nodes), "waited": time.Since(since).Round(time.Second).String()})
+		return false, nil
+	})
 }
 
 func (r *run) recordNodePool(clusterID, key string, p *godo.KubernetesNodePool, spec NodePoolSpec) {
 	r.update(func(st *Status) {
 		if st.Cluster != nil && st.Cluster.ID == clusterID {
-			st.Cluster.Pools[key] = poolStatusFrom(p, spec)
+			st.Cluster.Pools[key] = poolStatusFrom(p, key, spec)
 		}
 	})
 }

@@ -643,7 +643,7 @@ func TestGPUPoolLabelsAndTaintsBothShapes(t *testing.T) {
 			ideal.Taints = append(ideal.Taints, ut)
 		}
 		for shape, p := range map[string]*godo.KubernetesNodePool{"realistic": realistic, "ideal": ideal} {
-			got := poolStatusFrom(p, tc.want).Spec
+			got := poolStatusFrom(p, p.Name, tc.want).Spec
 			if !SamePoolConfig(got, tc.want) {
 				t.Errorf("%s, %s shape: pool maps to %+v, want %+v", tc.name, shape, got, tc.want)
 			}
