@@ -421,9 +421,30 @@ func (s *kubernetesStore) listPools(c *call) {
 }
 
 func (s *kubernetesStore) getPool(c *call) {
+	// A deleted pool stays readable, its nodes "deleting", until its Droplets
+	// are torn down (the official provider's waitForKubernetesNodePoolDelete
+	// polls GET until 404).
+	if cl, ok := s.clusters[c.param("cluster_id")]; ok {
+		for _, p := range cl.deletingPools {
+			if p.id == c.param("node_pool_id") {
+				c.respond(http.StatusOK, map[string]any{"node_pool": cl.deletingPoolJSON(p)})
+				return
+			}
+		}
+	}
 	if cl, p, ok := s.findPool(c); ok {
 		c.respond(http.StatusOK, map[string]any{"node_pool": cl.poolJSON(p)})
 	}
+}
+
+// deletingPoolJSON renders a deleted pool during its teardown: every node
+// is being deleted.
+func (cl *k8sCluster) deletingPoolJSON(p *k8sPool) k8sNodePoolJSON {
+	out := cl.poolJSON(p)
+	for i := range out.Nodes {
+		out.Nodes[i].Status.State = k8sNodeDeleting
+	}
+	return out
 }
 
 func (s *kubernetesStore) createPool(c *call) {

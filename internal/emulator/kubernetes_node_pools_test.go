@@ -176,3 +176,39 @@ func TestKubernetesUpdateAndScale(t *testing.T) {
 		t.Fatalf("inventory after teardown:\n%s", inv)
 	}
 }
+
+// A deleted pool reads with its nodes "deleting" until its teardown ends,
+// then 404, as the official provider's wait after a pool delete expects.
+func TestKubernetesDeletedPoolReadableUntilTornDown(t *testing.T) {
+	srv, c := startTest(t, Config{})
+	clk := newHandClock(srv)
+	cl, _, err := c.Kubernetes.Create(ctx, simpleCluster("teardown", "ams3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(ClusterProvisionDuration + NodePoolProvisionDuration)
+	pool, _, err := c.Kubernetes.CreateNodePool(ctx, cl.ID, &godo.KubernetesNodePoolCreateRequest{Name: "extra", Size: "s-1vcpu-2gb", Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(NodePoolProvisionDuration)
+	if _, err := c.Kubernetes.DeleteNodePool(ctx, cl.ID, pool.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := c.Kubernetes.GetNodePool(ctx, cl.ID, pool.ID)
+	if err != nil {
+		t.Fatalf("a pool being torn down must still read: %v", err)
+	}
+	for _, n := range got.Nodes {
+		if n.Status == nil || n.Status.State != "deleting" {
+			t.Fatalf("node %s of a deleted pool is %+v, want deleting", n.Name, n.Status)
+		}
+	}
+	if all, _, err := c.Kubernetes.ListNodePools(ctx, cl.ID, nil); err != nil || len(all) != 1 {
+		t.Fatalf("the pool list still shows the deleted pool (%d pools, err %v)", len(all), err)
+	}
+	clk.advance(DeleteDuration)
+	if _, _, err := c.Kubernetes.GetNodePool(ctx, cl.ID, pool.ID); apiStatus(err) != http.StatusNotFound {
+		t.Fatalf("after the teardown: %v, want 404", err)
+	}
+}
