@@ -220,6 +220,10 @@ func statusOf(err error) int {
 // APIError wraps an API error with the operation and the object concerned,
 // DigitalOcean's status, message and request id.
 func APIError(op string, err error) error {
+	var whole wholeAPIError
+	if errors.As(err, &whole) {
+		return &wrappedError{msg: op + ": " + whole.Error(), err: err}
+	}
 	var er *godo.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		msg := fmt.Sprintf("%s: DigitalOcean answered %d", op, er.Response.StatusCode)
@@ -235,6 +239,15 @@ func APIError(op string, err error) error {
 }
 
 func apiErr(op string, err error) error { return APIError(op, err) }
+
+// wholeAPIError is an error about the API as a whole rather than the object
+// a call concerned (the token was rejected, the endpoint cannot be reached):
+// its message already names the token's source or the endpoint and the fix,
+// so APIError shows it without the request URL around it.
+type wholeAPIError interface {
+	error
+	AboutTheWholeAPI()
+}
 
 // wrappedError carries a readable message and keeps the godo error
 // reachable (errors.As) without repeating its text.
