@@ -349,8 +349,15 @@ func runScenario(t *testing.T, sc scenario) {
 	}
 	if err != nil {
 		var se *stack.StepError
-		if !errors.As(err, &se) || len(se.Failed) == 0 || !strings.Contains(err.Error(), "step \"") {
+		if !errors.As(err, &se) || len(se.Failed) == 0 || !strings.Contains(err.Error(), "could not finish ") {
 			t.Errorf("the error does not name the failed step: %v", err)
+		}
+		// Steps are named in words ("the database vectors"), never by the
+		// engine's internal names ("database:vectors", "retire-old-cluster").
+		for name := range se.Failed {
+			if strings.ContainsAny(name, ":-") && strings.Contains(err.Error(), name) {
+				t.Errorf("the error shows the internal step name %s: %v", name, err)
+			}
 		}
 	}
 	if res.Status == nil {

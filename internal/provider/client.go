@@ -41,6 +41,11 @@ type ClientConfig struct {
 	RetryWaitMax time.Duration
 	// UserAgent names the provider, its version and the Terraform version.
 	UserAgent string
+	// TokenSource and EndpointSource say where Token and APIEndpoint came
+	// from (the provider block, which environment variable, the default),
+	// so a rejected token or an unreachable endpoint is fixed there.
+	TokenSource    string
+	EndpointSource string
 }
 
 // Client is the one configured DigitalOcean client shared by every resource
@@ -124,9 +129,26 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			return nil, err
 		}
 		rc.Backoff = retryBackoff
+		// A rejected token or an endpoint that cannot be reached (refused,
+		// unresolvable, not TLS, untrusted certificate) fails at once: 20 s
+		// of retries cannot fix either.
+		godoCheck := rc.CheckRetry
+		rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if ctx.Err() == nil && finalRequestError(err) {
+				return false, err
+			}
+			return godoCheck(ctx, resp, err)
+		}
 	}
 	c := &Client{Godo: gc, Endpoint: endpoint, token: cfg.Token}
-	if err := installLogging(gc, cfg.RetryMax > 0, &pacer{clock: &c.clock}); err != nil {
+	reach := reachTransport{endpoint: endpoint, endpointSource: cfg.EndpointSource, tokenSource: cfg.TokenSource}
+	if reach.endpointSource == "" {
+		reach.endpointSource = endpointFromClient
+	}
+	if reach.tokenSource == "" {
+		reach.tokenSource = tokenFromClient
+	}
+	if err := installLogging(gc, cfg.RetryMax > 0, &pacer{clock: &c.clock}, reach); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -220,22 +242,24 @@ func (t loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// installLogging puts the pacer and loggingTransport under godo's retry
-// layer (or under the oauth2 transport when retries are off).
-func installLogging(gc *godo.Client, retrying bool, p *pacer) error {
+// installLogging puts reach (above), the pacer and loggingTransport under
+// godo's retry layer (or under the oauth2 transport when retries are off).
+func installLogging(gc *godo.Client, retrying bool, p *pacer, reach reachTransport) error {
 	if retrying {
 		rc, err := retryableClientOf(gc)
 		if err != nil {
 			return err
 		}
-		rc.HTTPClient.Transport = pacingTransport{base: loggingTransport{base: transportOrDefault(rc.HTTPClient.Transport)}, pacer: p}
+		reach.base = pacingTransport{base: loggingTransport{base: transportOrDefault(rc.HTTPClient.Transport)}, pacer: p}
+		rc.HTTPClient.Transport = reach
 		return nil
 	}
 	ot, ok := gc.HTTPClient.Transport.(*oauth2.Transport)
 	if !ok {
 		return fmt.Errorf("unexpected godo transport %T: cannot install request logging", gc.HTTPClient.Transport)
 	}
-	ot.Base = pacingTransport{base: loggingTransport{base: transportOrDefault(ot.Base)}, pacer: p}
+	reach.base = pacingTransport{base: loggingTransport{base: transportOrDefault(ot.Base)}, pacer: p}
+	ot.Base = reach
 	return nil
 }
 

@@ -58,7 +58,7 @@ func faultThenRecover(t *testing.T, f emulator.Fault, errRe string) {
 func TestAccFaultDatabaseCreate500(t *testing.T) {
 	faultThenRecover(t,
 		emulator.Fault{Method: "POST", Route: "/v2/databases", Kind: emulator.FaultStatus, Status: 500},
-		`(?s)Creating stack acc failed.*step\s+"database:(cache|vectors)"\s+failed:\s+creating\s+(pg|valkey)\s+database.*answered\s+500.*recorded\s+in\s+state\s+\(VPC\s+[0-9a-f-]+,\s+cluster\s+[0-9a-f-]+\).*terraform\s+untaint`)
+		`(?s)Creating stack acc failed.*could\s+not\s+finish\s+the\s+database\s+(cache|vectors):\s+creating\s+(pg|valkey)\s+database.*answered\s+500.*recorded\s+in\s+state\s+\(VPC\s+[0-9a-f-]+,\s+cluster\s+[0-9a-f-]+\).*terraform\s+untaint`)
 }
 
 func TestAccFaultClusterCreateDropped(t *testing.T) {

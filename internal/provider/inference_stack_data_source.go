@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -110,9 +111,15 @@ func (d *inferenceStackDataSource) Read(ctx context.Context, req datasource.Read
 		return
 	}
 	spec, st, err := stack.New(d.client.Godo).Discover(ctx, data.Name.ValueString())
-	if err != nil {
+	if errors.Is(err, stack.ErrNoStack) {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Stack not found",
 			fmt.Sprintf("%v. Check the name, and that the token can see the stack's project.", err))
+		return
+	}
+	if err != nil {
+		// An API error (a rejected token, an unreachable endpoint, a 5xx)
+		// says nothing of whether the stack exists.
+		resp.Diagnostics.AddError("Reading stack "+data.Name.ValueString()+" failed", err.Error())
 		return
 	}
 	data.Region, data.VPCID = types.StringValue(spec.Region), types.StringValue(st.VPCID)

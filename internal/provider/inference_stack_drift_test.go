@@ -698,7 +698,7 @@ func TestAccInferenceStackPartialFailure(t *testing.T) {
 						}
 					},
 					Config: cfg,
-					ExpectError: errorPattern(`Creating stack acc failed`, `step "database:vectors" failed:`,
+					ExpectError: errorPattern(`Creating stack acc failed`, `could not finish the database vectors:`,
 						`database vectors to be online`, `terraform untaint`, `terraform apply`, `terraform destroy`),
 				},
 				{
@@ -755,7 +755,7 @@ func TestAccInferenceStackPartialFailure(t *testing.T) {
 						}
 					},
 					Config: cfg,
-					ExpectError: errorPattern(`Creating stack acc failed`, `step "pools:vectors" failed:`, `creating pool app`,
+					ExpectError: errorPattern(`Creating stack acc failed`, `could not finish the connection pools of database vectors:`, `creating pool app`,
 						`DigitalOcean answered 500`, `terraform untaint`, `terraform apply`, `terraform destroy`),
 				},
 				{
@@ -829,7 +829,7 @@ func TestInferenceStackResumeAfterUntaint(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed, err := e.Apply(ctx, spec, nil)
-	if err == nil || !strings.Contains(err.Error(), `step "pools:vectors" failed`) {
+	if err == nil || !strings.Contains(err.Error(), `could not finish the connection pools of database vectors:`) {
 		t.Fatalf("want the pools step to fail, got %v", err)
 	}
 	st := failed.Status

@@ -413,7 +413,7 @@ func TestAccInferenceStackClusterReplacement(t *testing.T) {
 						plancheck.ExpectKnownValue(stackAddr, tfjsonpath.New("databases").AtMapKey("vectors").AtMapKey("id"), knownvalue.NotNull()),
 						rec.expectWarning(false, `The cluster will be replaced: .*service_subnet 10\.245\.0\.0/16 -> 10\.246\.0\.0/16.*keep their ids`),
 					},
-					PostApplyPreRefresh:  []plancheck.PlanCheck{rec.expectWarning(true, `Cluster lcs was replaced \(service_subnet .*\); the databases kept their ids`)},
+					PostApplyPreRefresh:  []plancheck.PlanCheck{rec.expectWarning(true, `^The cluster was replaced: Cluster lcs was replaced \(service_subnet .*\); the databases kept their ids`)},
 					PostApplyPostRefresh: []plancheck.PlanCheck{lcEmptyPlan},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -665,7 +665,7 @@ func TestAccInferenceStackRetainOnDestroy(t *testing.T) {
 			if want := []string{"ip_addr:" + lcForeignRule}; !slices.Equal(rules, want) {
 				return fmt.Errorf("firewall of the retained database = %v, want %v (destroyed cluster %s)", rules, want, clusterID)
 			}
-			if err := rec.expectWarning(true, `VPC .* is kept: databases \[vectors\]`)(context.Background()); err != nil {
+			if err := rec.expectWarning(true, `^The VPC is kept for databases left running: VPC .* is kept: databases \[vectors\]`)(context.Background()); err != nil {
 				return err
 			}
 			// Clean up what the stack deliberately left.

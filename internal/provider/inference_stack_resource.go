@@ -212,7 +212,7 @@ func failureDetail(err error, st *stack.Status, creating bool) string {
 	}
 	var stepErr *stack.StepError
 	if errors.As(err, &stepErr) && len(stepErr.Skipped) > 0 {
-		b.WriteString(" Steps not started because of the failure: " + strings.Join(stepErr.Skipped, ", ") + ".")
+		b.WriteString(" Not started because of the failure: " + strings.Join(stepErr.NotStarted(), ", ") + ".")
 	}
 	return b.String()
 }
@@ -234,9 +234,9 @@ func partsSummary(st *stack.Status) string {
 	return strings.Join(parts, ", ")
 }
 
-func addWarnings(diags *diag.Diagnostics, warnings []string) {
+func addWarnings(diags *diag.Diagnostics, warnings []stack.Warning) {
 	for _, w := range warnings {
-		diags.AddWarning("attach_inference_stack", w)
+		diags.AddWarning(w.Title, w.Detail)
 	}
 }
 

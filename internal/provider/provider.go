@@ -113,7 +113,10 @@ func (p *attachProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		return
 	}
 
-	token := firstNonEmpty(cfg.Token.ValueString(), os.Getenv(EnvToken), os.Getenv(EnvAccessToken))
+	token, tokenSource := firstSet(
+		setting{cfg.Token.ValueString(), tokenFromAttribute},
+		setting{os.Getenv(EnvToken), tokenFromEnv},
+		setting{os.Getenv(EnvAccessToken), tokenFromAccessEnv})
 	if token == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("token"), "Missing DigitalOcean API token",
 			"The provider needs a DigitalOcean API token. Set `token` in the provider block, or export "+
@@ -123,7 +126,10 @@ func (p *attachProvider) Configure(ctx context.Context, req provider.ConfigureRe
 	}
 	ctx = tflog.MaskMessageStrings(ctx, token)
 
-	endpoint := firstNonEmpty(cfg.APIEndpoint.ValueString(), os.Getenv(EnvAPIURL), DefaultAPIEndpoint)
+	endpoint, endpointSource := firstSet(
+		setting{cfg.APIEndpoint.ValueString(), endpointFromAttr},
+		setting{os.Getenv(EnvAPIURL), endpointFromEnv},
+		setting{DefaultAPIEndpoint, endpointFromDefault})
 	if err := validateEndpoint(endpoint); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("api_endpoint"), "Invalid DigitalOcean API endpoint",
 			fmt.Sprintf("api_endpoint (or %s): %v. Use https://api.digitalocean.com, or the URL the emulator printed.", EnvAPIURL, err))
@@ -137,6 +143,10 @@ func (p *attachProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		RetryWaitMin: DefaultRetryWaitMin,
 		RetryWaitMax: DefaultRetryWaitMax,
 		UserAgent:    userAgent(p.version, req.TerraformVersion),
+		// Where each came from, for the errors a rejected token or an
+		// unreachable endpoint produces.
+		TokenSource:    tokenSource,
+		EndpointSource: endpointSource,
 	}
 	if !cfg.HTTPRetryMax.IsNull() && !cfg.HTTPRetryMax.IsUnknown() {
 		clientCfg.RetryMax = int(cfg.HTTPRetryMax.ValueInt64())
@@ -201,6 +211,19 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// setting is a value and where it was read from.
+type setting struct{ value, source string }
+
+// firstSet is the first non-empty setting's value and source.
+func firstSet(settings ...setting) (value, source string) {
+	for _, s := range settings {
+		if s.value != "" {
+			return s.value, s.source
+		}
+	}
+	return "", ""
 }
 
 // clientFrom type-asserts provider data in a resource's or data source's

@@ -61,7 +61,7 @@ provider "attach" {
 }
 data "attach_kubernetes_options" "all" {}
 `,
-			ExpectError: regexp.MustCompile(`(?s)reading /v2/kubernetes/options: DigitalOcean answered 401`),
+			ExpectError: regexp.MustCompile(`(?s)reading /v2/kubernetes/options: the API token was rejected by`),
 		}},
 	})
 }

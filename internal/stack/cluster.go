@@ -59,7 +59,7 @@ func (r *run) ensureCluster(ctx context.Context) error {
 		if reason == "" {
 			return r.updateCluster(ctx, cur)
 		}
-		r.warn("Cluster %s was replaced (%s); the databases kept their ids and now trust the new cluster.", cur.Name, reason)
+		r.warn("The cluster was replaced", "Cluster %s was replaced (%s); the databases kept their ids and now trust the new cluster.", cur.Name, reason)
 		r.update(func(st *Status) { st.RetiringCluster, st.Cluster = st.Cluster, nil })
 		generation = cur.Generation + 1
 	}

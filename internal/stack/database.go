@@ -44,7 +44,7 @@ func (r *run) ensureDatabaseStep(key string) func(ctx context.Context) error {
 				return apiErr(fmt.Sprintf("deleting database %s (%s), stuck %q since an earlier apply", key, cur.Name, cur.State), err)
 			}
 			r.update(func(st *Status) { delete(st.Databases, key) })
-			r.warn("Database %s (%s) did not come online during an earlier apply (state %s); it was replaced.", key, cur.Name, cur.State)
+			r.warn("A database stuck creating was replaced", "Database %s (%s) did not come online during an earlier apply (state %s); it was replaced.", key, cur.Name, cur.State)
 			return r.createDatabase(ctx, key, spec, vpcID, cur.ID)
 		}
 		return r.updateDatabase(ctx, key, spec, cur)
@@ -258,7 +258,7 @@ func (r *run) replaceDatabase(ctx context.Context, key string, spec DatabaseSpec
 		return apiErr(fmt.Sprintf("deleting database %s (%s) to replace it with %s", key, cur.Name, to), err)
 	}
 	r.update(func(st *Status) { delete(st.Databases, key) })
-	r.warn("Database %s was replaced (%s -> %s): the old database %s and its data are gone; the new one has a new id.", key, from, to, cur.Name)
+	r.warn("A database was replaced and its data is gone", "Database %s was replaced (%s -> %s): the old database %s and its data are gone; the new one has a new id.", key, from, to, cur.Name)
 	vpcID := view(r, func(st *Status) string { return st.VPCID })
 	// Same name: DigitalOcean holds it for a while after the delete, which
 	// createDatabase waits out.

@@ -90,7 +90,7 @@ func (r *run) removeFirewallRules(ctx context.Context, key string, d DatabaseSta
 		return err
 	}
 	if len(res.Kept) > 0 {
-		r.warn("Database %s (%s) is left running with trusted source %s so that it is not open to the internet: it had no trusted source but the stack's (DigitalOcean accepts connections from anywhere to a database without one). Add the sources that should reach it, then remove that rule if it is no longer wanted.",
+		r.warn("A detached database keeps a trusted source", "Database %s (%s) is left running with trusted source %s so that it is not open to the internet: it had no trusted source but the stack's (DigitalOcean accepts connections from anywhere to a database without one). Add the sources that should reach it, then remove that rule if it is no longer wanted.",
 			key, d.Name, describeRuleList(res.Kept))
 	}
 	return nil

@@ -25,6 +25,10 @@ var (
 	defaultDBs   = map[string]bool{"defaultdb": true, "admin": true, "_dodb": true, "postgres": true, "local": true, "config": true}
 )
 
+// ErrNoStack is Discover's answer when nothing carries the stack's tag (as
+// opposed to an API error, which says nothing of whether the stack exists).
+var ErrNoStack = errors.New("no stack")
+
 // Discover finds every part of the stack called name. The returned Spec
 // describes the parts as they are (engine, sizes, pools...).
 func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, error) {
@@ -106,7 +110,7 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 		spec.Databases[key] = d
 	}
 	if r.st.Cluster == nil && len(r.st.Databases) == 0 {
-		return spec, nil, fmt.Errorf("no stack named %q: no cluster or database carries the tag %s", name, tag)
+		return spec, nil, fmt.Errorf("%w named %q: no cluster or database carries the tag %s", ErrNoStack, name, tag)
 	}
 	if r.st.VPCID != "" {
 		v, _, err := e.API.VPCs.Get(ctx, r.st.VPCID)

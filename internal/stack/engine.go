@@ -38,7 +38,7 @@ type run struct {
 	spec     Spec
 	mu       sync.Mutex
 	st       *Status
-	warnings []string
+	warnings []Warning
 	// retired is the cluster a replacement superseded, deleted once every
 	// database trusts the new one.
 	retired *ClusterStatus
@@ -73,23 +73,37 @@ func view[T any](r *run, fn func(st *Status) T) T {
 	return fn(r.st)
 }
 
-func (r *run) warn(format string, args ...any) {
+// warn records a warning for the user: title says in a few words what it
+// is about ("The cluster was replaced"), the detail says which objects and
+// what to do.
+func (r *run) warn(title, format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+	r.warnings = append(r.warnings, Warning{Title: title, Detail: fmt.Sprintf(format, args...)})
 }
+
+// Warning is something the user should know about an operation that did
+// not fail.
+type Warning struct {
+	// Title is the diagnostic's summary: what the warning is about.
+	Title string
+	// Detail names the objects and what to do.
+	Detail string
+}
+
+func (w Warning) String() string { return w.Title + ": " + w.Detail }
 
 // Result is what an operation leaves: the status of everything that exists
 // (also when the operation failed) and warnings worth showing the user.
 type Result struct {
 	Status   *Status
-	Warnings []string
+	Warnings []Warning
 }
 
 func (r *run) result() Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Result{Status: r.st.Clone(), Warnings: append([]string(nil), r.warnings...)}
+	return Result{Status: r.st.Clone(), Warnings: append([]Warning(nil), r.warnings...)}
 }
 
 // Apply converges the stack onto spec from whatever st says exists: it is
@@ -220,6 +234,10 @@ func statusOf(err error) int {
 // APIError wraps an API error with the operation and the object concerned,
 // DigitalOcean's status, message and request id.
 func APIError(op string, err error) error {
+	var whole wholeAPIError
+	if errors.As(err, &whole) {
+		return &wrappedError{msg: op + ": " + whole.Error(), err: err}
+	}
 	var er *godo.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		msg := fmt.Sprintf("%s: DigitalOcean answered %d", op, er.Response.StatusCode)
@@ -235,6 +253,15 @@ func APIError(op string, err error) error {
 }
 
 func apiErr(op string, err error) error { return APIError(op, err) }
+
+// wholeAPIError is an error about the API as a whole rather than the object
+// a call concerned (the token was rejected, the endpoint cannot be reached):
+// its message already names the token's source or the endpoint and the fix,
+// so APIError shows it without the request URL around it.
+type wholeAPIError interface {
+	error
+	AboutTheWholeAPI()
+}
 
 // wrappedError carries a readable message and keeps the godo error
 // reachable (errors.As) without repeating its text.

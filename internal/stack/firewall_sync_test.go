@@ -219,7 +219,7 @@ func TestDeleteDetachesBeforeDeletingTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(strings.Join(del.Warnings, "\n"), "not open to the internet") {
+	if !strings.Contains(warningText(del.Warnings), "not open to the internet") {
 		t.Errorf("no warning that the VPC range stays trusted: %q", del.Warnings)
 	}
 	srv.SetRecorder(nil)

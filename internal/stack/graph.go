@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -56,6 +57,8 @@ func (g *graph) names(prefix string) []string {
 }
 
 // StepError reports the steps that failed and those skipped because of them.
+// Failed and Skipped hold the steps' internal names; its message speaks of
+// the parts instead ("the database vectors", "retiring the old cluster").
 type StepError struct {
 	Failed  map[string]error
 	Skipped []string
@@ -72,12 +75,68 @@ func (e *StepError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "step %q failed: %v", n, e.Failed[n])
+		fmt.Fprintf(&b, "could not finish %s: %v", StepPhrase(n), e.Failed[n])
 	}
 	if len(e.Skipped) > 0 {
-		fmt.Fprintf(&b, " (not started because of it: %s)", strings.Join(e.Skipped, ", "))
+		fmt.Fprintf(&b, " (not started because of it: %s)", strings.Join(e.NotStarted(), ", "))
 	}
 	return b.String()
+}
+
+// NotStarted describes the skipped steps in words, in order.
+func (e *StepError) NotStarted() []string {
+	out := make([]string, len(e.Skipped))
+	for i, n := range e.Skipped {
+		out[i] = StepPhrase(n)
+	}
+	return out
+}
+
+// StepPhrase names a step for people: "database:vectors" is "the database
+// vectors", "retire-old-cluster" is "retiring the old cluster". A step
+// the engine does not know keeps its name, quoted.
+func StepPhrase(name string) string {
+	kind, key, keyed := strings.Cut(name, ":")
+	if keyed {
+		switch kind {
+		case "database":
+			return "the database " + key
+		case "firewall":
+			return "the firewall of database " + key
+		case "dbs-users":
+			return "the databases and users in database " + key
+		case "pools":
+			return "the connection pools of database " + key
+		case "eviction-policy":
+			return "the eviction policy of database " + key
+		case "replicas":
+			return "the read replicas of database " + key
+		case "provisioned":
+			return "recording that database " + key + " is provisioned"
+		case "remove-database":
+			return "removing the database " + key + " from the stack"
+		case "delete-database":
+			return "deleting the database " + key
+		}
+	} else {
+		switch name {
+		case "vpc":
+			return "the VPC"
+		case "cluster":
+			return "the cluster"
+		case "kubeconfig":
+			return "the cluster's kubeconfig"
+		case "project":
+			return "assigning the stack to its project"
+		case "retire-old-cluster":
+			return "retiring the old cluster"
+		case "delete-cluster":
+			return "deleting the cluster"
+		case "delete-vpc":
+			return "deleting the VPC"
+		}
+	}
+	return strconv.Quote(name)
 }
 
 // Unwrap exposes the step errors to errors.Is/As.

@@ -367,7 +367,7 @@ func TestDestroyKeepsVPCWithForeignDroplet(t *testing.T) {
 	if err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "do:droplet:123 (bastion)") || !strings.Contains(res.Warnings[0], st.VPCID) {
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0].Detail, "do:droplet:123 (bastion)") || !strings.Contains(res.Warnings[0].Detail, st.VPCID) {
 		t.Fatalf("want one warning naming the VPC and the foreign Droplet, got %v", res.Warnings)
 	}
 	if !res.Status.Empty() {

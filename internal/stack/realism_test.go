@@ -392,7 +392,7 @@ func TestRetainedDatabaseKeepsTheVPCRangeWhenDetached(t *testing.T) {
 	if len(rules) != 1 || rules[0].Type != "ip_addr" || rules[0].Value != vpc.IPRange {
 		t.Fatalf("detached database holds %v, want only ip_addr:%s", describeRules(rules), vpc.IPRange)
 	}
-	if !strings.Contains(strings.Join(out.Warnings, "\n"), vpc.IPRange) {
+	if !strings.Contains(warningText(out.Warnings), vpc.IPRange) {
 		t.Errorf("no warning naming the kept rule: %q", out.Warnings)
 	}
 }

@@ -32,7 +32,7 @@ func (r *run) ensureReplicasStep(key string) func(ctx context.Context) error {
 				continue
 			}
 			if stuck {
-				r.warn("Replica %s of database %s did not come online during the last apply (state %s); it was replaced.", rk, key, have.State)
+				r.warn("A read replica stuck creating was replaced", "Replica %s of database %s did not come online during the last apply (state %s); it was replaced.", rk, key, have.State)
 			}
 			if err := r.deleteReplica(ctx, key, rk, d.ID, have.Name); err != nil {
 				return err

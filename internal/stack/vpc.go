@@ -44,7 +44,7 @@ func (r *run) ensureVPC(ctx context.Context) error {
 		if !isNotFound(err) {
 			return apiErr(fmt.Sprintf("reading VPC %s", existing), err)
 		}
-		r.warn("The stack's VPC %s no longer exists; a new one is created.", existing)
+		r.warn("The stack's VPC was gone", "The stack's VPC %s no longer exists; a new one is created.", existing)
 	}
 	v, _, err := r.e.API.VPCs.Create(ctx, &godo.VPCCreateRequest{
 		Name:        vpcName(r.spec.Name),
@@ -119,7 +119,7 @@ func (r *run) deleteVPC(ctx context.Context) error {
 		return nil
 	}
 	if len(kept) > 0 {
-		r.warn("VPC %s is kept: databases %v that destroy leaves running still live in it.", id, kept)
+		r.warn("The VPC is kept for databases left running", "VPC %s is kept: databases %v that destroy leaves running still live in it.", id, kept)
 		r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
 		return nil
 	}
@@ -163,7 +163,7 @@ func (r *run) deleteVPC(ctx context.Context) error {
 		return err
 	}
 	if len(running) > 0 {
-		r.warn("VPC %s is kept: %v still run in it (left running by the stack, or not the stack's); delete the VPC once they are gone.", id, running)
+		r.warn("The VPC is kept: something still runs in it", "VPC %s is kept: %v still run in it (left running by the stack, or not the stack's); delete the VPC once they are gone.", id, running)
 	}
 	r.update(func(st *Status) { st.VPCID, st.VPCOwned = "", false })
 	return nil
