@@ -1193,3 +1193,130 @@ func TestExampleDisasterRecoveryBasic(t *testing.T) {
 	w.destroy(dir, "-var", "failover=true")
 	requireEmpty(t, srv)
 }
+
+// ---------------------------------------------------------------------------
+// The data stack goes while app workspaces still attach to it
+// ---------------------------------------------------------------------------
+
+// writeDir writes a root module of its own into the workspace.
+func (w *workspace) writeDir(dir string, files map[string]string) {
+	w.t.Helper()
+	if err := os.MkdirAll(filepath.Join(w.root, dir), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(w.root, dir, name), []byte(body), 0o644); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+const attachProvider = `terraform {
+  required_providers {
+    attach = {
+      source = "attach-labs/attach"
+    }
+  }
+}
+
+provider "attach" {}
+`
+
+// createOwnCluster creates an app team's cluster on a VPC of its own (the
+// data stack's VPC can then go first), outside Terraform, and returns the
+// cluster and VPC ids.
+func createOwnCluster(t *testing.T, srv *emulator.Server, name string) (string, string) {
+	t.Helper()
+	c := godoClient(t, srv)
+	vpc, _, err := c.VPCs.Create(t.Context(), &godo.VPCCreateRequest{Name: name + "-vpc", RegionSlug: "tor1"})
+	if err != nil {
+		t.Fatalf("creating the app VPC: %v", err)
+	}
+	cluster, _, err := c.Kubernetes.Create(t.Context(), &godo.KubernetesClusterCreateRequest{
+		Name: name, RegionSlug: "tor1", VersionSlug: "latest", VPCUUID: vpc.ID,
+		NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "app", Size: "s-2vcpu-4gb", Count: 2}},
+	})
+	if err != nil {
+		t.Fatalf("creating the app cluster: %v", err)
+	}
+	return cluster.ID, vpc.ID
+}
+
+// TestDestroyDataStackWithAttachments: the data workspace destroys its stack
+// while an app workspace still attaches to both databases. The destroy plan
+// warns, naming the databases and the app's cluster; after the destroy, the
+// app workspace still plans (its attachments planned for re-creation, no
+// error) and destroys cleanly.
+func TestDestroyDataStackWithAttachments(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	data := applyDataStack(t, w, "gone-data")
+	appCluster, appVPC := createOwnCluster(t, srv, "app-orphan")
+
+	const app = "app-orphan"
+	w.writeDir(app, map[string]string{"main.tf": attachProvider + fmt.Sprintf(`
+resource "attach_database_attachment" "vectors" {
+  database_id = %q
+  cluster_id  = %q
+  user        = "orphan"
+  db          = "orphan"
+  pool = {
+    name = "orphan"
+    size = 5
+  }
+}
+
+resource "attach_database_attachment" "cache" {
+  database_id = %q
+  cluster_id  = %q
+}
+`, get(data, "databases", "vectors", "id"), appCluster, get(data, "databases", "cache", "id"), appCluster)})
+	w.init(app)
+	w.applyAndReplan(app)
+
+	plan := normalize(w.must(dataStackDir, "plan", "-destroy", "-input=false", "-no-color", "-var", "name=gone-data"))
+	for _, want := range []string{
+		"Warning: Destroying stack gone-data deletes databases other clusters still attach to",
+		fmt.Sprintf("database cache (%s): cluster app-orphan (%s)", get(data, "databases", "cache", "id"), appCluster),
+		fmt.Sprintf("database vectors (%s): cluster app-orphan (%s)", get(data, "databases", "vectors", "id"), appCluster),
+		"retain_on_destroy = true",
+	} {
+		if !strings.Contains(plan, normalize(want)) {
+			t.Errorf("the destroy plan does not say %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, data["cluster_id"].(string)+")") {
+		t.Errorf("the warning names the stack's own cluster as an attachment:\n%s", plan)
+	}
+	w.destroy(dataStackDir, "-var", "name=gone-data")
+
+	// The app workspace, its databases gone: plan works (exit 2: the
+	// attachments are planned again), destroy works.
+	out, code := w.run(app, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+	if code != 2 || strings.Contains(out, "Error") {
+		t.Fatalf("the app workspace's plan after the data stack went: exit %d, want 2 (attachments planned again) and no error:\n%s", code, out)
+	}
+	out = w.must(app, "destroy", "-auto-approve", "-input=false", "-no-color")
+	if strings.Contains(out, "Error") {
+		t.Fatalf("the app workspace's destroy after the data stack went:\n%s", out)
+	}
+	if state := w.must(app, "state", "list"); strings.TrimSpace(state) != "" {
+		t.Errorf("the app workspace's state still holds %s", state)
+	}
+
+	deleteCluster(t, srv, appCluster)
+	c := godoClient(t, srv)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := c.VPCs.Delete(t.Context(), appVPC)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deleting the app VPC: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	requireEmpty(t, srv)
+}
