@@ -151,6 +151,7 @@ type workspace struct {
 	t    *testing.T
 	root string // the copy of modules/
 	env  []string
+	tf   string // Terraform binary; empty: the harness's (tfBin)
 }
 
 func newWorkspace(t *testing.T, srv *emulator.Server) *workspace {
@@ -215,7 +216,11 @@ func (w *workspace) run(dir string, args ...string) (string, int) {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(w.t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tfBin, args...)
+	bin := tfBin
+	if w.tf != "" {
+		bin = w.tf
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = filepath.Join(w.root, dir)
 	cmd.Env = w.env
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -1318,5 +1323,95 @@ resource "attach_database_attachment" "cache" {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	requireEmpty(t, srv)
+}
+
+// ---------------------------------------------------------------------------
+// Import with an import block and -generate-config-out
+// ---------------------------------------------------------------------------
+
+// genConfigMinVersion is the first Terraform whose config generation works
+// with nested attributes holding computed ones: before it, filtering the
+// schema for generation edited the provider's schema itself
+// (hashicorp/terraform#35478, fixed in 1.9.3 by #35484), which makes 1.5.7
+// crash on attach_inference_stack's databases map.
+var genConfigMinVersion = [3]int{1, 9, 3}
+
+// genConfigTerraform is a Terraform that generates configuration correctly:
+// TF_ACC_TERRAFORM_GENCONFIG_PATH, else the harness's own if new enough,
+// else `terraform` on PATH if new enough.
+func genConfigTerraform(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("TF_ACC_TERRAFORM_GENCONFIG_PATH"), tfBin}
+	if p, err := exec.LookPath("terraform"); err == nil {
+		candidates = append(candidates, p)
+	}
+	versionRE := regexp.MustCompile(`Terraform v(\d+)\.(\d+)\.(\d+)`)
+	var seen []string
+	for _, bin := range candidates {
+		if bin == "" {
+			continue
+		}
+		out, err := exec.Command(bin, "version").Output()
+		m := versionRE.FindStringSubmatch(string(out))
+		if err != nil || m == nil {
+			continue
+		}
+		var v [3]int
+		for i := range v {
+			v[i], _ = strconv.Atoi(m[i+1])
+		}
+		seen = append(seen, bin+" "+m[0])
+		if slices.Compare(v[:], genConfigMinVersion[:]) >= 0 {
+			return bin
+		}
+	}
+	t.Skipf("config generation needs Terraform >= %d.%d.%d (hashicorp/terraform#35478); found %v: set TF_ACC_TERRAFORM_GENCONFIG_PATH",
+		genConfigMinVersion[0], genConfigMinVersion[1], genConfigMinVersion[2], seen)
+	return ""
+}
+
+// TestImportGenerateConfig: a stack made by the module is imported into a
+// fresh workspace with an import block and `terraform plan
+// -generate-config-out`; the configuration Terraform writes validates, and
+// with it the plan imports the stack and changes nothing.
+func TestImportGenerateConfig(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	const dir = "imported"
+	gen := &workspace{t: t, root: w.root, env: w.env, tf: genConfigTerraform(t)}
+	applyDataStack(t, w, "gen-data")
+	t.Logf("generating configuration with %s", gen.tf)
+	w.writeDir(dir, map[string]string{"main.tf": attachProvider + `
+import {
+  to = attach_inference_stack.this
+  id = "gen-data"
+}
+`})
+	gen.init(dir)
+	out, code := gen.run(dir, "plan", "-generate-config-out=generated.tf", "-input=false", "-no-color")
+	b, _ := os.ReadFile(filepath.Join(w.root, dir, "generated.tf"))
+	generated := string(b)
+	if code != 0 || generated == "" {
+		t.Fatalf("plan -generate-config-out exited %d:\n%s\n\ngenerated.tf:\n%s", code, out, generated)
+	}
+	if out, code := gen.run(dir, "validate", "-no-color"); code != 0 {
+		t.Fatalf("the generated configuration does not validate (exit %d):\n%s\n\ngenerated.tf:\n%s", code, out, generated)
+	}
+	out, code = gen.run(dir, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+	if code == 1 {
+		t.Fatalf("plan with the generated configuration failed:\n%s\n\ngenerated.tf:\n%s", out, generated)
+	}
+	if !strings.Contains(out, "1 to import, 0 to add, 0 to change, 0 to destroy") {
+		t.Fatalf("plan with the generated configuration should import the stack and change nothing:\n%s\n\ngenerated.tf:\n%s", out, generated)
+	}
+	gen.must(dir, "apply", "-auto-approve", "-input=false", "-no-color")
+	if out, code := gen.run(dir, "plan", "-detailed-exitcode", "-input=false", "-no-color"); code != 0 {
+		t.Fatalf("plan after importing is not empty (exit %d):\n%s", code, out)
+	}
+
+	// The data workspace (protection off) destroys the stack.
+	w.destroy(dataStackDir, "-var", "name=gen-data")
 	requireEmpty(t, srv)
 }
