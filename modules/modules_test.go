@@ -473,14 +473,52 @@ func dbs(body string) map[string]string { return map[string]string{"databases": 
 
 // offending is, for the blocks whose message names the input it refuses,
 // that name as the rows' plans must print it (module and block).
+// Every inference-stack row has one: its messages name the key and value.
 var offending = map[string]string{
-	"inference-stack var.databases[6]":    `databases["cache"] (valkey)`,
-	"inference-stack var.databases[13]":   `databases["vectors"].trusted_sources value fd00:ab::/64.`,
-	"inference-stack var.databases[14]":   `databases["vectors"].app_databases["ab"] (2 characters)`,
-	"inference-stack var.databases[15]":   `databases["vectors"] has 100`,
-	"database-attachment precondition[0]": `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
-	"database-attachment precondition[1]": `databases["vectors"] is named after its db (or app_name), "ab"`,
-	"disaster-recovery var.app_access[0]": `app_access["vectors"].user "ab" (2 characters)`,
+	"inference-stack var.name[0]":                        `not "Bad_Name"`,
+	"inference-stack var.region[0]":                      `not "toronto"`,
+	"inference-stack var.tags[0]":                        `"has space"`,
+	"inference-stack var.vpc_ip_range[0]":                `not "8.8.0.0/16"`,
+	"inference-stack var.timeouts[0]":                    `timeouts.create = "forever"`,
+	"inference-stack var.kubernetes_version[0]":          `not "latest-ish"`,
+	"inference-stack var.maintenance_window[0]":          `not "someday"`,
+	"inference-stack var.maintenance_window[1]":          `not "25:00"`,
+	"inference-stack var.system_pool[0]":                 `not "gpu-h100x1-80gb"`,
+	"inference-stack var.system_pool[1]":                 `not 1:`,
+	"inference-stack var.gpu_pools[0]":                   `rename gpu_pools["H100"]`,
+	"inference-stack var.gpu_pools[1]":                   `gpu_pools["h100"].size = "s-4vcpu-8gb"`,
+	"inference-stack var.gpu_pools[2]":                   `gpu_pools["h100"] (min_nodes = 3, max_nodes = 2)`,
+	"inference-stack var.gpu_pools[3]":                   `gpu_pools["h100"].taints (empty)`,
+	"inference-stack var.databases[0]":                   `rename databases["Vectors"]`,
+	"inference-stack var.databases[1]":                   `databases["vectors"].engine = "postgres"`,
+	"inference-stack var.databases[2]":                   `databases["vectors"].node_count = 0`,
+	"inference-stack var.databases[3]":                   `databases["vectors"].size = "db-s-1vcpu-1gb"`,
+	"inference-stack var.databases[4]":                   `databases["vectors"] (pg)`,
+	"inference-stack var.databases[5]":                   `databases["cache"].eviction_policy = "lru"`,
+	"inference-stack var.databases[6]":                   `databases["cache"] (valkey)`,
+	"inference-stack var.databases[7]":                   `databases["vectors"].app_databases["my-app"]`,
+	"inference-stack var.databases[8]":                   `databases["vectors"].app_databases["app"].pool_size = 0`,
+	"inference-stack var.databases[9]":                   `databases["cache"] (valkey)`,
+	"inference-stack var.databases[10]":                  `databases["vectors"].trusted_sources type "cidr" (value 10.0.0.0/8)`,
+	"inference-stack var.databases[11]":                  `databases["vectors"].trusted_sources value "bastion"`,
+	"inference-stack var.databases[12]":                  `databases["vectors"].maintenance_window = { day = "sunday", hour = "5am" }`,
+	"inference-stack var.databases[13]":                  `databases["vectors"].trusted_sources value fd00:ab::/64.`,
+	"inference-stack var.databases[14]":                  `databases["vectors"].app_databases["ab"] (2 characters)`,
+	"inference-stack var.databases[15]":                  `databases["vectors"] has 100`,
+	"inference-stack var.databases[16]":                  `databases["vectors"] (engine = "pg", size = null)`,
+	"inference-stack var.databases[17]":                  `databases["shared"] (existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")`,
+	"inference-stack var.databases[18]":                  `databases["shared"].existing_id = "db-123"`,
+	"inference-stack var.databases[19]":                  `databases["cache"].users "reader" (valkey)`,
+	"inference-stack var.databases[20]":                  `databases["vectors"].pools["ab"] (mode transaction, size 5)`,
+	"inference-stack var.databases[21]":                  `databases["docs"] (mysql)`,
+	"inference-stack var.database_maintenance_window[0]": `not "any"`,
+	"inference-stack var.database_maintenance_window[1]": `not "5:00"`,
+	"inference-stack precondition[0]":                    `databases["vectors"].node_count = 1`,
+	"inference-stack precondition[1]":                    `databases["vectors"].trusted_sources value 203.0.113.10`,
+	"inference-stack precondition[2]":                    `gpu_pools["mi300"].size = "gpu-mi300x1-192gb"`,
+	"database-attachment precondition[0]":                `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
+	"database-attachment precondition[1]":                `databases["vectors"] is named after its db (or app_name), "ab"`,
+	"disaster-recovery var.app_access[0]":                `app_access["vectors"].user "ab" (2 characters)`,
 }
 
 // privateSources is n distinct private ip_addr trusted sources, as HCL list
@@ -524,6 +562,12 @@ var inferenceStackRows = []checkRow{
 	{"var.databases[13]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "ip_addr", value = "10.0.0.5" }, { type = "ip_addr", value = "fd00:ab::/64" }] }`), "DigitalOcean refuses IPv6 trusted sources: use IPv4 addresses or CIDR blocks"},
 	{"var.databases[14]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { ab = {} } }`), "DigitalOcean's pool names are 3-60 characters: rename"},
 	{"var.databases[15]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [` + privateSources(100) + `] }`), "each database takes at most 99 distinct trusted_sources"},
+	{"var.databases[16]", dbs(`vectors = { engine = "pg" }`), "Set engine and size on"},
+	{"var.databases[17]", dbs(`shared = { existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", engine = "pg" }`), "A database attached by existing_id is described by DigitalOcean"},
+	{"var.databases[18]", dbs(`shared = { existing_id = "db-123" }`), "databases[*].existing_id must be a database cluster id"},
+	{"var.databases[19]", dbs(`cache = { engine = "valkey", size = "db-s-1vcpu-2gb", users = ["reader"] }`), "valkey has only its default user"},
+	{"var.databases[20]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", pools = { ab = { size = 5 } } }`), "databases[*].pools need a name of 3-60 letters"},
+	{"var.databases[21]", dbs(`docs = { engine = "mysql", size = "db-s-2vcpu-4gb", pools = { reader = { size = 5 } } }`), "databases[*].pools are PgBouncer pools, offered for pg only"},
 	{"var.database_maintenance_window[0]", map[string]string{"database_maintenance_window": `{ day = "any" }`}, "database_maintenance_window.day must be a lowercase weekday"},
 	{"var.database_maintenance_window[1]", map[string]string{"database_maintenance_window": `{ hour = "5:00" }`}, "database_maintenance_window.hour must be HH:MM"},
 	// Preconditions: unsafe choices refused unless their named opt-out is set.
@@ -592,6 +636,9 @@ func runChecks(t *testing.T, w *workspace, module string, base map[string]string
 			t.Errorf("row %s: duplicate row", r.block)
 		}
 		covered[r.block] = true
+		if module == "inference-stack" && offending[module+" "+r.block] == "" {
+			t.Errorf("row %s: the message must name the offending key and value: add it to offending", r.block)
+		}
 		if !strings.Contains(msg, r.want) {
 			t.Errorf("row %s: %q is not part of the block's error_message %s", r.block, r.want, msg)
 		}
@@ -780,6 +827,31 @@ func TestInferenceStackDefaults(t *testing.T) {
 		}
 	})
 
+	t.Run("per-database", func(t *testing.T) {
+		v := planned("-var", `databases={
+		  vectors = {
+		    engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false
+		    app_databases = { rag = {} }
+		    users = ["analyst"]
+		    pools = { reports = { size = 5, db = "rag", user = "analyst" } }
+		  }
+		  cache  = { engine = "valkey", size = "db-s-1vcpu-2gb" }
+		  shared = { existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", users = ["search"] }
+		}`)
+		expect(t, "vectors.deletion_protection", get(v, "databases", "vectors", "deletion_protection"), false)
+		expect(t, "cache.deletion_protection", get(v, "databases", "cache", "deletion_protection"), true)
+		expect(t, "vectors.users", get(v, "databases", "vectors", "users"), []any{"analyst", "rag"})
+		expect(t, "vectors.pools.rag.user", get(v, "databases", "vectors", "pools", "rag", "user"), "rag")
+		reports := get(v, "databases", "vectors", "pools", "reports").(map[string]any)
+		for k, want := range map[string]any{"mode": "transaction", "size": 5.0, "db": "rag", "user": "analyst"} {
+			expect(t, "vectors.pools.reports."+k, reports[k], want)
+		}
+		shared := get(v, "databases", "shared").(map[string]any)
+		expect(t, "shared.existing_id", shared["existing_id"], "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")
+		expect(t, "shared.users", shared["users"], []any{"search"})
+		expect(t, "shared.maintenance_window", shared["maintenance_window"], nil)
+	})
+
 	t.Run("opt-outs", func(t *testing.T) {
 		v := planned(
 			"-var", "disable_ha_control_plane=true", "-var", "disable_surge_upgrade=true", "-var", "disable_auto_upgrade=true",
@@ -827,6 +899,18 @@ func TestExampleInferenceStackBasic(t *testing.T) {
 		if s, _ := env[k].(string); s == "" {
 			t.Errorf("connection_env[%s] is empty; keys: %v", k, sortedKeys(env))
 		}
+	}
+	// The URL a workload reads connects as the app's user to the app's db;
+	// the admin's is there only under its explicit name.
+	appURL, _ := url.Parse(fmt.Sprint(env["VECTORS_DATABASE_URL"]))
+	if appURL == nil || appURL.User.Username() != "app" || appURL.Path != "/app" {
+		t.Errorf("VECTORS_DATABASE_URL does not connect as user app to db app (keys %v)", sortedKeys(env))
+	} else if pw, _ := appURL.User.Password(); pw != env["VECTORS_APP_PASSWORD"] {
+		t.Errorf("VECTORS_DATABASE_URL does not carry the app user's password")
+	}
+	expect(t, "VECTORS_USER", env["VECTORS_USER"], "app")
+	if admin, _ := url.Parse(fmt.Sprint(env["VECTORS_ADMIN_DATABASE_URL"])); admin == nil || admin.User.Username() != "doadmin" {
+		t.Errorf("VECTORS_ADMIN_DATABASE_URL is not the admin's: keys %v", sortedKeys(env))
 	}
 	if kc, _ := out["kubeconfig"].(string); !strings.Contains(kc, "clusters:") {
 		t.Errorf("kubeconfig output does not look like a kubeconfig")
@@ -1413,5 +1497,46 @@ import {
 
 	// The data workspace (protection off) destroys the stack.
 	w.destroy(dataStackDir, "-var", "name=gen-data")
+	requireEmpty(t, srv)
+}
+
+// TestInferenceStackPerDatabaseProtection: deletion protection is chosen per
+// database. An unprotected database goes when removed from databases; a
+// protected one is refused with a message whose fix is the module's own
+// input (databases["<key>"].deletion_protection = false), and setting it
+// lets the stack go.
+func TestInferenceStackPerDatabaseProtection(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	const module = "inference-stack"
+	w.init(module)
+	both := `databases={
+	  vectors = { engine = "pg", size = "db-s-2vcpu-4gb" }
+	  scratch = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false }
+	}`
+	base := []string{"-var", "name=prot", "-var", "region=tor1"}
+	with := func(vars ...string) []string { return append(slices.Clone(base), vars...) }
+	w.applyAndReplan(module, with("-var", both)...)
+
+	// The unprotected one may go.
+	w.must(module, append([]string{"plan", "-input=false", "-no-color"}, with("-var", `databases={ vectors = { engine = "pg", size = "db-s-2vcpu-4gb" } }`)...)...)
+	// The protected one may not; the fix named is the module's own input.
+	out, code := w.run(module, append([]string{"plan", "-input=false", "-no-color"}, with("-var", `databases={ scratch = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false } }`)...)...)
+	if code == 0 || !strings.Contains(normalize(out), "has deletion_protection = true") || !strings.Contains(normalize(out), "Set deletion_protection = false") {
+		t.Fatalf("removing the protected database must be refused naming deletion_protection (exit %d):\n%s", code, out)
+	}
+	out, code = w.run(module, append([]string{"plan", "-destroy", "-input=false", "-no-color"}, with("-var", both)...)...)
+	if code == 0 || !strings.Contains(normalize(out), `protected database "vectors"`) || strings.Contains(normalize(out), `protected database "scratch"`) {
+		t.Fatalf("destroy must be refused for vectors only (exit %d):\n%s", code, out)
+	}
+
+	// Following the message: the database's own deletion_protection.
+	unprotected := `databases={
+	  vectors = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false }
+	  scratch = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false }
+	}`
+	w.applyAndReplan(module, with("-var", unprotected)...)
+	w.destroy(module, with("-var", unprotected)...)
 	requireEmpty(t, srv)
 }
