@@ -94,7 +94,10 @@ func (r *databaseAttachmentResource) Schema(_ context.Context, _ resource.Schema
 		MarkdownDescription: "Attaches an existing database cluster to an existing DOKS cluster: merges one `k8s` trusted " +
 			"source into the database firewall (every other rule, from other attachments, stacks, people or tools, is " +
 			"preserved, also under concurrent applies from several workspaces), and optionally creates the app's user, " +
-			"db and PgBouncer pool. Destroy removes exactly what it added.",
+			"db and PgBouncer pool. Destroy removes exactly what it added. Import takes `<database_id>:<cluster_id>`; " +
+			"the user, db and pool then added to the configuration are adopted in place (no replacement, the firewall " +
+			"rule untouched) and removed on destroy. When the database is gone (its data workspace destroyed it), the " +
+			"attachment is dropped from state without an error, so the app workspace still plans and destroys.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "`<database_id>:<cluster_id>`.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
@@ -103,12 +106,12 @@ func (r *databaseAttachmentResource) Schema(_ context.Context, _ resource.Schema
 			"cluster_id": schema.StringAttribute{Required: true, PlanModifiers: replace,
 				MarkdownDescription: "The DOKS cluster to trust."},
 			"db": schema.StringAttribute{Optional: true, PlanModifiers: replaceIfSet,
-				MarkdownDescription: "A logical database for the app (pg, mysql, mongodb), created unless it exists. Destroy drops it only if this attachment created it."},
+				MarkdownDescription: "A logical database for the app (pg, mysql, mongodb), created unless it exists. Destroy drops it only if this attachment created it (or adopted it after an import). Adding it later changes the attachment in place; renaming or removing it replaces the attachment."},
 			"user": schema.StringAttribute{Optional: true, PlanModifiers: replaceIfSet,
-				MarkdownDescription: "A user for the app, created (its password is in `password`) and deleted on destroy. Not on valkey, which has only its default user."},
+				MarkdownDescription: "A user for the app, created unless it exists (its password is in `password`) and deleted on destroy if this attachment created it (or adopted it after an import). Adding it later changes the attachment in place; renaming or removing it replaces the attachment. Not on valkey, which has only its default user."},
 			"pool": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "A PgBouncer pool for the app (pg only), connecting to `db` (or `defaultdb`) as `user` (or `doadmin`).",
+				MarkdownDescription: "A PgBouncer pool for the app (pg only), connecting to `db` (or `defaultdb`) as `user` (or `doadmin`). Adding it later adopts an existing pool of that name (updating its mode and size) or creates one, in place; renaming or removing it replaces the attachment.",
 				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(poolRenamed, "A new pool name, or removing the pool, replaces the attachment; adding one does not.", "A new pool name, or removing the pool, replaces the attachment; adding one does not.")},
 				Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, MarkdownDescription: "Pool name: 3-60 letters, digits, underscores and dashes.",
