@@ -303,9 +303,9 @@ func databasesSchema() schema.MapNestedAttribute {
 			},
 			"storage_size_mib": schema.Int64Attribute{
 				Optional: true, Computed: true,
-				MarkdownDescription: "Disk size in MiB, for engines with configurable storage. Unset or `0`: the size's default (`0` is what the provider reads back where storage is not configurable, e.g. valkey, so configuration generated on import validates). Grown in place.",
+				MarkdownDescription: "Disk size in MiB, for engines with configurable storage. Unset: the size's default. At least 1, or `0` on valkey (what the provider reads back where storage is not configurable, so configuration generated on import validates). Grown in place.",
 				PlanModifiers:       stableInt64,
-				Validators:          []validator.Int64{int64validator.AtLeast(0)},
+				Validators:          []validator.Int64{storageSizeValidator{}},
 			},
 			"maintenance_window": schema.SingleNestedAttribute{
 				Optional:            true,
