@@ -20,7 +20,9 @@ func (storageSizeValidator) Description(context.Context) string {
 	return "must be at least 1 (0 only on valkey, whose storage is not configurable)"
 }
 
-func (v storageSizeValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v storageSizeValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (storageSizeValidator) ValidateInt64(ctx context.Context, req validator.Int64Request, resp *validator.Int64Response) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
