@@ -151,6 +151,7 @@ type workspace struct {
 	t    *testing.T
 	root string // the copy of modules/
 	env  []string
+	tf   string // Terraform binary; empty: the harness's (tfBin)
 }
 
 func newWorkspace(t *testing.T, srv *emulator.Server) *workspace {
@@ -215,7 +216,11 @@ func (w *workspace) run(dir string, args ...string) (string, int) {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(w.t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tfBin, args...)
+	bin := tfBin
+	if w.tf != "" {
+		bin = w.tf
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = filepath.Join(w.root, dir)
 	cmd.Env = w.env
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -468,14 +473,52 @@ func dbs(body string) map[string]string { return map[string]string{"databases": 
 
 // offending is, for the blocks whose message names the input it refuses,
 // that name as the rows' plans must print it (module and block).
+// Every inference-stack row has one: its messages name the key and value.
 var offending = map[string]string{
-	"inference-stack var.databases[6]":    `databases["cache"] (valkey)`,
-	"inference-stack var.databases[13]":   `databases["vectors"].trusted_sources value fd00:ab::/64.`,
-	"inference-stack var.databases[14]":   `databases["vectors"].app_databases["ab"] (2 characters)`,
-	"inference-stack var.databases[15]":   `databases["vectors"] has 100`,
-	"database-attachment precondition[0]": `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
-	"database-attachment precondition[1]": `databases["vectors"] is named after its db (or app_name), "ab"`,
-	"disaster-recovery var.app_access[0]": `app_access["vectors"].user "ab" (2 characters)`,
+	"inference-stack var.name[0]":                        `not "Bad_Name"`,
+	"inference-stack var.region[0]":                      `not "toronto"`,
+	"inference-stack var.tags[0]":                        `"has space"`,
+	"inference-stack var.vpc_ip_range[0]":                `not "8.8.0.0/16"`,
+	"inference-stack var.timeouts[0]":                    `timeouts.create = "forever"`,
+	"inference-stack var.kubernetes_version[0]":          `not "latest-ish"`,
+	"inference-stack var.maintenance_window[0]":          `not "someday"`,
+	"inference-stack var.maintenance_window[1]":          `not "25:00"`,
+	"inference-stack var.system_pool[0]":                 `not "gpu-h100x1-80gb"`,
+	"inference-stack var.system_pool[1]":                 `not 1:`,
+	"inference-stack var.gpu_pools[0]":                   `rename gpu_pools["H100"]`,
+	"inference-stack var.gpu_pools[1]":                   `gpu_pools["h100"].size = "s-4vcpu-8gb"`,
+	"inference-stack var.gpu_pools[2]":                   `gpu_pools["h100"] (min_nodes = 3, max_nodes = 2)`,
+	"inference-stack var.gpu_pools[3]":                   `gpu_pools["h100"].taints (empty)`,
+	"inference-stack var.databases[0]":                   `rename databases["Vectors"]`,
+	"inference-stack var.databases[1]":                   `databases["vectors"].engine = "postgres"`,
+	"inference-stack var.databases[2]":                   `databases["vectors"].node_count = 0`,
+	"inference-stack var.databases[3]":                   `databases["vectors"].size = "db-s-1vcpu-1gb"`,
+	"inference-stack var.databases[4]":                   `databases["vectors"] (pg)`,
+	"inference-stack var.databases[5]":                   `databases["cache"].eviction_policy = "lru"`,
+	"inference-stack var.databases[6]":                   `databases["cache"] (valkey)`,
+	"inference-stack var.databases[7]":                   `databases["vectors"].app_databases["my-app"]`,
+	"inference-stack var.databases[8]":                   `databases["vectors"].app_databases["app"].pool_size = 0`,
+	"inference-stack var.databases[9]":                   `databases["cache"] (valkey)`,
+	"inference-stack var.databases[10]":                  `databases["vectors"].trusted_sources type "cidr" (value 10.0.0.0/8)`,
+	"inference-stack var.databases[11]":                  `databases["vectors"].trusted_sources value "bastion"`,
+	"inference-stack var.databases[12]":                  `databases["vectors"].maintenance_window = { day = "sunday", hour = "5am" }`,
+	"inference-stack var.databases[13]":                  `databases["vectors"].trusted_sources value fd00:ab::/64.`,
+	"inference-stack var.databases[14]":                  `databases["vectors"].app_databases["ab"] (2 characters)`,
+	"inference-stack var.databases[15]":                  `databases["vectors"] has 100`,
+	"inference-stack var.databases[16]":                  `databases["vectors"] (engine = "pg", size = null)`,
+	"inference-stack var.databases[17]":                  `databases["shared"] (existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")`,
+	"inference-stack var.databases[18]":                  `databases["shared"].existing_id = "db-123"`,
+	"inference-stack var.databases[19]":                  `databases["cache"].users "reader" (valkey)`,
+	"inference-stack var.databases[20]":                  `databases["vectors"].pools["ab"] (mode transaction, size 5)`,
+	"inference-stack var.databases[21]":                  `databases["docs"] (mysql)`,
+	"inference-stack var.database_maintenance_window[0]": `not "any"`,
+	"inference-stack var.database_maintenance_window[1]": `not "5:00"`,
+	"inference-stack precondition[0]":                    `databases["vectors"].node_count = 1`,
+	"inference-stack precondition[1]":                    `databases["vectors"].trusted_sources value 203.0.113.10`,
+	"inference-stack precondition[2]":                    `gpu_pools["mi300"].size = "gpu-mi300x1-192gb"`,
+	"database-attachment precondition[0]":                `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
+	"database-attachment precondition[1]":                `databases["vectors"] is named after its db (or app_name), "ab"`,
+	"disaster-recovery var.app_access[0]":                `app_access["vectors"].user "ab" (2 characters)`,
 }
 
 // privateSources is n distinct private ip_addr trusted sources, as HCL list
@@ -519,6 +562,12 @@ var inferenceStackRows = []checkRow{
 	{"var.databases[13]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "ip_addr", value = "10.0.0.5" }, { type = "ip_addr", value = "fd00:ab::/64" }] }`), "DigitalOcean refuses IPv6 trusted sources: use IPv4 addresses or CIDR blocks"},
 	{"var.databases[14]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { ab = {} } }`), "DigitalOcean's pool names are 3-60 characters: rename"},
 	{"var.databases[15]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [` + privateSources(100) + `] }`), "each database takes at most 99 distinct trusted_sources"},
+	{"var.databases[16]", dbs(`vectors = { engine = "pg" }`), "Set engine and size on"},
+	{"var.databases[17]", dbs(`shared = { existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", engine = "pg" }`), "A database attached by existing_id is described by DigitalOcean"},
+	{"var.databases[18]", dbs(`shared = { existing_id = "db-123" }`), "databases[*].existing_id must be a database cluster id"},
+	{"var.databases[19]", dbs(`cache = { engine = "valkey", size = "db-s-1vcpu-2gb", users = ["reader"] }`), "valkey has only its default user"},
+	{"var.databases[20]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", pools = { ab = { size = 5 } } }`), "databases[*].pools need a name of 3-60 letters"},
+	{"var.databases[21]", dbs(`docs = { engine = "mysql", size = "db-s-2vcpu-4gb", pools = { reader = { size = 5 } } }`), "databases[*].pools are PgBouncer pools, offered for pg only"},
 	{"var.database_maintenance_window[0]", map[string]string{"database_maintenance_window": `{ day = "any" }`}, "database_maintenance_window.day must be a lowercase weekday"},
 	{"var.database_maintenance_window[1]", map[string]string{"database_maintenance_window": `{ hour = "5:00" }`}, "database_maintenance_window.hour must be HH:MM"},
 	// Preconditions: unsafe choices refused unless their named opt-out is set.
@@ -587,6 +636,9 @@ func runChecks(t *testing.T, w *workspace, module string, base map[string]string
 			t.Errorf("row %s: duplicate row", r.block)
 		}
 		covered[r.block] = true
+		if module == "inference-stack" && offending[module+" "+r.block] == "" {
+			t.Errorf("row %s: the message must name the offending key and value: add it to offending", r.block)
+		}
 		if !strings.Contains(msg, r.want) {
 			t.Errorf("row %s: %q is not part of the block's error_message %s", r.block, r.want, msg)
 		}
@@ -775,6 +827,31 @@ func TestInferenceStackDefaults(t *testing.T) {
 		}
 	})
 
+	t.Run("per-database", func(t *testing.T) {
+		v := planned("-var", `databases={
+		  vectors = {
+		    engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false
+		    app_databases = { rag = {} }
+		    users = ["analyst"]
+		    pools = { reports = { size = 5, db = "rag", user = "analyst" } }
+		  }
+		  cache  = { engine = "valkey", size = "db-s-1vcpu-2gb" }
+		  shared = { existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", users = ["search"] }
+		}`)
+		expect(t, "vectors.deletion_protection", get(v, "databases", "vectors", "deletion_protection"), false)
+		expect(t, "cache.deletion_protection", get(v, "databases", "cache", "deletion_protection"), true)
+		expect(t, "vectors.users", get(v, "databases", "vectors", "users"), []any{"analyst", "rag"})
+		expect(t, "vectors.pools.rag.user", get(v, "databases", "vectors", "pools", "rag", "user"), "rag")
+		reports := get(v, "databases", "vectors", "pools", "reports").(map[string]any)
+		for k, want := range map[string]any{"mode": "transaction", "size": 5.0, "db": "rag", "user": "analyst"} {
+			expect(t, "vectors.pools.reports."+k, reports[k], want)
+		}
+		shared := get(v, "databases", "shared").(map[string]any)
+		expect(t, "shared.existing_id", shared["existing_id"], "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")
+		expect(t, "shared.users", shared["users"], []any{"search"})
+		expect(t, "shared.maintenance_window", shared["maintenance_window"], nil)
+	})
+
 	t.Run("opt-outs", func(t *testing.T) {
 		v := planned(
 			"-var", "disable_ha_control_plane=true", "-var", "disable_surge_upgrade=true", "-var", "disable_auto_upgrade=true",
@@ -822,6 +899,18 @@ func TestExampleInferenceStackBasic(t *testing.T) {
 		if s, _ := env[k].(string); s == "" {
 			t.Errorf("connection_env[%s] is empty; keys: %v", k, sortedKeys(env))
 		}
+	}
+	// The URL a workload reads connects as the app's user to the app's db;
+	// the admin's is there only under its explicit name.
+	appURL, _ := url.Parse(fmt.Sprint(env["VECTORS_DATABASE_URL"]))
+	if appURL == nil || appURL.User.Username() != "app" || appURL.Path != "/app" {
+		t.Errorf("VECTORS_DATABASE_URL does not connect as user app to db app (keys %v)", sortedKeys(env))
+	} else if pw, _ := appURL.User.Password(); pw != env["VECTORS_APP_PASSWORD"] {
+		t.Errorf("VECTORS_DATABASE_URL does not carry the app user's password")
+	}
+	expect(t, "VECTORS_USER", env["VECTORS_USER"], "app")
+	if admin, _ := url.Parse(fmt.Sprint(env["VECTORS_ADMIN_DATABASE_URL"])); admin == nil || admin.User.Username() != "doadmin" {
+		t.Errorf("VECTORS_ADMIN_DATABASE_URL is not the admin's: keys %v", sortedKeys(env))
 	}
 	if kc, _ := out["kubeconfig"].(string); !strings.Contains(kc, "clusters:") {
 		t.Errorf("kubeconfig output does not look like a kubeconfig")
@@ -1191,5 +1280,263 @@ func TestExampleDisasterRecoveryBasic(t *testing.T) {
 		t.Errorf("the promoted database does not trust the standby cluster: %v", rules)
 	}
 	w.destroy(dir, "-var", "failover=true")
+	requireEmpty(t, srv)
+}
+
+// ---------------------------------------------------------------------------
+// The data stack goes while app workspaces still attach to it
+// ---------------------------------------------------------------------------
+
+// writeDir writes a root module of its own into the workspace.
+func (w *workspace) writeDir(dir string, files map[string]string) {
+	w.t.Helper()
+	if err := os.MkdirAll(filepath.Join(w.root, dir), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(w.root, dir, name), []byte(body), 0o644); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+const attachProvider = `terraform {
+  required_providers {
+    attach = {
+      source = "attach-labs/attach"
+    }
+  }
+}
+
+provider "attach" {}
+`
+
+// createOwnCluster creates an app team's cluster on a VPC of its own (the
+// data stack's VPC can then go first), outside Terraform, and returns the
+// cluster and VPC ids.
+func createOwnCluster(t *testing.T, srv *emulator.Server, name string) (string, string) {
+	t.Helper()
+	c := godoClient(t, srv)
+	vpc, _, err := c.VPCs.Create(t.Context(), &godo.VPCCreateRequest{Name: name + "-vpc", RegionSlug: "tor1"})
+	if err != nil {
+		t.Fatalf("creating the app VPC: %v", err)
+	}
+	cluster, _, err := c.Kubernetes.Create(t.Context(), &godo.KubernetesClusterCreateRequest{
+		Name: name, RegionSlug: "tor1", VersionSlug: "latest", VPCUUID: vpc.ID,
+		NodePools: []*godo.KubernetesNodePoolCreateRequest{{Name: "app", Size: "s-2vcpu-4gb", Count: 2}},
+	})
+	if err != nil {
+		t.Fatalf("creating the app cluster: %v", err)
+	}
+	return cluster.ID, vpc.ID
+}
+
+// TestDestroyDataStackWithAttachments: the data workspace destroys its stack
+// while an app workspace still attaches to both databases. The destroy plan
+// warns, naming the databases and the app's cluster; after the destroy, the
+// app workspace still plans (its attachments planned for re-creation, no
+// error) and destroys cleanly.
+func TestDestroyDataStackWithAttachments(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	data := applyDataStack(t, w, "gone-data")
+	appCluster, appVPC := createOwnCluster(t, srv, "app-orphan")
+
+	const app = "app-orphan"
+	w.writeDir(app, map[string]string{"main.tf": attachProvider + fmt.Sprintf(`
+resource "attach_database_attachment" "vectors" {
+  database_id = %q
+  cluster_id  = %q
+  user        = "orphan"
+  db          = "orphan"
+  pool = {
+    name = "orphan"
+    size = 5
+  }
+}
+
+resource "attach_database_attachment" "cache" {
+  database_id = %q
+  cluster_id  = %q
+}
+`, get(data, "databases", "vectors", "id"), appCluster, get(data, "databases", "cache", "id"), appCluster)})
+	w.init(app)
+	w.applyAndReplan(app)
+
+	plan := normalize(w.must(dataStackDir, "plan", "-destroy", "-input=false", "-no-color", "-var", "name=gone-data"))
+	for _, want := range []string{
+		"Warning: Destroying stack gone-data deletes databases other clusters still attach to",
+		fmt.Sprintf("database cache (%s): cluster app-orphan (%s)", get(data, "databases", "cache", "id"), appCluster),
+		fmt.Sprintf("database vectors (%s): cluster app-orphan (%s)", get(data, "databases", "vectors", "id"), appCluster),
+		"retain_on_destroy = true",
+	} {
+		if !strings.Contains(plan, normalize(want)) {
+			t.Errorf("the destroy plan does not say %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, data["cluster_id"].(string)+")") {
+		t.Errorf("the warning names the stack's own cluster as an attachment:\n%s", plan)
+	}
+	w.destroy(dataStackDir, "-var", "name=gone-data")
+
+	// The app workspace, its databases gone: plan works (exit 2: the
+	// attachments are planned again), destroy works.
+	out, code := w.run(app, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+	if code != 2 || strings.Contains(out, "Error") {
+		t.Fatalf("the app workspace's plan after the data stack went: exit %d, want 2 (attachments planned again) and no error:\n%s", code, out)
+	}
+	out = w.must(app, "destroy", "-auto-approve", "-input=false", "-no-color")
+	if strings.Contains(out, "Error") {
+		t.Fatalf("the app workspace's destroy after the data stack went:\n%s", out)
+	}
+	if state := w.must(app, "state", "list"); strings.TrimSpace(state) != "" {
+		t.Errorf("the app workspace's state still holds %s", state)
+	}
+
+	deleteCluster(t, srv, appCluster)
+	c := godoClient(t, srv)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := c.VPCs.Delete(t.Context(), appVPC)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deleting the app VPC: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	requireEmpty(t, srv)
+}
+
+// ---------------------------------------------------------------------------
+// Import with an import block and -generate-config-out
+// ---------------------------------------------------------------------------
+
+// genConfigMinVersion is the first Terraform whose config generation works
+// with nested attributes holding computed ones: before it, filtering the
+// schema for generation edited the provider's schema itself
+// (hashicorp/terraform#35478, fixed in 1.9.3 by #35484), which makes 1.5.7
+// crash on attach_inference_stack's databases map.
+var genConfigMinVersion = [3]int{1, 9, 3}
+
+// genConfigTerraform is a Terraform that generates configuration correctly:
+// TF_ACC_TERRAFORM_GENCONFIG_PATH, else the harness's own if new enough,
+// else `terraform` on PATH if new enough.
+func genConfigTerraform(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("TF_ACC_TERRAFORM_GENCONFIG_PATH"), tfBin}
+	if p, err := exec.LookPath("terraform"); err == nil {
+		candidates = append(candidates, p)
+	}
+	versionRE := regexp.MustCompile(`Terraform v(\d+)\.(\d+)\.(\d+)`)
+	var seen []string
+	for _, bin := range candidates {
+		if bin == "" {
+			continue
+		}
+		out, err := exec.Command(bin, "version").Output()
+		m := versionRE.FindStringSubmatch(string(out))
+		if err != nil || m == nil {
+			continue
+		}
+		var v [3]int
+		for i := range v {
+			v[i], _ = strconv.Atoi(m[i+1])
+		}
+		seen = append(seen, bin+" "+m[0])
+		if slices.Compare(v[:], genConfigMinVersion[:]) >= 0 {
+			return bin
+		}
+	}
+	t.Skipf("config generation needs Terraform >= %d.%d.%d (hashicorp/terraform#35478); found %v: set TF_ACC_TERRAFORM_GENCONFIG_PATH",
+		genConfigMinVersion[0], genConfigMinVersion[1], genConfigMinVersion[2], seen)
+	return ""
+}
+
+// TestImportGenerateConfig: a stack made by the module is imported into a
+// fresh workspace with an import block and `terraform plan
+// -generate-config-out`; the configuration Terraform writes validates, and
+// with it the plan imports the stack and changes nothing.
+func TestImportGenerateConfig(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	const dir = "imported"
+	gen := &workspace{t: t, root: w.root, env: w.env, tf: genConfigTerraform(t)}
+	applyDataStack(t, w, "gen-data")
+	t.Logf("generating configuration with %s", gen.tf)
+	w.writeDir(dir, map[string]string{"main.tf": attachProvider + `
+import {
+  to = attach_inference_stack.this
+  id = "gen-data"
+}
+`})
+	gen.init(dir)
+	out, code := gen.run(dir, "plan", "-generate-config-out=generated.tf", "-input=false", "-no-color")
+	b, _ := os.ReadFile(filepath.Join(w.root, dir, "generated.tf"))
+	generated := string(b)
+	if code != 0 || generated == "" {
+		t.Fatalf("plan -generate-config-out exited %d:\n%s\n\ngenerated.tf:\n%s", code, out, generated)
+	}
+	if out, code := gen.run(dir, "validate", "-no-color"); code != 0 {
+		t.Fatalf("the generated configuration does not validate (exit %d):\n%s\n\ngenerated.tf:\n%s", code, out, generated)
+	}
+	out, code = gen.run(dir, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+	if code == 1 {
+		t.Fatalf("plan with the generated configuration failed:\n%s\n\ngenerated.tf:\n%s", out, generated)
+	}
+	if !strings.Contains(out, "1 to import, 0 to add, 0 to change, 0 to destroy") {
+		t.Fatalf("plan with the generated configuration should import the stack and change nothing:\n%s\n\ngenerated.tf:\n%s", out, generated)
+	}
+	gen.must(dir, "apply", "-auto-approve", "-input=false", "-no-color")
+	if out, code := gen.run(dir, "plan", "-detailed-exitcode", "-input=false", "-no-color"); code != 0 {
+		t.Fatalf("plan after importing is not empty (exit %d):\n%s", code, out)
+	}
+
+	// The data workspace (protection off) destroys the stack.
+	w.destroy(dataStackDir, "-var", "name=gen-data")
+	requireEmpty(t, srv)
+}
+
+// TestInferenceStackPerDatabaseProtection: deletion protection is chosen per
+// database. An unprotected database goes when removed from databases; a
+// protected one is refused with a message whose fix is the module's own
+// input (databases["<key>"].deletion_protection = false), and setting it
+// lets the stack go.
+func TestInferenceStackPerDatabaseProtection(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	const module = "inference-stack"
+	w.init(module)
+	both := `databases={
+	  vectors = { engine = "pg", size = "db-s-2vcpu-4gb" }
+	  scratch = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false }
+	}`
+	base := []string{"-var", "name=prot", "-var", "region=tor1"}
+	with := func(vars ...string) []string { return append(slices.Clone(base), vars...) }
+	w.applyAndReplan(module, with("-var", both)...)
+
+	// The unprotected one may go.
+	w.must(module, append([]string{"plan", "-input=false", "-no-color"}, with("-var", `databases={ vectors = { engine = "pg", size = "db-s-2vcpu-4gb" } }`)...)...)
+	// The protected one may not; the fix named is the module's own input.
+	out, code := w.run(module, append([]string{"plan", "-input=false", "-no-color"}, with("-var", `databases={ scratch = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false } }`)...)...)
+	if code == 0 || !strings.Contains(normalize(out), "has deletion_protection = true") || !strings.Contains(normalize(out), "Set deletion_protection = false") {
+		t.Fatalf("removing the protected database must be refused naming deletion_protection (exit %d):\n%s", code, out)
+	}
+	out, code = w.run(module, append([]string{"plan", "-destroy", "-input=false", "-no-color"}, with("-var", both)...)...)
+	if code == 0 || !strings.Contains(normalize(out), `protected database "vectors"`) || strings.Contains(normalize(out), `protected database "scratch"`) {
+		t.Fatalf("destroy must be refused for vectors only (exit %d):\n%s", code, out)
+	}
+
+	// Following the message: the database's own deletion_protection.
+	unprotected := `databases={
+	  vectors = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false }
+	  scratch = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false }
+	}`
+	w.applyAndReplan(module, with("-var", unprotected)...)
+	w.destroy(module, with("-var", unprotected)...)
 	requireEmpty(t, srv)
 }

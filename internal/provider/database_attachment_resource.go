@@ -71,6 +71,10 @@ type attachmentRecord struct {
 	DBCreated   bool `json:"db_created"`
 	UserCreated bool `json:"user_created"`
 	PoolCreated bool `json:"pool_created"`
+	// Imported: the attachment was adopted by import, so a user, db or pool
+	// that the configuration adds later and that exists already is adopted
+	// as its own too (destroy removes it), as import promises.
+	Imported bool `json:"imported,omitempty"`
 }
 
 const privateAttachmentKey = "added"
@@ -81,11 +85,19 @@ func (r *databaseAttachmentResource) Metadata(_ context.Context, req resource.Me
 
 func (r *databaseAttachmentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	// Adding a user or db to an attachment (e.g. one just imported) adopts
+	// or creates it in place; only renaming or removing one replaces.
+	replaceIfSet := []planmodifier.String{stringplanmodifier.RequiresReplaceIf(changedFromValue,
+		"Renaming or removing it replaces the attachment; adding it where there was none does not.",
+		"Renaming or removing it replaces the attachment; adding it where there was none does not.")}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Attaches an existing database cluster to an existing DOKS cluster: merges one `k8s` trusted " +
 			"source into the database firewall (every other rule, from other attachments, stacks, people or tools, is " +
 			"preserved, also under concurrent applies from several workspaces), and optionally creates the app's user, " +
-			"db and PgBouncer pool. Destroy removes exactly what it added.",
+			"db and PgBouncer pool. Destroy removes exactly what it added. Import takes `<database_id>:<cluster_id>`; " +
+			"the user, db and pool then added to the configuration are adopted in place (no replacement, the firewall " +
+			"rule untouched) and removed on destroy. When the database is gone (its data workspace destroyed it), the " +
+			"attachment is dropped from state without an error, so the app workspace still plans and destroys.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "`<database_id>:<cluster_id>`.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
@@ -93,14 +105,14 @@ func (r *databaseAttachmentResource) Schema(_ context.Context, _ resource.Schema
 				MarkdownDescription: "The database cluster (e.g. from the `attach_inference_stack` data source)."},
 			"cluster_id": schema.StringAttribute{Required: true, PlanModifiers: replace,
 				MarkdownDescription: "The DOKS cluster to trust."},
-			"db": schema.StringAttribute{Optional: true, PlanModifiers: replace,
-				MarkdownDescription: "A logical database for the app (pg, mysql, mongodb), created unless it exists. Destroy drops it only if this attachment created it."},
-			"user": schema.StringAttribute{Optional: true, PlanModifiers: replace,
-				MarkdownDescription: "A user for the app, created (its password is in `password`) and deleted on destroy. Not on valkey, which has only its default user."},
+			"db": schema.StringAttribute{Optional: true, PlanModifiers: replaceIfSet,
+				MarkdownDescription: "A logical database for the app (pg, mysql, mongodb), created unless it exists. Destroy drops it only if this attachment created it (or adopted it after an import). Adding it later changes the attachment in place; renaming or removing it replaces the attachment."},
+			"user": schema.StringAttribute{Optional: true, PlanModifiers: replaceIfSet,
+				MarkdownDescription: "A user for the app, created unless it exists (its password is in `password`) and deleted on destroy if this attachment created it (or adopted it after an import). Adding it later changes the attachment in place; renaming or removing it replaces the attachment. Not on valkey, which has only its default user."},
 			"pool": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "A PgBouncer pool for the app (pg only), connecting to `db` (or `defaultdb`) as `user` (or `doadmin`).",
-				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(poolRenamed, "A new pool name replaces the attachment.", "A new pool name replaces the attachment.")},
+				MarkdownDescription: "A PgBouncer pool for the app (pg only), connecting to `db` (or `defaultdb`) as `user` (or `doadmin`). Adding it later adopts an existing pool of that name (updating its mode and size) or creates one, in place; renaming or removing it replaces the attachment.",
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(poolRenamed, "A new pool name, or removing the pool, replaces the attachment; adding one does not.", "A new pool name, or removing the pool, replaces the attachment; adding one does not.")},
 				Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, MarkdownDescription: "Pool name: 3-60 letters, digits, underscores and dashes.",
 						Validators: []validator.String{stringvalidator.RegexMatches(poolNamePattern, poolNameRule)}},
@@ -130,7 +142,14 @@ func poolRenamed(_ context.Context, req planmodifier.ObjectRequest, resp *object
 	var prior, planned *attachPoolModel
 	_ = req.StateValue.As(context.Background(), &prior, basetypes.ObjectAsOptions{})
 	_ = req.PlanValue.As(context.Background(), &planned, basetypes.ObjectAsOptions{})
-	resp.RequiresReplace = (prior == nil) != (planned == nil) || prior != nil && planned != nil && !prior.Name.Equal(planned.Name)
+	// Adding a pool where there was none (e.g. after import) adopts or
+	// creates it in place.
+	resp.RequiresReplace = prior != nil && (planned == nil || !prior.Name.Equal(planned.Name))
+}
+
+// changedFromValue: a user or db that was set is renamed or removed.
+func changedFromValue(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = !req.StateValue.IsNull() && !req.StateValue.Equal(req.PlanValue)
 }
 
 func (r *databaseAttachmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -165,6 +184,13 @@ func (r *databaseAttachmentResource) ModifyPlan(ctx context.Context, req resourc
 	addsObjects := replacing || !state.User.Equal(plan.User) || !state.DB.Equal(plan.DB) || (state.Pool == nil) != (plan.Pool == nil)
 	poolGrows := plan.Pool != nil && known(plan.Pool.Size) &&
 		(replacing || state.Pool == nil || !state.Pool.Name.Equal(plan.Pool.Name) || plan.Pool.Size.ValueInt64() > state.Pool.Size.ValueInt64())
+	if !replacing && addsObjects {
+		// Updated in place: the new user, db or pool changes the password
+		// and URIs, which are known only after apply.
+		for _, attr := range []string{"password", "private_uri", "pool_private_uri"} {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(attr), types.StringUnknown())...)
+		}
+	}
 	if !addsRule && !addsObjects && !poolGrows {
 		return
 	}
@@ -459,6 +485,9 @@ func (r *databaseAttachmentResource) Update(ctx context.Context, req resource.Up
 		rec.RuleAdded = rec.RuleAdded || len(added) > 0
 	}
 	plan.Attached = types.BoolValue(true)
+	if !r.addObjects(ctx, &plan, &state, &rec, &resp.Diagnostics) {
+		return
+	}
 	if p := plan.Pool; p != nil && state.Pool != nil && (!p.Mode.Equal(state.Pool.Mode) || !p.Size.Equal(state.Pool.Size)) {
 		req := &godo.DatabaseUpdatePoolRequest{Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
 			Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
@@ -530,8 +559,109 @@ func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.De
 	}
 }
 
-// ImportState takes "<database_id>:<cluster_id>": the rule, user, db and pool
-// found are adopted as the attachment's own (destroy removes them).
+// addObjects adopts or creates, in place, the user, db and pool that the
+// plan adds to an attachment which had none (typically one just imported:
+// import knows only the database and the cluster). What exists is used as it
+// is (an imported attachment adopts it as its own, so destroy removes it;
+// otherwise destroy leaves it, as Create does); what does not is created.
+// The firewall is not touched. It sets the password and URIs; false when it
+// failed (the diagnostics say why; the state keeps the prior values, so the
+// next apply adopts what this one created).
+func (r *databaseAttachmentResource) addObjects(ctx context.Context, plan, state *attachmentModel, rec *attachmentRecord, diags *diag.Diagnostics) bool {
+	addsDB := plan.DB.ValueString() != "" && state.DB.IsNull()
+	addsUser := plan.User.ValueString() != "" && state.User.IsNull()
+	addsPool := plan.Pool != nil && state.Pool == nil
+	if !addsDB && !addsUser && !addsPool && !plan.PrivateURI.IsUnknown() {
+		return true
+	}
+	api := r.client.Godo
+	dbID := plan.DatabaseID.ValueString()
+	db, _, err := api.Databases.Get(ctx, dbID)
+	if err != nil {
+		diags.AddAttributeError(path.Root("database_id"), "Database not found", APIError("reading database "+dbID, err))
+		return false
+	}
+	if at, summary, err := r.checkEngine(db, plan); err != nil {
+		diags.AddAttributeError(at, summary, err.Error())
+		return false
+	}
+	if name := plan.DB.ValueString(); addsDB {
+		if containsString(db.DBNames, name) {
+			tflog.Info(ctx, "Adopting the existing db", map[string]any{"db": name, "database": db.Name, "imported": rec.Imported})
+			rec.DBCreated = rec.Imported
+		} else {
+			if _, _, err := api.Databases.CreateDB(ctx, dbID, &godo.DatabaseCreateDBRequest{Name: name}); err != nil {
+				diags.AddError("Creating the db failed", APIError("creating db "+name+" in "+db.Name, err))
+				return false
+			}
+			rec.DBCreated = true
+		}
+	}
+	password := state.Password.ValueString()
+	if name := plan.User.ValueString(); addsUser {
+		u, _, err := api.Databases.GetUser(ctx, dbID, name)
+		switch {
+		case err == nil:
+			tflog.Info(ctx, "Adopting the existing user", map[string]any{"user": name, "database": db.Name, "imported": rec.Imported})
+			rec.UserCreated, password = rec.Imported, u.Password
+		case IsNotFound(err):
+			if u, _, err = api.Databases.CreateUser(ctx, dbID, &godo.DatabaseCreateUserRequest{Name: name}); err != nil {
+				diags.AddError("Creating the user failed", APIError("creating user "+name+" in "+db.Name, err))
+				return false
+			}
+			rec.UserCreated, password = true, u.Password
+		default:
+			diags.AddError("Reading the user failed", APIError("reading user "+name+" in "+db.Name, err))
+			return false
+		}
+	}
+	if plan.User.ValueString() == "" {
+		password = ""
+	}
+	plan.Password = types.StringValue(password)
+	plan.PoolPrivateURI = state.PoolPrivateURI
+	if plan.PoolPrivateURI.IsNull() || plan.PoolPrivateURI.IsUnknown() {
+		plan.PoolPrivateURI = types.StringValue("")
+	}
+	if p := plan.Pool; addsPool {
+		name := p.Name.ValueString()
+		want := &godo.DatabaseUpdatePoolRequest{Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
+			Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
+		pool, _, err := api.Databases.GetPool(ctx, dbID, name)
+		switch {
+		case err == nil:
+			tflog.Info(ctx, "Adopting the existing pool", map[string]any{"pool": name, "database": db.Name, "imported": rec.Imported})
+			rec.PoolCreated = rec.Imported
+			if pool.Mode != want.Mode || pool.Size != want.Size || pool.Database != want.Database || pool.User != want.User {
+				if _, err := api.Databases.UpdatePool(ctx, dbID, name, want); err != nil {
+					diags.AddError("Updating the pool failed", APIError("updating pool "+name+" in "+db.Name, err))
+					return false
+				}
+			}
+		case IsNotFound(err):
+			pool, _, err = api.Databases.CreatePool(ctx, dbID, &godo.DatabaseCreatePoolRequest{Name: name, Mode: want.Mode, Size: want.Size, Database: want.Database, User: want.User})
+			if err != nil {
+				diags.AddError("Creating the pool failed", APIError("creating pool "+name+" in "+db.Name, err))
+				return false
+			}
+			rec.PoolCreated = true
+		default:
+			diags.AddError("Reading the pool failed", APIError("reading pool "+name+" in "+db.Name, err))
+			return false
+		}
+		plan.PoolPrivateURI = types.StringValue(poolURI(pool))
+	}
+	if plan.Pool == nil {
+		plan.PoolPrivateURI = types.StringValue("")
+	}
+	r.fillConnection(plan, db, password)
+	return true
+}
+
+// ImportState takes "<database_id>:<cluster_id>": the rule is adopted as the
+// attachment's own, and so are the user, db and pool that the configuration
+// then adds and that exist already (in place: no replacement, the firewall
+// untouched). Destroy removes them.
 func (r *databaseAttachmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	dbID, clusterID, err := parseAttachmentImportID(req.ID)
 	if err != nil {
@@ -541,7 +671,7 @@ func (r *databaseAttachmentResource) ImportState(ctx context.Context, req resour
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("database_id"), dbID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster_id"), clusterID)...)
-	resp.Diagnostics.Append(saveAttachmentRecord(ctx, resp.Private, attachmentRecord{RuleAdded: true})...)
+	resp.Diagnostics.Append(saveAttachmentRecord(ctx, resp.Private, attachmentRecord{RuleAdded: true, Imported: true})...)
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"maps"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -352,6 +353,9 @@ func (d *databaseModel) clearComputed() {
 // connectionEnv is the ready-to-use environment for a Kubernetes Secret:
 // per database <KEY>_DATABASE_URL, _HOST, _PORT, _USER, _PASSWORD,
 // _DATABASE; per pool <KEY>_<POOL>_POOL_URL; per user <KEY>_<USER>_PASSWORD.
+// A workload reads <KEY>_DATABASE_URL, so when the database has users it
+// connects as the app user (see appUser), never as the admin; the admin's
+// URL is <KEY>_ADMIN_DATABASE_URL, named so that nothing reads it by default.
 func connectionEnv(dbs map[string]*databaseModel, st *stack.Status) types.Map {
 	env := map[string]string{}
 	for key := range dbs {
@@ -360,13 +364,23 @@ func connectionEnv(dbs map[string]*databaseModel, st *stack.Status) types.Map {
 			continue
 		}
 		p := stack.EnvPrefix(key)
+		env[p+"_ADMIN_DATABASE_URL"] = ds.PrivateURI
 		env[p+"_DATABASE_URL"] = ds.PrivateURI
 		env[p+"_HOST"] = ds.PrivateHost
 		env[p+"_PORT"] = itoa(ds.Port)
 		env[p+"_USER"] = ds.User
 		env[p+"_PASSWORD"] = ds.Password
-		if ds.Database != "" {
-			env[p+"_DATABASE"] = ds.Database
+		database := ds.Database
+		if user, db, ok := appUser(ds); ok {
+			pw := ds.Users[user]
+			env[p+"_USER"], env[p+"_PASSWORD"] = user, pw
+			if db != "" {
+				database = db
+			}
+			env[p+"_DATABASE_URL"] = withCredentials(ds.PrivateURI, user, pw, db)
+		}
+		if database != "" {
+			env[p+"_DATABASE"] = database
 		}
 		for name, pool := range ds.Pools {
 			env[p+"_"+stack.EnvPrefix(name)+"_POOL_URL"] = pool.PrivateURI
@@ -381,6 +395,39 @@ func connectionEnv(dbs map[string]*databaseModel, st *stack.Status) types.Map {
 	}
 	out, _ := types.MapValueFrom(context.Background(), types.StringType, vals)
 	return out
+}
+
+// appUser is the user <KEY>_DATABASE_URL connects as: the first user, in
+// sort order, named like one of the database's dbs (it connects to that db,
+// as the inference-stack module's app_databases make them), else the first
+// user in sort order (to the default db). ok is false when the database has
+// no users of its own (valkey, opensearch, kafka or none configured): then
+// the URL is the admin's.
+func appUser(ds *stack.DatabaseStatus) (user, db string, ok bool) {
+	users := slices.Sorted(maps.Keys(ds.Users))
+	if len(users) == 0 {
+		return "", "", false
+	}
+	for _, u := range users {
+		if slices.Contains(ds.DBs, u) {
+			return u, u, true
+		}
+	}
+	return users[0], "", true
+}
+
+// withCredentials is uri with user and password in place of the admin's
+// and, when db is set, db as its path (its query, e.g. sslmode, is kept).
+func withCredentials(uri, user, password, db string) string {
+	u, err := url.Parse(uri)
+	if err != nil || uri == "" {
+		return uri
+	}
+	u.User = url.UserPassword(user, password)
+	if db != "" {
+		u.Path = "/" + db
+	}
+	return u.String()
 }
 
 // observe overlays what exists onto the configuration-shaped attributes, so

@@ -46,6 +46,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 
 	if req.Plan.Raw.IsNull() {
 		checkDestroy(state, status, &resp.Diagnostics)
+		warnAttachedElsewhere(ctx, r.client.Godo, state, &resp.Diagnostics)
 		return
 	}
 

@@ -139,7 +139,12 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 				ElementType:   types.StringType,
 				MarkdownDescription: "Ready-to-use environment for a Kubernetes Secret, per database key (upper-cased, dashes " +
 					"as underscores): `<KEY>_DATABASE_URL` (private URI), `<KEY>_HOST`, `<KEY>_PORT`, `<KEY>_USER`, " +
-					"`<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<POOL>_POOL_URL` per pool and `<KEY>_<USER>_PASSWORD` per user.",
+					"`<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<POOL>_POOL_URL` per pool and `<KEY>_<USER>_PASSWORD` per user. " +
+					"When the database has `users`, `<KEY>_DATABASE_URL`, `_USER`, `_PASSWORD` and `_DATABASE` are an app " +
+					"user's: the first user (in sort order) named like one of its `dbs`, connecting to that db, else the " +
+					"first user in sort order and the default db. The admin (`doadmin`) URL is `<KEY>_ADMIN_DATABASE_URL`, " +
+					"never the default a workload reads. Without users, both are the admin's. Stored in the state (see the " +
+					"provider docs on where secrets live).",
 			},
 		},
 	}
@@ -298,9 +303,9 @@ func databasesSchema() schema.MapNestedAttribute {
 			},
 			"storage_size_mib": schema.Int64Attribute{
 				Optional: true, Computed: true,
-				MarkdownDescription: "Disk size in MiB, for engines with configurable storage. Unset: the size's default. Grown in place.",
+				MarkdownDescription: "Disk size in MiB, for engines with configurable storage. Unset: the size's default. At least 1, or `0` on valkey (what the provider reads back where storage is not configurable, so configuration generated on import validates). Grown in place.",
 				PlanModifiers:       stableInt64,
-				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+				Validators:          []validator.Int64{storageSizeValidator{}},
 			},
 			"maintenance_window": schema.SingleNestedAttribute{
 				Optional:            true,

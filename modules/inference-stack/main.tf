@@ -27,7 +27,7 @@ locals {
   # private ranges (or not parseable, which a validation block reports).
   public_trusted_sources = flatten([
     for key, db in var.databases : [
-      for s in db.trusted_sources : "${key}: ${s.value}"
+      for s in db.trusted_sources : "databases[\"${key}\"].trusted_sources value ${s.value}"
       if s.type == "ip_addr" && !try(anytrue([
         for network, bits in local.private_ipv4_ranges :
         tonumber(try(split("/", s.value)[1], "32")) >= bits && cidrhost("${split("/", s.value)[0]}/${bits}", 0) == network
@@ -37,36 +37,49 @@ locals {
 
   # From the node counts sent to the provider, so that no default of this
   # module can ever drop a standby without the opt-out either.
-  single_node_databases = [for key, db in local.databases : key if db.node_count < 2]
+  single_node_databases = [for key, db in local.databases : "databases[\"${key}\"].node_count = ${db.node_count}" if db.existing_id == null && coalesce(db.node_count, 2) < 2]
 
   databases = {
     for key, db in var.databases : key => {
+      # A database attached by existing_id is described by DigitalOcean:
+      # engine, size and the rest stay null.
+      existing_id      = db.existing_id
       engine           = db.engine
       version          = db.version
       size             = db.size
-      node_count       = coalesce(db.node_count, local.standby_node_count[db.engine])
+      node_count       = db.existing_id == null ? coalesce(db.node_count, local.standby_node_count[db.engine]) : null
       storage_size_mib = db.storage_size_mib
 
       # Per app: a db and a user of its name; for PostgreSQL also a
       # transaction-mode pool, so short-lived inference requests share a few
-      # backend connections.
+      # backend connections. Standalone users and pools join them.
       dbs   = length(db.app_databases) > 0 ? toset(keys(db.app_databases)) : null
-      users = length(db.app_databases) > 0 ? toset(keys(db.app_databases)) : null
-      pools = db.engine == "pg" && length(db.app_databases) > 0 ? {
-        for app, cfg in db.app_databases : app => {
-          mode = "transaction"
-          size = cfg.pool_size
-          db   = app
-          user = app
+      users = length(setunion(keys(db.app_databases), db.users)) > 0 ? setunion(keys(db.app_databases), db.users) : null
+      pools = length(db.pools) > 0 || (db.engine == "pg" && length(db.app_databases) > 0) ? merge(
+        db.engine == "pg" ? {
+          for app, cfg in db.app_databases : app => {
+            mode = "transaction"
+            size = cfg.pool_size
+            db   = app
+            user = app
+          }
+        } : {},
+        {
+          for name, p in db.pools : name => {
+            mode = p.mode
+            size = p.size
+            db   = p.db
+            user = p.user
+          }
         }
-      } : null
+      ) : null
 
       replicas        = length(db.replicas) > 0 ? db.replicas : null
       eviction_policy = db.eviction_policy
       # Empty: the firewall trusts the cluster and nothing else.
       trusted_sources     = length(db.trusted_sources) > 0 ? db.trusted_sources : null
-      maintenance_window  = coalesce(db.maintenance_window, var.database_maintenance_window)
-      deletion_protection = !var.disable_deletion_protection
+      maintenance_window  = db.existing_id == null ? coalesce(db.maintenance_window, var.database_maintenance_window) : db.maintenance_window
+      deletion_protection = db.deletion_protection && !var.disable_deletion_protection
       retain_on_destroy   = db.retain_on_destroy
     }
   }
@@ -83,7 +96,7 @@ locals {
   }
 
   gpu_sizes_not_offered = [
-    for name, pool in var.gpu_pools : "${name} (${pool.size})"
+    for name, pool in var.gpu_pools : "gpu_pools[\"${name}\"].size = \"${pool.size}\""
     if !contains(lookup(data.attach_kubernetes_options.current.gpu_sizes_by_region, var.region, []), pool.size)
   ]
 }
@@ -124,7 +137,7 @@ resource "attach_inference_stack" "this" {
   lifecycle {
     precondition {
       condition     = length(local.single_node_databases) == 0 || var.allow_single_node_databases
-      error_message = "node_count = 1 leaves ${join(", ", local.single_node_databases)} without a standby node for automatic failover. Use the default (one standby) or set allow_single_node_databases = true to accept the downtime."
+      error_message = "${join(", ", local.single_node_databases)} leaves the database without a standby node for automatic failover. Use the default (node_count unset: one standby) or set allow_single_node_databases = true to accept the downtime."
     }
 
     precondition {

@@ -53,10 +53,11 @@ output "gpu_pools" {
 # Built by key from the inputs, attribute by attribute: the resource's
 # databases also hold passwords and URIs, which stay in connection_env.
 output "databases" {
-  description = "Each database's id, engine, node count, private endpoint, deletion protection, pools and replicas, and the cluster its firewall trusts (no credentials)."
+  description = "Each database's id (`existing_id` when attached), engine, node count, private endpoint, deletion protection, users (names only), pools and replicas, and the cluster its firewall trusts (no credentials)."
   value = {
     for key, cfg in var.databases : key => {
       id                  = attach_inference_stack.this.databases[key].id
+      existing_id         = attach_inference_stack.this.databases[key].existing_id
       urn                 = attach_inference_stack.this.databases[key].urn
       engine              = attach_inference_stack.this.databases[key].engine
       version             = attach_inference_stack.this.databases[key].version
@@ -67,8 +68,9 @@ output "databases" {
       database            = attach_inference_stack.this.databases[key].database
       deletion_protection = attach_inference_stack.this.databases[key].deletion_protection
       attached_cluster_id = attach_inference_stack.this.databases[key].attached_cluster_id
+      users               = attach_inference_stack.this.databases[key].users
       pools = {
-        for app in(cfg.engine == "pg" ? keys(cfg.app_databases) : []) : app => {
+        for app in setunion(cfg.engine == "pg" ? keys(cfg.app_databases) : [], keys(cfg.pools)) : app => {
           mode         = attach_inference_stack.this.databases[key].pools[app].mode
           size         = attach_inference_stack.this.databases[key].pools[app].size
           db           = attach_inference_stack.this.databases[key].pools[app].db
@@ -90,7 +92,7 @@ output "databases" {
 }
 
 output "connection_env" {
-  description = "Environment for a Kubernetes Secret, per database key upper-cased: `<KEY>_DATABASE_URL`, `<KEY>_HOST`, `<KEY>_PORT`, `<KEY>_USER`, `<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<APP>_POOL_URL` per pool and `<KEY>_<APP>_PASSWORD` per app user. Private endpoints only."
+  description = "Environment for a Kubernetes Secret, per database key upper-cased: `<KEY>_DATABASE_URL`, `<KEY>_HOST`, `<KEY>_PORT`, `<KEY>_USER`, `<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<APP>_POOL_URL` per pool and `<KEY>_<APP>_PASSWORD` per user. When the database has users, `<KEY>_DATABASE_URL` (with `_USER`, `_PASSWORD`, `_DATABASE`) connects as an app user: the first app (in sort order) of `app_databases`, to its own db, else the first of `users` in sort order, to the default db. The admin (`doadmin`) URL is `<KEY>_ADMIN_DATABASE_URL`. Private endpoints only; the values live in the Terraform state."
   value       = attach_inference_stack.this.connection_env
   sensitive   = true
 }

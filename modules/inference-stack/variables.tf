@@ -8,7 +8,7 @@ variable "name" {
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", var.name))
-    error_message = "name must be 3-40 lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+    error_message = "name must be 3-40 lowercase letters, digits and dashes, starting with a letter and not ending with a dash, not \"${var.name}\"."
   }
 }
 
@@ -18,7 +18,7 @@ variable "region" {
 
   validation {
     condition     = can(regex("^[a-z]{3}[0-9]$", var.region))
-    error_message = "region must be a DigitalOcean region slug such as tor1, nyc2 or atl1."
+    error_message = "region must be a DigitalOcean region slug such as tor1, nyc2 or atl1, not \"${var.region}\"."
   }
 }
 
@@ -36,7 +36,7 @@ variable "tags" {
 
   validation {
     condition     = alltrue([for t in var.tags : can(regex("^[A-Za-z0-9:_-]{1,255}$", t))])
-    error_message = "tags may contain only letters, digits, colons, dashes and underscores (at most 255 characters each)."
+    error_message = "tags may contain only letters, digits, colons, dashes and underscores (at most 255 characters each): ${join(", ", [for t in var.tags : "\"${t}\"" if !can(regex("^[A-Za-z0-9:_-]{1,255}$", t))])}."
   }
 }
 
@@ -62,7 +62,7 @@ variable "vpc_ip_range" {
       ),
       false
     )
-    error_message = "vpc_ip_range must be a private (RFC 1918: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16) CIDR from /16 to /24, e.g. 10.20.0.0/20."
+    error_message = "vpc_ip_range must be a private (RFC 1918: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16) CIDR from /16 to /24, e.g. 10.20.0.0/20, not \"${coalesce(var.vpc_ip_range, "-")}\"."
   }
 }
 
@@ -79,7 +79,7 @@ variable "timeouts" {
     condition = var.timeouts == null ? true : alltrue([
       for t in [var.timeouts.create, var.timeouts.update, var.timeouts.delete] : t == null ? true : can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", t)) && t != ""
     ])
-    error_message = "timeouts.create, update and delete must be durations such as 45m, 1h or 1h30m."
+    error_message = "timeouts.create, update and delete must be durations such as 45m, 1h or 1h30m: ${join(", ", [for k, t in(var.timeouts == null ? {} : { create = var.timeouts.create, update = var.timeouts.update, delete = var.timeouts.delete }) : "timeouts.${k} = \"${t}\"" if t != null && !(can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", coalesce(t, "-"))) && t != "")])}."
   }
 }
 
@@ -94,7 +94,7 @@ variable "kubernetes_version" {
 
   validation {
     condition     = var.kubernetes_version == null || can(regex("^[0-9]+\\.[0-9]+(\\.[0-9]+-do\\.[0-9]+)?$", var.kubernetes_version))
-    error_message = "kubernetes_version must be a prefix such as 1.33 or a DOKS slug such as 1.33.1-do.0."
+    error_message = "kubernetes_version must be a prefix such as 1.33 or a DOKS slug such as 1.33.1-do.0, not \"${coalesce(var.kubernetes_version, "-")}\"."
   }
 }
 
@@ -109,12 +109,12 @@ variable "maintenance_window" {
 
   validation {
     condition     = contains(["any", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], var.maintenance_window.day)
-    error_message = "maintenance_window.day must be any or a lowercase weekday (monday ... sunday)."
+    error_message = "maintenance_window.day must be any or a lowercase weekday (monday ... sunday), not \"${var.maintenance_window.day}\"."
   }
 
   validation {
     condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.maintenance_window.start_time))
-    error_message = "maintenance_window.start_time must be HH:MM in 24-hour UTC, e.g. 04:00."
+    error_message = "maintenance_window.start_time must be HH:MM in 24-hour UTC, e.g. 04:00, not \"${var.maintenance_window.start_time}\"."
   }
 }
 
@@ -142,12 +142,12 @@ variable "system_pool" {
 
   validation {
     condition     = !startswith(var.system_pool.size, "gpu-")
-    error_message = "system_pool.size must be a CPU size such as s-4vcpu-8gb; put GPU sizes in gpu_pools."
+    error_message = "system_pool.size must be a CPU size such as s-4vcpu-8gb, not \"${var.system_pool.size}\"; put GPU sizes in gpu_pools."
   }
 
   validation {
     condition     = floor(var.system_pool.node_count) == var.system_pool.node_count && var.system_pool.node_count >= 2 && var.system_pool.node_count <= 100
-    error_message = "system_pool.node_count must be a whole number from 2 to 100: one node would take CoreDNS and the controllers down with it."
+    error_message = "system_pool.node_count must be a whole number from 2 to 100, not ${var.system_pool.node_count}: one node would take CoreDNS and the controllers down with it."
   }
 }
 
@@ -169,12 +169,12 @@ variable "gpu_pools" {
 
   validation {
     condition     = alltrue([for name in keys(var.gpu_pools) : can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", name))])
-    error_message = "gpu_pools keys must be 2-20 lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+    error_message = "gpu_pools keys must be 2-20 lowercase letters, digits and dashes, starting with a letter and not ending with a dash: rename ${join(", ", [for name in keys(var.gpu_pools) : "gpu_pools[\"${name}\"]" if !can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", name))])}."
   }
 
   validation {
     condition     = alltrue([for p in var.gpu_pools : startswith(p.size, "gpu-")])
-    error_message = "gpu_pools[*].size must be a GPU size such as gpu-h100x1-80gb; CPU capacity belongs in system_pool."
+    error_message = "gpu_pools[*].size must be a GPU size such as gpu-h100x1-80gb, not ${join(", ", [for name, p in var.gpu_pools : "gpu_pools[\"${name}\"].size = \"${p.size}\"" if !startswith(p.size, "gpu-")])}; CPU capacity belongs in system_pool."
   }
 
   validation {
@@ -183,7 +183,7 @@ variable "gpu_pools" {
       floor(p.min_nodes) == p.min_nodes && floor(p.max_nodes) == p.max_nodes &&
       p.min_nodes >= 0 && p.max_nodes >= 1 && p.max_nodes <= 100 && p.min_nodes <= p.max_nodes
     ])
-    error_message = "gpu_pools[*] must satisfy 0 <= min_nodes <= max_nodes <= 100 with max_nodes >= 1 (whole numbers)."
+    error_message = "gpu_pools[*] must satisfy 0 <= min_nodes <= max_nodes <= 100 with max_nodes >= 1 (whole numbers), not ${join(", ", [for name, p in var.gpu_pools : "gpu_pools[\"${name}\"] (min_nodes = ${p.min_nodes}, max_nodes = ${p.max_nodes})" if !(floor(p.min_nodes) == p.min_nodes && floor(p.max_nodes) == p.max_nodes && p.min_nodes >= 0 && p.max_nodes >= 1 && p.max_nodes <= 100 && p.min_nodes <= p.max_nodes)])}."
   }
 
   validation {
@@ -193,7 +193,7 @@ variable "gpu_pools" {
         alltrue([for t in coalesce(p.taints, []) : contains(["NoSchedule", "PreferNoSchedule", "NoExecute"], t.effect)])
       )
     ])
-    error_message = "gpu_pools[*].taints must be null (the GPU vendor's taint) or a non-empty list with effects NoSchedule, PreferNoSchedule or NoExecute: an untainted GPU pool lets any pod take a GPU node."
+    error_message = "gpu_pools[*].taints must be null (the GPU vendor's taint) or a non-empty list with effects NoSchedule, PreferNoSchedule or NoExecute: an untainted GPU pool lets any pod take a GPU node. Fix ${join(", ", [for name, p in var.gpu_pools : "gpu_pools[\"${name}\"].taints (${length(coalesce(p.taints, [])) == 0 ? "empty" : join(", ", [for t in coalesce(p.taints, []) : "${t.key} ${t.effect}"])})" if !(p.taints == null || (length(coalesce(p.taints, [])) > 0 && alltrue([for t in coalesce(p.taints, []) : contains(["NoSchedule", "PreferNoSchedule", "NoExecute"], t.effect)])))])}."
   }
 }
 
@@ -207,18 +207,32 @@ variable "databases" {
     Each has `engine` (pg, mysql, valkey, mongodb, opensearch or kafka), `size`, optional `version`, `node_count` (null: one
     standby for automatic failover, 2 for pg/mysql/valkey and 3 for mongodb/opensearch/kafka; 1 needs
     `allow_single_node_databases`), `storage_size_mib`, `app_databases` (pg/mysql/mongodb: per app a db and a user of that
-    name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections, so pg app names are 3-60 characters), `replicas` (pg/mysql read replicas),
+    name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections, so pg app names are 3-60 characters),
+    `users` (standalone users, e.g. a read-only analyst; not on valkey), `pools` (standalone PgBouncer pools on pg: `size`,
+    `mode` (default transaction), `db` (default defaultdb) and `user` (default doadmin)), `replicas` (pg/mysql read replicas),
     `eviction_policy` (valkey), `trusted_sources` (extra firewall rules, IPv4 only, at most 99; public addresses need
-    `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`) and `retain_on_destroy`.
+    `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`), `deletion_protection`
+    (default true: the plan refuses to delete the database once it has held data) and `retain_on_destroy`.
+    `existing_id` attaches a database the stack does not own (on the stack's VPC): leave `engine`, `version`, `size`,
+    `node_count`, `storage_size_mib` and `replicas` unset (DigitalOcean describes it); the stack adds its rule, users, dbs
+    and pools and never deletes it.
   EOT
   type = map(object({
-    engine           = string
-    size             = string
+    existing_id      = optional(string)
+    engine           = optional(string)
+    size             = optional(string)
     version          = optional(string)
     node_count       = optional(number)
     storage_size_mib = optional(number)
     app_databases = optional(map(object({
       pool_size = optional(number, 20)
+    })), {})
+    users = optional(set(string), [])
+    pools = optional(map(object({
+      size = number
+      mode = optional(string, "transaction")
+      db   = optional(string)
+      user = optional(string)
     })), {})
     replicas = optional(map(object({
       region = optional(string)
@@ -233,19 +247,20 @@ variable "databases" {
       day  = string
       hour = string
     }))
-    retain_on_destroy = optional(bool, false)
+    deletion_protection = optional(bool, true)
+    retain_on_destroy   = optional(bool, false)
   }))
   default  = {}
   nullable = false
 
   validation {
     condition     = alltrue([for key in keys(var.databases) : can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", key))])
-    error_message = "databases keys must be 2-20 lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+    error_message = "databases keys must be 2-20 lowercase letters, digits and dashes, starting with a letter and not ending with a dash: rename ${join(", ", [for key in keys(var.databases) : "databases[\"${key}\"]" if !can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", key))])}."
   }
 
   validation {
-    condition     = alltrue([for db in var.databases : contains(["pg", "mysql", "valkey", "mongodb", "opensearch", "kafka"], db.engine)])
-    error_message = "databases[*].engine must be pg, mysql, valkey, mongodb, opensearch or kafka."
+    condition     = alltrue([for db in var.databases : db.engine == null || contains(["pg", "mysql", "valkey", "mongodb", "opensearch", "kafka"], coalesce(db.engine, "pg"))])
+    error_message = "databases[*].engine must be pg, mysql, valkey, mongodb, opensearch or kafka, not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"].engine = \"${db.engine}\"" if db.engine != null && !contains(["pg", "mysql", "valkey", "mongodb", "opensearch", "kafka"], coalesce(db.engine, "pg"))])}."
   }
 
   validation {
@@ -254,19 +269,19 @@ variable "databases" {
         floor(coalesce(db.node_count, 0)) == coalesce(db.node_count, 0) && coalesce(db.node_count, 0) >= 1 && coalesce(db.node_count, 0) <= 15
       )
     ])
-    error_message = "databases[*].node_count must be null (one standby, the default) or a whole number from 1 to 15."
+    error_message = "databases[*].node_count must be null (one standby, the default) or a whole number from 1 to 15, not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"].node_count = ${db.node_count}" if db.node_count != null && !(floor(coalesce(db.node_count, 0)) == coalesce(db.node_count, 0) && coalesce(db.node_count, 0) >= 1 && coalesce(db.node_count, 0) <= 15)])}."
   }
 
   validation {
     condition = alltrue([
       for db in var.databases : db.size != "db-s-1vcpu-1gb" || db.node_count == 1
     ])
-    error_message = "databases[*].size db-s-1vcpu-1gb cannot carry a standby node: choose db-s-1vcpu-2gb or larger (the module's default keeps a standby)."
+    error_message = "databases[*].size db-s-1vcpu-1gb cannot carry a standby node: choose db-s-1vcpu-2gb or larger (the module's default keeps a standby) for ${join(", ", [for key, db in var.databases : "databases[\"${key}\"].size = \"${db.size}\"" if db.size == "db-s-1vcpu-1gb" && db.node_count != 1])}."
   }
 
   validation {
     condition     = alltrue([for db in var.databases : db.eviction_policy == null || db.engine == "valkey"])
-    error_message = "databases[*].eviction_policy applies to valkey only."
+    error_message = "databases[*].eviction_policy applies to valkey only: remove it from ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${coalesce(db.engine, "existing_id")})" if db.eviction_policy != null && db.engine != "valkey"])}."
   }
 
   validation {
@@ -274,38 +289,38 @@ variable "databases" {
       for db in var.databases : db.eviction_policy == null ||
       contains(["noeviction", "allkeys_lru", "allkeys_random", "volatile_lru", "volatile_random", "volatile_ttl"], coalesce(db.eviction_policy, "noeviction"))
     ])
-    error_message = "databases[*].eviction_policy must be noeviction, allkeys_lru, allkeys_random, volatile_lru, volatile_random or volatile_ttl."
+    error_message = "databases[*].eviction_policy must be noeviction, allkeys_lru, allkeys_random, volatile_lru, volatile_random or volatile_ttl, not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"].eviction_policy = \"${db.eviction_policy}\"" if db.eviction_policy != null && !contains(["noeviction", "allkeys_lru", "allkeys_random", "volatile_lru", "volatile_random", "volatile_ttl"], coalesce(db.eviction_policy, "noeviction"))])}."
   }
 
   validation {
-    condition     = alltrue([for db in var.databases : length(db.app_databases) == 0 || contains(["pg", "mysql", "mongodb"], db.engine)])
-    error_message = "databases[*].app_databases is for pg, mysql and mongodb only, not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${db.engine})" if length(db.app_databases) > 0 && !contains(["pg", "mysql", "mongodb"], db.engine)])}: each app is a user and a db, and DigitalOcean says \"User management is not supported for Caching or Valkey clusters\" (Valkey has only its default user) while valkey, opensearch and kafka have no logical databases. Remove app_databases there, or use a pg, mysql or mongodb database."
+    condition     = alltrue([for db in var.databases : length(db.app_databases) == 0 || db.engine == null || contains(["pg", "mysql", "mongodb"], coalesce(db.engine, "pg"))])
+    error_message = "databases[*].app_databases is for pg, mysql and mongodb only, not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${db.engine})" if length(db.app_databases) > 0 && db.engine != null && !contains(["pg", "mysql", "mongodb"], coalesce(db.engine, "pg"))])}: each app is a user and a db, and DigitalOcean says \"User management is not supported for Caching or Valkey clusters\" (Valkey has only its default user) while valkey, opensearch and kafka have no logical databases. Remove app_databases there, or use a pg, mysql or mongodb database."
   }
 
   validation {
     condition = alltrue(flatten([
       for db in var.databases : [for app in keys(db.app_databases) : can(regex("^[a-z][a-z0-9_]{0,62}$", app))]
     ]))
-    error_message = "databases[*].app_databases keys name a db, a user and a pool: 1-63 lowercase letters, digits and underscores, starting with a letter."
+    error_message = "databases[*].app_databases keys name a db, a user and a pool: 1-63 lowercase letters, digits and underscores, starting with a letter. Rename ${join(", ", flatten([for key, db in var.databases : [for app in keys(db.app_databases) : "databases[\"${key}\"].app_databases[\"${app}\"]" if !can(regex("^[a-z][a-z0-9_]{0,62}$", app))]]))}."
   }
 
   validation {
     condition = alltrue(flatten([
       for db in var.databases : [for app in values(db.app_databases) : floor(app.pool_size) == app.pool_size && app.pool_size >= 1 && app.pool_size <= 10000]
     ]))
-    error_message = "databases[*].app_databases[*].pool_size must be a whole number of backend connections from 1 to 10000."
+    error_message = "databases[*].app_databases[*].pool_size must be a whole number of backend connections from 1 to 10000, not ${join(", ", flatten([for key, db in var.databases : [for app, cfg in db.app_databases : "databases[\"${key}\"].app_databases[\"${app}\"].pool_size = ${cfg.pool_size}" if !(floor(cfg.pool_size) == cfg.pool_size && cfg.pool_size >= 1 && cfg.pool_size <= 10000)]]))}."
   }
 
   validation {
-    condition     = alltrue([for db in var.databases : length(db.replicas) == 0 || contains(["pg", "mysql"], db.engine)])
-    error_message = "databases[*].replicas (read replicas) are offered for pg and mysql only."
+    condition     = alltrue([for db in var.databases : length(db.replicas) == 0 || contains(["pg", "mysql"], coalesce(db.engine, "-"))])
+    error_message = "databases[*].replicas (read replicas) are offered for pg and mysql only, and only on databases the stack owns: remove replicas from ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${coalesce(db.engine, "existing_id")})" if length(db.replicas) > 0 && !contains(["pg", "mysql"], coalesce(db.engine, "-"))])}."
   }
 
   validation {
     condition = alltrue(flatten([
       for db in var.databases : [for s in db.trusted_sources : contains(["ip_addr", "droplet", "k8s", "tag", "app"], s.type)]
     ]))
-    error_message = "databases[*].trusted_sources[*].type must be ip_addr, droplet, k8s, tag or app."
+    error_message = "databases[*].trusted_sources[*].type must be ip_addr, droplet, k8s, tag or app, not ${join(", ", flatten([for key, db in var.databases : [for s in db.trusted_sources : "databases[\"${key}\"].trusted_sources type \"${s.type}\" (value ${s.value})" if !contains(["ip_addr", "droplet", "k8s", "tag", "app"], s.type)]]))}."
   }
 
   validation {
@@ -314,7 +329,7 @@ variable "databases" {
         for s in db.trusted_sources : s.type != "ip_addr" || can(cidrhost(strcontains(s.value, "/") ? s.value : "${s.value}/32", 0))
       ]
     ]))
-    error_message = "databases[*].trusted_sources[*] of type ip_addr must be an IPv4 address or CIDR, e.g. 10.10.0.5 or 10.10.0.0/24."
+    error_message = "databases[*].trusted_sources[*] of type ip_addr must be an IPv4 address or CIDR, e.g. 10.10.0.5 or 10.10.0.0/24, not ${join(", ", flatten([for key, db in var.databases : [for s in db.trusted_sources : "databases[\"${key}\"].trusted_sources value \"${s.value}\"" if s.type == "ip_addr" && !can(cidrhost(strcontains(s.value, "/") ? s.value : "${s.value}/32", 0))]]))}."
   }
 
   validation {
@@ -325,7 +340,7 @@ variable "databases" {
         false
       )
     ])
-    error_message = "databases[*].maintenance_window must have day as a lowercase weekday (monday ... sunday) and hour as HH:MM in 24-hour UTC."
+    error_message = "databases[*].maintenance_window must have day as a lowercase weekday (monday ... sunday) and hour as HH:MM in 24-hour UTC, not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"].maintenance_window = { day = \"${try(db.maintenance_window.day, "")}\", hour = \"${try(db.maintenance_window.hour, "")}\" }" if db.maintenance_window != null && !try(contains(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], db.maintenance_window.day) && can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", db.maintenance_window.hour)), false)])}."
   }
 
   validation {
@@ -346,6 +361,49 @@ variable "databases" {
     condition     = alltrue([for db in var.databases : length(distinct(db.trusted_sources)) + 1 <= 100])
     error_message = "DigitalOcean allows 100 firewall rules per database and the stack adds one for the cluster, so each database takes at most 99 distinct trusted_sources: ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] has ${length(distinct(db.trusted_sources))}" if length(distinct(db.trusted_sources)) + 1 > 100])}. Merge addresses into CIDR blocks."
   }
+
+  validation {
+    condition     = alltrue([for db in var.databases : db.existing_id != null || (db.engine != null && db.size != null)])
+    error_message = "Set engine and size on ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (engine = ${db.engine == null ? "null" : "\"${db.engine}\""}, size = ${db.size == null ? "null" : "\"${db.size}\""})" if db.existing_id == null && (db.engine == null || db.size == null)])}, or existing_id to attach a database the stack does not own."
+  }
+
+  validation {
+    condition = alltrue([
+      for db in var.databases : db.existing_id == null || (
+        db.engine == null && db.size == null && db.version == null && db.node_count == null && db.storage_size_mib == null && length(db.replicas) == 0
+      )
+    ])
+    error_message = "A database attached by existing_id is described by DigitalOcean, not by this module: leave engine, version, size, node_count, storage_size_mib and replicas unset on ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (existing_id = \"${db.existing_id}\")" if db.existing_id != null && !(db.engine == null && db.size == null && db.version == null && db.node_count == null && db.storage_size_mib == null && length(db.replicas) == 0)])}."
+  }
+
+  validation {
+    condition = alltrue([
+      for db in var.databases : db.existing_id == null || can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", db.existing_id))
+    ])
+    error_message = "databases[*].existing_id must be a database cluster id (a lowercase UUID), not ${join(", ", [for key, db in var.databases : "databases[\"${key}\"].existing_id = \"${db.existing_id}\"" if db.existing_id != null && !can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", coalesce(db.existing_id, "-")))])}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for u in db.users : can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,62}$", u)) && db.engine != "valkey"]
+    ]))
+    error_message = "databases[*].users must be 1-63 letters, digits, underscores, dots and dashes, not starting with a dot or dash, and valkey has only its default user: ${join(", ", flatten([for key, db in var.databases : [for u in db.users : "databases[\"${key}\"].users \"${u}\"${db.engine == "valkey" ? " (valkey)" : ""}" if !can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,62}$", u)) || db.engine == "valkey"]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for name, p in db.pools : can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_-]{2,59}$", name)) && contains(["transaction", "session", "statement"], p.mode) &&
+        floor(p.size) == p.size && p.size >= 1 && p.size <= 10000 && !contains(db.engine == "pg" ? keys(db.app_databases) : [], name)
+      ]
+    ]))
+    error_message = "databases[*].pools need a name of 3-60 letters, digits, underscores and dashes that no app_databases key of the same pg database already takes, mode transaction, session or statement, and size a whole number from 1 to 10000: ${join(", ", flatten([for key, db in var.databases : [for name, p in db.pools : "databases[\"${key}\"].pools[\"${name}\"] (mode ${p.mode}, size ${p.size})" if !(can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_-]{2,59}$", name)) && contains(["transaction", "session", "statement"], p.mode) && floor(p.size) == p.size && p.size >= 1 && p.size <= 10000 && !contains(db.engine == "pg" ? keys(db.app_databases) : [], name))]]))}."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : length(db.pools) == 0 || db.engine == null || db.engine == "pg"])
+    error_message = "databases[*].pools are PgBouncer pools, offered for pg only: remove pools from ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${db.engine})" if length(db.pools) > 0 && db.engine != null && db.engine != "pg"])}."
+  }
 }
 
 variable "database_maintenance_window" {
@@ -359,12 +417,12 @@ variable "database_maintenance_window" {
 
   validation {
     condition     = contains(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], var.database_maintenance_window.day)
-    error_message = "database_maintenance_window.day must be a lowercase weekday (monday ... sunday)."
+    error_message = "database_maintenance_window.day must be a lowercase weekday (monday ... sunday), not \"${var.database_maintenance_window.day}\"."
   }
 
   validation {
     condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.database_maintenance_window.hour))
-    error_message = "database_maintenance_window.hour must be HH:MM in 24-hour UTC, e.g. 05:00."
+    error_message = "database_maintenance_window.hour must be HH:MM in 24-hour UTC, e.g. 05:00, not \"${var.database_maintenance_window.hour}\"."
   }
 }
 
@@ -381,7 +439,7 @@ variable "allow_single_node_databases" {
 }
 
 variable "disable_deletion_protection" {
-  description = "UNSAFE opt-out. Turn off `deletion_protection` on every database, so that removing one from `databases`, replacing it or destroying the stack deletes it and its data. Meant for tests and throw-away stacks. Default `false`."
+  description = "UNSAFE opt-out. Turn off `deletion_protection` on every database at once, so that removing one from `databases`, replacing it or destroying the stack deletes it and its data. Meant for tests and throw-away stacks; to unprotect one database, set `databases[<key>].deletion_protection = false` instead. Default `false`."
   type        = bool
   default     = false
   nullable    = false
