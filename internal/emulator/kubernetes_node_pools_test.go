@@ -166,8 +166,11 @@ func TestKubernetesUpdateAndScale(t *testing.T) {
 	if _, err := c.Kubernetes.DeleteNodePool(ctx, cl.ID, extra.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = c.Kubernetes.GetNodePool(ctx, cl.ID, extra.ID)
-	wantStatus(t, err, http.StatusNotFound)
+	// Readable, its nodes deleting, until the teardown ends (see
+	// TestKubernetesDeletedPoolReadableUntilTornDown); gone from the list.
+	if pools, _, err := c.Kubernetes.ListNodePools(ctx, cl.ID, nil); err != nil || len(pools) != 1 {
+		t.Fatalf("pools listed after the delete: %d (err %v)", len(pools), err)
+	}
 	if inv := srv.Inventory(); inv.Count("kubernetes_node_pool") != 2 {
 		t.Fatalf("a deleted pool stays in the inventory while its nodes go:\n%s", inv)
 	}

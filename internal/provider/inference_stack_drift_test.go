@@ -890,6 +890,15 @@ func TestAccInferenceStackImport(t *testing.T) {
 				},
 			},
 			{
+				// Imported beside a configuration that pins the minor
+				// ("1.33", as the examples do): the plan is a no-op.
+				ResourceName:     stackAddr,
+				ImportState:      true,
+				ImportStateId:    "acc",
+				ImportStateKind:  resource.ImportBlockWithID,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{lcEmptyPlan}},
+			},
+			{
 				ResourceName:  stackAddr,
 				ImportState:   true,
 				ImportStateId: "nope",

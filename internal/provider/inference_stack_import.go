@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -56,13 +57,17 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 	if st.Cluster != nil {
 		c := spec.Cluster
 		cm := &clusterModel{
-			Version:       types.StringNull(),
+			// The minor ("1.33") is how configurations usually pin DOKS (a
+			// prefix: the newest patch); cluster_version has the full slug.
+			Version:       importedVersion(st.Cluster.Version),
 			HA:            types.BoolValue(c.HA),
 			AutoUpgrade:   types.BoolValue(c.AutoUpgrade),
 			SurgeUpgrade:  types.BoolValue(c.SurgeUpgrade),
-			ClusterSubnet: types.StringNull(),
-			ServiceSubnet: types.StringNull(),
-			SystemPool:    observePool(nil, c.SystemPool),
+			ClusterSubnet: importedSubnet(c.ClusterSubnet, doksDefaultClusterSubnet),
+			ServiceSubnet: importedSubnet(c.ServiceSubnet, doksDefaultServiceSubnet),
+			// DigitalOcean does not record it: the default.
+			KeepAssociated: types.BoolValue(false),
+			SystemPool:     observePool(nil, c.SystemPool),
 		}
 		if len(taintsOf(cm.SystemPool.Taints)) == 0 {
 			cm.SystemPool.Taints = taintList(nil)
@@ -120,6 +125,29 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 	}
 	m.setComputed(st)
 	return m
+}
+
+// DOKS's default pod and service networks: a configuration leaves them
+// unset, so an imported stack that uses them gets null.
+const (
+	doksDefaultClusterSubnet = "10.244.0.0/16"
+	doksDefaultServiceSubnet = "10.245.0.0/16"
+)
+
+func importedSubnet(subnet, doksDefault string) types.String {
+	if subnet == "" || subnet == doksDefault {
+		return types.StringNull()
+	}
+	return types.StringValue(subnet)
+}
+
+// importedVersion is the minor of a DOKS slug: "1.33.1-do.0" -> "1.33".
+func importedVersion(slug string) types.String {
+	parts := strings.SplitN(slug, ".", 3)
+	if len(parts) < 2 {
+		return types.StringNull()
+	}
+	return types.StringValue(parts[0] + "." + parts[1])
 }
 
 func nilIfEmpty(in []string) []types.String {

@@ -50,6 +50,7 @@ type clusterModel struct {
 	SurgeUpgrade      types.Bool                `tfsdk:"surge_upgrade"`
 	MaintenanceWindow *clusterWindowModel       `tfsdk:"maintenance_window"`
 	ClusterSubnet     types.String              `tfsdk:"cluster_subnet"`
+	KeepAssociated    types.Bool                `tfsdk:"keep_associated_resources"`
 	ServiceSubnet     types.String              `tfsdk:"service_subnet"`
 	SystemPool        *nodePoolModel            `tfsdk:"system_pool"`
 	GPUPools          map[string]*nodePoolModel `tfsdk:"gpu_pools"`
@@ -157,6 +158,8 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 			ClusterSubnet: c.ClusterSubnet.ValueString(),
 			ServiceSubnet: c.ServiceSubnet.ValueString(),
 			GPUPools:      map[string]stack.NodePoolSpec{},
+
+			KeepAssociatedResources: c.KeepAssociated.ValueBool(),
 		}
 		if w := c.MaintenanceWindow; w != nil {
 			s.Cluster.MaintenanceDay, s.Cluster.MaintenanceStart = w.Day.ValueString(), w.StartTime.ValueString()

@@ -168,6 +168,13 @@ func clusterSchema() schema.SingleNestedAttribute {
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				MarkdownDescription: "Patch upgrades in the maintenance window. Default `true`.",
 			},
+			"keep_associated_resources": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Keep the load balancers and volumes the cluster's workloads created (Kubernetes `LoadBalancer` " +
+					"Services, PersistentVolumes) when the cluster is deleted, by destroy or by a cluster replacement. Default `false`: " +
+					"they are deleted with the cluster (DigitalOcean's `destroy_with_associated_resources`), so nothing keeps billing. " +
+					"`true`: they stay in the account, still billed, for you to reuse or delete.",
+			},
 			"surge_upgrade": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				MarkdownDescription: "Upgrade with extra nodes so capacity never drops. Default `true`.",

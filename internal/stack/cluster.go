@@ -401,7 +401,9 @@ func (r *run) deleteClusterStep(ctx context.Context) error {
 }
 
 // deleteCluster deletes a cluster with the load balancers and volumes its
-// workloads created, so destroy leaves nothing billing behind.
+// workloads created (destroy_with_associated_resources), so destroy leaves
+// nothing billing behind; with KeepAssociatedResources a plain delete
+// leaves them in the account.
 func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
 	// Its nodes as they are now (the autoscaler adds some between reads):
 	// their Droplets linger in the VPC after the delete, and destroy must
@@ -414,9 +416,15 @@ func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
 		return apiErr("reading cluster "+c.Name+" before deleting it", err)
 	}
 	if !isNotFound(err) {
-		_, err = r.e.API.Kubernetes.DeleteDangerous(ctx, c.ID)
+		what := "deleting cluster " + c.Name + " with its load balancers and volumes"
+		if r.spec.Cluster.KeepAssociatedResources {
+			what = "deleting cluster " + c.Name + " (keeping its load balancers and volumes)"
+			_, err = r.e.API.Kubernetes.Delete(ctx, c.ID)
+		} else {
+			_, err = r.e.API.Kubernetes.DeleteDangerous(ctx, c.ID)
+		}
 		if err != nil && !isNotFound(err) {
-			return apiErr("deleting cluster "+c.Name+" with its load balancers and volumes", err)
+			return apiErr(what, err)
 		}
 	}
 	// Its worker Droplets stay VPC members for a while: remember them so

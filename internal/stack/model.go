@@ -60,8 +60,11 @@ type ClusterSpec struct {
 	MaintenanceStart string
 	ClusterSubnet    string
 	ServiceSubnet    string
-	SystemPool       NodePoolSpec
-	GPUPools         map[string]NodePoolSpec
+	// KeepAssociatedResources keeps the load balancers and volumes the
+	// cluster's workloads created when the cluster is deleted.
+	KeepAssociatedResources bool
+	SystemPool              NodePoolSpec
+	GPUPools                map[string]NodePoolSpec
 }
 
 // SystemPoolName is the DOKS name of the CPU pool that runs system workloads.

@@ -112,12 +112,14 @@ resource "attach_inference_stack" "this" {
   vpc_ip_range = var.vpc_ip_range
 
   cluster = {
-    version        = var.kubernetes_version
-    ha             = !var.disable_ha_control_plane
-    auto_upgrade   = !var.disable_auto_upgrade
-    surge_upgrade  = !var.disable_surge_upgrade
-    cluster_subnet = var.cluster_subnet
-    service_subnet = var.service_subnet
+    version       = var.kubernetes_version
+    ha            = !var.disable_ha_control_plane
+    auto_upgrade  = !var.disable_auto_upgrade
+    surge_upgrade = !var.disable_surge_upgrade
+
+    keep_associated_resources = var.keep_cluster_associated_resources
+    cluster_subnet            = var.cluster_subnet
+    service_subnet            = var.service_subnet
     maintenance_window = {
       day        = var.maintenance_window.day
       start_time = var.maintenance_window.start_time

@@ -466,6 +466,13 @@ variable "disable_surge_upgrade" {
   nullable    = false
 }
 
+variable "keep_cluster_associated_resources" {
+  description = "Keep the load balancers and volumes the cluster's workloads created when the cluster is deleted (destroy, or a cluster replacement); they stay in the account, still billed. Default `false`: they are deleted with the cluster."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "disable_auto_upgrade" {
   description = "UNSAFE opt-out. Stop DOKS from applying patch upgrades (security fixes) in `maintenance_window`. Default `false`."
   type        = bool
