@@ -1394,19 +1394,60 @@ resource "attach_database_attachment" "cache" {
 		t.Errorf("the app workspace's state still holds %s", state)
 	}
 
-	deleteCluster(t, srv, appCluster)
+	deleteOwnCluster(t, srv, appCluster, appVPC)
+	requireEmpty(t, srv)
+}
+
+// deleteOwnCluster deletes a cluster createOwnCluster made, then its VPC
+// once the cluster's workers have left it.
+func deleteOwnCluster(t *testing.T, srv *emulator.Server, clusterID, vpcID string) {
+	t.Helper()
+	deleteCluster(t, srv, clusterID)
 	c := godoClient(t, srv)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := c.VPCs.Delete(t.Context(), appVPC)
+		_, err := c.VPCs.Delete(t.Context(), vpcID)
 		if err == nil {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("deleting the app VPC: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// The database-attachment module in an app workspace whose data stack was
+// destroyed: the module still plans (the attachments go, and a check says
+// the stack is gone) and destroys.
+func TestAttachmentModuleAfterDataStackDestroyed(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	applyDataStack(t, w, "gone-mod")
+	appCluster, appVPC := createOwnCluster(t, srv, "app-gone-mod")
+
+	dir := "database-attachment/examples/app"
+	vars := []string{"-var", "stack_name=gone-mod", "-var", "cluster_id=" + appCluster}
+	w.init(dir)
+	w.applyAndReplan(dir, vars...)
+	w.destroy(dataStackDir, "-var", "name=gone-mod")
+
+	out, code := w.run(dir, append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, vars...)...)
+	if code == 1 || strings.Contains(out, "Error:") {
+		t.Fatalf("the app workspace's plan after its data stack went: exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(normalize(out), normalize("Stack gone-mod was not found")) {
+		t.Errorf("the plan does not say the stack is gone:\n%s", out)
+	}
+	out = w.must(dir, append([]string{"destroy", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
+	if strings.Contains(out, "Error:") {
+		t.Fatalf("the app workspace's destroy after its data stack went:\n%s", out)
+	}
+	if state := w.must(dir, "state", "list"); strings.TrimSpace(state) != "" {
+		t.Errorf("the app workspace's state still holds %s", state)
+	}
+	deleteOwnCluster(t, srv, appCluster, appVPC)
 	requireEmpty(t, srv)
 }
 

@@ -26,6 +26,8 @@ type inferenceStackDataSource struct{ client *Client }
 
 type stackLookupModel struct {
 	Name            types.String                   `tfsdk:"name"`
+	AllowMissing    types.Bool                     `tfsdk:"allow_missing"`
+	Found           types.Bool                     `tfsdk:"found"`
 	Region          types.String                   `tfsdk:"region"`
 	VPCID           types.String                   `tfsdk:"vpc_id"`
 	ClusterID       types.String                   `tfsdk:"cluster_id"`
@@ -70,6 +72,13 @@ func (d *inferenceStackDataSource) Schema(_ context.Context, _ datasource.Schema
 				Required: true, MarkdownDescription: "The stack's name.",
 				Validators: []validator.String{stringvalidator.RegexMatches(stackNamePattern, "must be a stack name: 3-40 lowercase letters, digits and dashes")},
 			},
+			"allow_missing": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "When `true`, a stack that does not exist (never created, or destroyed by its workspace) is not " +
+					"an error: `found` is `false` and `databases` is empty, so a workspace that attaches to it can still plan " +
+					"and destroy after the stack is gone. Default `false`: a missing stack is an error.",
+			},
+			"found":            schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the stack exists."},
 			"region":           schema.StringAttribute{Computed: true, MarkdownDescription: "Region."},
 			"vpc_id":           schema.StringAttribute{Computed: true, MarkdownDescription: "VPC of the stack."},
 			"cluster_id":       schema.StringAttribute{Computed: true, MarkdownDescription: "DOKS cluster id (empty when the stack has none)."},
@@ -111,6 +120,14 @@ func (d *inferenceStackDataSource) Read(ctx context.Context, req datasource.Read
 		return
 	}
 	spec, st, err := stack.New(d.client.Godo).Discover(ctx, data.Name.ValueString())
+	if errors.Is(err, stack.ErrNoStack) && data.AllowMissing.ValueBool() {
+		data.Found = types.BoolValue(false)
+		data.Region, data.VPCID = types.StringValue(""), types.StringValue("")
+		data.ClusterID, data.ClusterURN, data.ClusterEndpoint, data.ClusterVersion = types.StringValue(""), types.StringValue(""), types.StringValue(""), types.StringValue("")
+		data.Databases = map[string]stackLookupDatabase{}
+		resp.Diagnostics.Append(resp.State.Set(ctx, &data)...)
+		return
+	}
 	if errors.Is(err, stack.ErrNoStack) {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Stack not found",
 			fmt.Sprintf("%v. Check the name, and that the token can see the stack's project.", err))
@@ -122,6 +139,7 @@ func (d *inferenceStackDataSource) Read(ctx context.Context, req datasource.Read
 		resp.Diagnostics.AddError("Reading stack "+data.Name.ValueString()+" failed", err.Error())
 		return
 	}
+	data.Found = types.BoolValue(true)
 	data.Region, data.VPCID = types.StringValue(spec.Region), types.StringValue(st.VPCID)
 	data.ClusterID, data.ClusterURN, data.ClusterEndpoint, data.ClusterVersion = types.StringValue(""), types.StringValue(""), types.StringValue(""), types.StringValue("")
 	if c := st.Cluster; c != nil {

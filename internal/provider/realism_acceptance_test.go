@@ -157,7 +157,7 @@ resource "attach_inference_stack" "test" {
     }
   }
 
-  timeouts = { update = "2s" }
+  timeouts = { update = "8s" }
 }
 `, minNodes)
 }
@@ -167,11 +167,12 @@ resource "attach_inference_stack" "test" {
 // yet the next plan shows the unfinished wait (pending) as an update, and
 // that apply finishes it.
 func TestAccInferenceStackUnfinishedWaitContinues(t *testing.T) {
-	// 8 minutes to provision a GPU node plus 30 waiting for capacity: 2.3 s
-	// at the acceptance time scale, past the 2 s update timeout.
+	// 8 minutes to provision a GPU node plus 30 waiting for capacity: 9.1 s
+	// at time scale 250, past the 8 s update timeout whatever the machine's
+	// load, and well within the next apply's 8 s.
 	// The autoscaler stays still here: had it raised the pool first, the
 	// node this test waits for would already be on its way.
-	srv := startEmulator(t, emulator.Config{Realism: emulator.Realism{GPUCapacityWait: 30 * time.Minute, AutoscaleInterval: -1}})
+	srv := startEmulator(t, emulator.Config{TimeScale: 250, Realism: emulator.Realism{GPUCapacityWait: 30 * time.Minute, AutoscaleInterval: -1}})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             inventoryEmpty(srv),
@@ -179,7 +180,7 @@ func TestAccInferenceStackUnfinishedWaitContinues(t *testing.T) {
 			{Config: gpuFloorConfig(srv, 0)},
 			{
 				Config:      gpuFloorConfig(srv, 1),
-				ExpectError: regexp.MustCompile(`(?s)h100.*provisioning.*GPU capacity.*next apply`),
+				ExpectError: regexp.MustCompile(`(?s)h100.*provisioning.*GPU\s+capacity.*next\s+apply`),
 			},
 			{
 				Config: gpuFloorConfig(srv, 1),

@@ -11,6 +11,9 @@ locals {
 
   stack_databases = data.attach_inference_stack.this.databases
 
+  # A stack destroyed by its own workspace (its databases gone with it)
+  # leaves nothing to attach to: the attachments are planned away, so this
+  # workspace can still plan and destroy (the check below says why).
   attachments = {
     for key, cfg in var.databases : key => {
       engine = try(local.stack_databases[key].engine, null)
@@ -21,16 +24,17 @@ locals {
         size = cfg.pool_size
         mode = cfg.pool_mode
       } : null
-    }
+    } if data.attach_inference_stack.this.found
   }
 }
 
 data "attach_inference_stack" "this" {
-  name = var.stack_name
+  name          = var.stack_name
+  allow_missing = true
 
   lifecycle {
     postcondition {
-      condition     = length(setsubtract(keys(var.databases), keys(self.databases))) == 0
+      condition     = !self.found || length(setsubtract(keys(var.databases), keys(self.databases))) == 0
       error_message = "Stack ${var.stack_name} has no database ${join(", ", sort(setsubtract(keys(var.databases), keys(self.databases))))}; its databases are: ${join(", ", sort(keys(self.databases)))}."
     }
   }
@@ -55,5 +59,12 @@ resource "attach_database_attachment" "this" {
       condition     = each.value.pool == null || (length(try(each.value.pool.name, "")) >= 3 && length(try(each.value.pool.name, "")) <= 60)
       error_message = "The PgBouncer pool on databases[\"${each.key}\"] is named after its db (or app_name), \"${try(each.value.pool.name, "")}\", and DigitalOcean's pool names are 3-60 characters. Set databases[\"${each.key}\"].db (or app_name) to a name of 3-60 characters."
     }
+  }
+}
+
+check "stack_exists" {
+  assert {
+    condition     = data.attach_inference_stack.this.found
+    error_message = "Stack ${var.stack_name} was not found (destroyed by its workspace, or a typo in stack_name): nothing is attached, and attachments made earlier are planned for removal (their databases are gone)."
   }
 }
