@@ -156,9 +156,14 @@ func clusterSchema() schema.SingleNestedAttribute {
 		MarkdownDescription: "The DOKS cluster: the stateless execution layer.",
 		Attributes: map[string]schema.Attribute{
 			"version": schema.StringAttribute{
-				Optional: true,
+				// Computed only so that an imported stack (which records the
+				// cluster's minor, what configurations usually pin) plans
+				// empty whether or not its configuration sets a version.
+				Optional: true, Computed: true,
+				PlanModifiers: []planmodifier.String{keepStateWhenUnset{}},
 				MarkdownDescription: "Kubernetes version: a prefix such as `1.33` (the newest matching release) or a full " +
-					"slug. Unset: the newest. Raising it upgrades in place; DOKS cannot downgrade.",
+					"slug. Unset: the newest at create (an imported stack keeps its minor). Raising it upgrades in place; " +
+					"DOKS cannot downgrade.",
 			},
 			"ha": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
@@ -430,4 +435,21 @@ func databasesSchema() schema.MapNestedAttribute {
 func rangeChanged(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
 	resp.RequiresReplace = !req.StateValue.IsNull() && !req.PlanValue.IsNull() && !req.PlanValue.IsUnknown() &&
 		req.StateValue.ValueString() != req.PlanValue.ValueString()
+}
+
+// keepStateWhenUnset plans the prior value of an Optional+Computed
+// attribute left out of the configuration (null at create), so leaving it
+// unset never shows as a change.
+type keepStateWhenUnset struct{}
+
+func (keepStateWhenUnset) Description(context.Context) string {
+	return "Unset in configuration: keeps the value in state (none at create)."
+}
+
+func (m keepStateWhenUnset) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+
+func (keepStateWhenUnset) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if req.ConfigValue.IsNull() {
+		resp.PlanValue = req.StateValue
+	}
 }
