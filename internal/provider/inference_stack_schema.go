@@ -446,7 +446,9 @@ func (keepStateWhenUnset) Description(context.Context) string {
 	return "Unset in configuration: keeps the value in state (none at create)."
 }
 
-func (m keepStateWhenUnset) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+func (m keepStateWhenUnset) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
 
 func (keepStateWhenUnset) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
 	if req.ConfigValue.IsNull() {
