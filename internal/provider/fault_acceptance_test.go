@@ -64,7 +64,7 @@ func TestAccFaultDatabaseCreate500(t *testing.T) {
 func TestAccFaultClusterCreateDropped(t *testing.T) {
 	faultThenRecover(t,
 		emulator.Fault{Method: "POST", Route: "/v2/kubernetes/clusters", Kind: emulator.FaultDrop},
-		`(?s)Creating stack acc failed.*step\s+"cluster"\s+failed:\s+creating\s+cluster\s+acc\s+in\s+tor1.*EOF.*recorded\s+in\s+state\s+\(VPC\s+[0-9a-f-]+,\s+database\s+cache`)
+		`(?s)Creating stack acc failed.*could\s+not\s+finish\s+the\s+cluster:\s+creating\s+cluster\s+acc\s+in\s+tor1.*EOF.*recorded\s+in\s+state\s+\(VPC\s+[0-9a-f-]+,\s+database\s+cache`)
 }
 
 // A burst of 429s while refreshing is waited out: the plan is empty, no
