@@ -121,6 +121,9 @@ func (d *inferenceStackDataSource) Read(ctx context.Context, req datasource.Read
 	}
 	spec, st, err := stack.New(d.client.Godo).Discover(ctx, data.Name.ValueString())
 	if errors.Is(err, stack.ErrNoStack) && data.AllowMissing.ValueBool() {
+		resp.Diagnostics.AddAttributeWarning(path.Root("name"), "Stack "+data.Name.ValueString()+" was not found",
+			fmt.Sprintf("%v. allow_missing is set, so found = false and databases is empty: whatever attaches to the stack is "+
+				"planned away (its databases are gone with it). If the stack should exist, check the name.", err))
 		data.Found = types.BoolValue(false)
 		data.Region, data.VPCID = types.StringValue(""), types.StringValue("")
 		data.ClusterID, data.ClusterURN, data.ClusterEndpoint, data.ClusterVersion = types.StringValue(""), types.StringValue(""), types.StringValue(""), types.StringValue("")

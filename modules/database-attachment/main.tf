@@ -13,7 +13,8 @@ locals {
 
   # A stack destroyed by its own workspace (its databases gone with it)
   # leaves nothing to attach to: the attachments are planned away, so this
-  # workspace can still plan and destroy (the check below says why).
+  # workspace can still plan and destroy (the lookup warns that the stack is
+  # gone).
   attachments = {
     for key, cfg in var.databases : key => {
       engine = try(local.stack_databases[key].engine, null)
@@ -59,12 +60,5 @@ resource "attach_database_attachment" "this" {
       condition     = each.value.pool == null || (length(try(each.value.pool.name, "")) >= 3 && length(try(each.value.pool.name, "")) <= 60)
       error_message = "The PgBouncer pool on databases[\"${each.key}\"] is named after its db (or app_name), \"${try(each.value.pool.name, "")}\", and DigitalOcean's pool names are 3-60 characters. Set databases[\"${each.key}\"].db (or app_name) to a name of 3-60 characters."
     }
-  }
-}
-
-check "stack_exists" {
-  assert {
-    condition     = data.attach_inference_stack.this.found
-    error_message = "Stack ${var.stack_name} was not found (destroyed by its workspace, or a typo in stack_name): nothing is attached, and attachments made earlier are planned for removal (their databases are gone)."
   }
 }
