@@ -73,14 +73,15 @@ func (s *databaseStore) renderPool(cl *dbCluster, p *dbPool) dbPoolJSON {
 			u = named
 		}
 	}
+	host, private, standby, standbyPrivate, port := s.poolEndpoints(cl, p)
 	out := dbPoolJSON{
 		Name: p.Name, Mode: p.Mode, Size: p.Size, DB: p.DB, User: p.User,
-		Connection:        cl.connection(cl.host, u, p.Name, dbPgBouncerPort),
-		PrivateConnection: cl.connection(dbPrivateHost(cl.host), u, p.Name, dbPgBouncerPort),
+		Connection:        cl.connection(host, u, p.Name, port),
+		PrivateConnection: cl.connection(private, u, p.Name, port),
 	}
 	if cl.NumNodes > 1 {
-		out.StandbyConnection = cl.connection(dbStandbyHost(cl.host), u, p.Name, dbPgBouncerPort)
-		out.StandbyPrivateConnection = cl.connection(dbPrivateHost(dbStandbyHost(cl.host)), u, p.Name, dbPgBouncerPort)
+		out.StandbyConnection = cl.connection(standby, u, p.Name, port)
+		out.StandbyPrivateConnection = cl.connection(standbyPrivate, u, p.Name, port)
 	}
 	return out
 }
@@ -208,6 +209,10 @@ func (s *databaseStore) createPool(c *call) {
 		return
 	}
 	p := &dbPool{Name: req.Name, Mode: req.Mode, Size: req.Size, DB: req.DB, User: req.User}
+	if err := s.e.dp.pgCreatePool(cl.ID, *p, forcedPassword(cl, *p)); err != nil {
+		dataPlaneFailed(c, err)
+		return
+	}
 	cl.pools = append(cl.pools, p)
 	c.respond(http.StatusCreated, map[string]any{"pool": s.renderPool(cl, p)})
 }
@@ -225,6 +230,11 @@ func (s *databaseStore) updatePool(c *call) {
 	if !dbValidPool(c, cl, req, p.Name) {
 		return
 	}
+	next := dbPool{Name: p.Name, Mode: req.Mode, Size: req.Size, DB: req.DB, User: req.User}
+	if err := s.e.dp.pgUpdatePool(cl.ID, next, forcedPassword(cl, next)); err != nil {
+		dataPlaneFailed(c, err)
+		return
+	}
 	p.Mode, p.Size, p.DB, p.User = req.Mode, req.Size, req.DB, req.User
 	c.noContent()
 }
@@ -235,5 +245,6 @@ func (s *databaseStore) deletePool(c *call) {
 		return
 	}
 	cl.pools = slices.DeleteFunc(cl.pools, func(x *dbPool) bool { return x == p })
+	s.e.dp.pgDeletePool(cl.ID, p.Name)
 	c.noContent()
 }

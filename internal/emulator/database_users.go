@@ -339,6 +339,10 @@ func (s *databaseStore) createUser(c *call) {
 		}
 		u.settings.MongoUserSettings.Role = "readOnly"
 	}
+	if err := s.e.dp.pgCreateUser(cl.ID, u); err != nil {
+		dataPlaneFailed(c, err)
+		return
+	}
 	cl.users = append(cl.users, u)
 	c.respond(http.StatusCreated, map[string]any{"user": u.render()})
 }
@@ -363,7 +367,13 @@ func (s *databaseStore) updateUser(c *call) {
 	if !dbValidUserSettings(c, cl, req.Settings, u.settings) {
 		return
 	}
+	prev := u.settings
 	u.settings = req.Settings
+	if err := s.e.dp.pgUpdateUser(cl.ID, u); err != nil {
+		u.settings = prev
+		dataPlaneFailed(c, err)
+		return
+	}
 	c.respond(http.StatusCreated, map[string]any{"user": u.render()})
 }
 
@@ -381,6 +391,10 @@ func (s *databaseStore) deleteUser(c *call) {
 			c.unprocessable("user %q is used by connection pool %q: delete the pool or change its user first", u.Name, p.Name)
 			return
 		}
+	}
+	if err := s.e.dp.pgDropUser(cl.ID, u.Name, cl.dbs); err != nil {
+		dataPlaneFailed(c, err)
+		return
 	}
 	cl.users = slices.DeleteFunc(cl.users, func(x *dbUser) bool { return x == u })
 	c.noContent()
@@ -405,7 +419,13 @@ func (s *databaseStore) resetUserAuth(c *call) {
 	if !dbRequireReady(c, cl, "resetting credentials") {
 		return
 	}
+	prevPassword := u.Password
 	u.Password = newDBPassword()
+	if err := s.e.dp.pgSetPassword(cl.ID, u); err != nil {
+		u.Password = prevPassword
+		dataPlaneFailed(c, err)
+		return
+	}
 	if req.MySQLSettings != nil {
 		u.authPlugin = req.MySQLSettings.AuthPlugin
 	}
@@ -484,6 +504,10 @@ func (s *databaseStore) createDB(c *call) {
 		c.unprocessable("database %q already exists in cluster %s", req.Name, cl.Name)
 		return
 	}
+	if err := s.e.dp.pgCreateDB(cl.ID, req.Name); err != nil {
+		dataPlaneFailed(c, err)
+		return
+	}
 	cl.dbs = append(cl.dbs, req.Name)
 	c.respond(http.StatusCreated, map[string]any{"db": dbJSON{Name: req.Name}})
 }
@@ -513,6 +537,10 @@ func (s *databaseStore) deleteDB(c *call) {
 			c.unprocessable("database %q is granted to user %q: update the user's settings first", name, u.Name)
 			return
 		}
+	}
+	if err := s.e.dp.pgDropDB(cl.ID, name); err != nil {
+		dataPlaneFailed(c, err)
+		return
 	}
 	cl.dbs = slices.DeleteFunc(cl.dbs, func(x string) bool { return x == name })
 	c.noContent()

@@ -1,14 +1,7 @@
 package emulator
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	mrand "math/rand/v2"
 	"net/http"
 	"regexp"
@@ -97,7 +90,8 @@ type databaseStore struct {
 	clusters map[string]*dbCluster
 	// accountNumber appears in hosts, as DigitalOcean's "do-user-<n>".
 	accountNumber int
-	caPEM         []byte
+	// ca is the account's database CA, made on first use.
+	ca *dbCA
 }
 
 func newDatabaseStore(e *Emulator) *databaseStore {
@@ -108,7 +102,15 @@ func newDatabaseStore(e *Emulator) *databaseStore {
 
 func (s *databaseStore) reset() {
 	s.clusters = map[string]*dbCluster{}
-	s.caPEM = nil
+	s.ca = nil
+}
+
+// accountCA is the account's database CA, made on first use.
+func (s *databaseStore) accountCA() *dbCA {
+	if s.ca == nil {
+		s.ca = newDBCA()
+	}
+	return s.ca
 }
 
 func (s *databaseStore) register(r *router) {
@@ -162,6 +164,9 @@ func (s *databaseStore) advance(now time.Time) {
 		}
 		switch cl.status {
 		case dbStatusCreating:
+			if !now.Before(cl.readyAt) && s.dataPlaneHolds(cl) {
+				continue
+			}
 			if !now.Before(cl.readyAt) {
 				if cl.failed {
 					cl.stuck = true
@@ -443,12 +448,13 @@ func (s *databaseStore) projectOf(id string) string {
 func (s *databaseStore) render(cl *dbCluster) dbClusterJSON {
 	en := cl.Engine
 	admin := cl.admin()
+	host, privateHost, standbyHost, standbyPrivateHost, port := s.endpoints(cl)
 	out := dbClusterJSON{
 		ID: cl.ID, Name: cl.Name, Engine: en.Slug, Version: cl.Version.Version, SemanticVersion: cl.Version.Semantic,
 		NumNodes: cl.NumNodes, Size: cl.Size, Region: cl.Region, Status: cl.status, CreatedAt: cl.CreatedAt,
 		PrivateNetworkUUID: cl.VPCID, Tags: slices.Clone(cl.Tags),
-		Connection:               cl.connection(cl.host, admin, en.AdminDB, en.Port),
-		PrivateConnection:        cl.connection(dbPrivateHost(cl.host), admin, en.AdminDB, en.Port),
+		Connection:               cl.connection(host, admin, en.AdminDB, port),
+		PrivateConnection:        cl.connection(privateHost, admin, en.AdminDB, port),
 		MaintenanceWindow:        cl.maintenance,
 		ProjectID:                s.projectOf(cl.ID),
 		VersionEndOfLife:         cl.Version.EndOfLife,
@@ -466,8 +472,8 @@ func (s *databaseStore) render(cl *dbCluster) dbClusterJSON {
 		out.DBNames = slices.Clone(cl.dbs)
 	}
 	if en.Standby && cl.NumNodes > 1 {
-		out.StandbyConnection = cl.connection(dbStandbyHost(cl.host), admin, en.AdminDB, en.Port)
-		out.StandbyPrivateConnection = cl.connection(dbPrivateHost(dbStandbyHost(cl.host)), admin, en.AdminDB, en.Port)
+		out.StandbyConnection = cl.connection(standbyHost, admin, en.AdminDB, port)
+		out.StandbyPrivateConnection = cl.connection(standbyPrivateHost, admin, en.AdminDB, port)
 	}
 	if en.Slug == "opensearch" {
 		out.UIConnection = cl.connection(cl.host, admin, "", 443)
@@ -747,6 +753,9 @@ func (s *databaseStore) create(c *call) {
 	if en.Eviction {
 		cl.eviction = "noeviction"
 	}
+	if !cl.failed && !s.startDataPlane(c, cl) {
+		return
+	}
 	s.clusters[id] = cl
 	s.recordIfOpen(cl) // no rules: open to the internet (database_firewall.go)
 	if req.ProjectID != "" {
@@ -773,6 +782,7 @@ func (s *databaseStore) delete(c *call) {
 	}
 	gone := c.now.Add(s.e.scaled(DeleteDuration))
 	cl.deleting, cl.goneAt = true, gone
+	s.e.dp.removeCluster(cl.ID)
 	// A deleted cluster's name, and its replicas', stay taken for a while (terraform-provider-digitalocean PR #198 discussion).
 	s.e.holdName(nameSpaceDatabase, cl.Name, c.now)
 	for _, rp := range cl.replicas {
@@ -869,38 +879,8 @@ func (s *databaseStore) getCA(c *call) {
 	if _, ok := s.cluster(c); !ok {
 		return
 	}
-	if s.caPEM == nil {
-		s.caPEM = newDBCACertificate()
-	}
 	// A []byte marshals as base64, which is how DigitalOcean sends it.
-	c.respond(http.StatusOK, map[string]any{"ca": map[string]any{"certificate": s.caPEM}})
-}
-
-// newCACertificate makes a self-signed CA certificate, as the account's
-// database CA (DigitalOcean has one per account, shared by its clusters).
-func newDBCACertificate() []byte {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		panic(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "Project CA (emulator)", Organization: []string{"DigitalOcean emulator"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().AddDate(10, 0, 0),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	c.respond(http.StatusOK, map[string]any{"ca": map[string]any{"certificate": s.accountCA().certPEM}})
 }
 
 var dbEvictionPolicies = []string{"noeviction", "allkeys_lru", "allkeys_random", "volatile_lru", "volatile_random", "volatile_ttl"}
@@ -936,6 +916,10 @@ func (s *databaseStore) putEvictionPolicy(c *call) {
 	}
 	if !slices.Contains(dbEvictionPolicies, req.EvictionPolicy) {
 		c.unprocessable("eviction_policy %q is not valid; use one of %s", req.EvictionPolicy, strings.Join(dbEvictionPolicies, ", "))
+		return
+	}
+	if err := s.e.dp.valkeyEviction(cl.ID, req.EvictionPolicy); err != nil {
+		dataPlaneFailed(c, err)
 		return
 	}
 	cl.eviction = req.EvictionPolicy

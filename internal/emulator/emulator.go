@@ -69,6 +69,14 @@ type Config struct {
 	// Realism is DigitalOcean's rough edges (eventual consistency, held
 	// names, preconditions...), on by default; Realism.Ideal turns them off.
 	Realism Realism
+	// DataPlane backs PostgreSQL clusters, their PgBouncer pools and Valkey
+	// clusters with real local servers on loopback ports, reached over TLS
+	// with the cluster's CA (dataplane.go). Off by default; it needs
+	// PostgreSQL, pgbouncer and redis-server (or valkey-server) installed.
+	DataPlane bool
+	// DataPlaneLogf receives the data plane's start-up lines; default Logf,
+	// else the standard logger.
+	DataPlaneLogf func(format string, args ...any)
 }
 
 // ConfigFromEnv reads ATTACH_EMULATOR_ADDR, ATTACH_EMULATOR_TOKEN,
@@ -141,6 +149,11 @@ type Emulator struct {
 	requests *requestLog
 	failures map[TransitionKind]int
 	recorder func(Exchange)
+
+	// dp runs the data plane's servers (nil unless Config.DataPlane);
+	// dpErr is why it could not start.
+	dp    *dataPlane
+	dpErr error
 }
 
 // family is one API area (VPCs, Kubernetes, databases, projects, tags). Families
@@ -183,8 +196,28 @@ func New(cfg Config) *Emulator {
 	for _, f := range e.families {
 		f.register(e.routes)
 	}
+	if cfg.DataPlane {
+		logf := cfg.DataPlaneLogf
+		if logf == nil {
+			logf = cfg.Logf
+		}
+		e.dp, e.dpErr = newDataPlane(logf)
+		if e.dpErr == nil {
+			e.dp.logf("data plane on: PostgreSQL and Valkey clusters and PgBouncer pools run as real servers; their connection details name %s and loopback ports, not DigitalOcean hosts", dpLoopback)
+		}
+	}
 	return e
 }
+
+// Close stops the data plane's servers and removes their files (a no-op
+// without Config.DataPlane). The emulator must not be used afterwards.
+func (e *Emulator) Close() {
+	e.dp.close()
+}
+
+// DataPlaneErr is why Config.DataPlane could not be honoured (missing
+// server programs), or nil.
+func (e *Emulator) DataPlaneErr() error { return e.dpErr }
 
 // Config returns the effective configuration.
 func (e *Emulator) Config() Config { return e.cfg }
@@ -228,6 +261,7 @@ func (e *Emulator) Reset() {
 	for _, f := range e.families {
 		f.reset()
 	}
+	e.dp.stopAll()
 	e.failures = map[TransitionKind]int{}
 	e.heldNames = map[string]map[string]time.Time{}
 	e.everOpen = map[string]bool{}
@@ -282,8 +316,12 @@ type Server struct {
 // Start runs an emulator on cfg.Addr (default an ephemeral loopback port).
 func Start(cfg Config) (*Server, error) {
 	e := New(cfg)
+	if e.dpErr != nil {
+		return nil, fmt.Errorf("emulator: %w", e.dpErr)
+	}
 	ln, err := net.Listen("tcp", e.cfg.Addr)
 	if err != nil {
+		e.Close()
 		return nil, fmt.Errorf("emulator: listening on %s: %w", e.cfg.Addr, err)
 	}
 	s := &Server{
@@ -301,9 +339,11 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server immediately, closing open connections.
+// Close stops the server immediately, closing open connections, then the
+// data plane's servers.
 func (s *Server) Close() error {
 	err := s.httpServer.Close()
 	<-s.done
+	s.Emulator.Close()
 	return err
 }

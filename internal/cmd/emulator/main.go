@@ -31,6 +31,7 @@ func main() {
 	noRateLimit := flag.Bool("no-rate-limit", false, "disable DigitalOcean's per-token rate limits")
 	verbose := flag.Bool("v", false, "log every request")
 	flag.BoolVar(&cfg.Realism.Ideal, "ideal", cfg.Realism.Ideal, "the happy path: turn off DigitalOcean's rough edges (404s right after a create, held names, replica preconditions, lingering VPC members, GPU capacity waits, autoscaler activity); env ATTACH_EMULATOR_IDEAL=1")
+	flag.BoolVar(&cfg.DataPlane, "data-plane", false, "back PostgreSQL clusters, PgBouncer pools and Valkey clusters with real local servers on 127.0.0.1 (needs postgresql-15, pgbouncer and redis-server installed)")
 	flag.Parse()
 
 	if cfg.TimeScale <= 0 {
@@ -53,6 +54,11 @@ func main() {
 	} else {
 		fmt.Printf("DigitalOcean's rough edges are on: 404s right after a create, replicas refused until the first backup,\n" +
 			"names held after deletes, VPC members lingering, slow GPU capacity, an autoscaler at work (-ideal turns them off).\n\n")
+	}
+	if cfg.DataPlane {
+		fmt.Printf("Data plane (-data-plane): PostgreSQL clusters, their PgBouncer pools and Valkey clusters run as real servers.\n" +
+			"Their connection details name 127.0.0.1 and loopback ports (not DigitalOcean hosts), TLS only, with certificates\n" +
+			"signed by the CA that GET /v2/databases/{id}/ca returns. MySQL, MongoDB, OpenSearch and Kafka have no data plane.\n\n")
 	}
 	fmt.Printf("Point the attach provider (or doctl/godo) at it:\n\n")
 	fmt.Printf("  export DIGITALOCEAN_API_URL=%s\n", srv.URL)

@@ -1,0 +1,188 @@
+package emulator
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The Valkey data plane: a Valkey server (or Redis, its Debian-packaged
+// ancestor speaking the same protocol) per cluster, on a TLS port only,
+// with the default user's password as requirepass, as DigitalOcean's
+// "default" user authenticates.
+
+type valkeyInstance struct {
+	dpInstance
+	ca       *dbCA
+	password string
+}
+
+// startValkey registers cluster cl's server and starts it in the
+// background; the cluster comes online once it answers PING over TLS.
+func (dp *dataPlane) startValkey(cl *dbCluster, ca *dbCA) error {
+	if dp == nil {
+		return nil
+	}
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	if dp.closed {
+		return errors.New("the data plane is closed")
+	}
+	port, err := dp.freePort()
+	if err != nil {
+		return err
+	}
+	dir, err := dp.newDir("valkey")
+	if err != nil {
+		return err
+	}
+	in := &valkeyInstance{dpInstance: dpInstance{dp: dp, label: fmt.Sprintf("Valkey of cluster %q", cl.Name), dir: dir, port: port},
+		ca: ca, password: cl.admin().Password}
+	dp.kv[cl.ID] = in
+	policy := cl.eviction
+	dp.async(func() {
+		began := time.Now()
+		in.finish(began, in.start(policy))
+	})
+	return nil
+}
+
+func (in *valkeyInstance) start(policy string) error {
+	dp := in.dp
+	if err := dp.writeTLS(in.dir, in.ca); err != nil {
+		return fmt.Errorf("%s: %w", in.label, err)
+	}
+	conf := fmt.Sprintf(`bind %s
+port 0
+tls-port %d
+tls-cert-file %s
+tls-key-file %s
+tls-ca-cert-file %s
+tls-auth-clients no
+requirepass "%s"
+dir %s
+save ""
+appendonly no
+daemonize no
+logfile ""
+maxmemory-policy %s
+`, dpLoopback, in.port, filepath.Join(in.dir, "server.crt"), filepath.Join(in.dir, "server.key"), filepath.Join(in.dir, "ca.crt"),
+		in.password, in.dir, valkeyPolicy(policy))
+	if err := dp.writeFile(filepath.Join(in.dir, "valkey.conf"), []byte(conf), 0o600); err != nil {
+		return fmt.Errorf("%s: writing valkey.conf: %w", in.label, err)
+	}
+	proc, err := in.spawn(filepath.Base(dp.bins.Redis), dp.command(in.dir, dp.bins.Redis, filepath.Join(in.dir, "valkey.conf")), syscall.SIGTERM)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(dpStartTimeout)
+	for {
+		_, err := in.do("PING")
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-proc.done:
+			return fmt.Errorf("%s: %s exited (%v): %s", in.label, proc.name, proc.err, proc.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: no answer to PING over TLS within %s (%v): %s", in.label, dpStartTimeout, err, proc.out.String())
+		}
+	}
+}
+
+// valkeyPolicy turns the API's eviction policy (allkeys_lru) into the
+// server's (allkeys-lru).
+func valkeyPolicy(p string) string {
+	if p == "" {
+		return "noeviction"
+	}
+	return strings.ReplaceAll(p, "_", "-")
+}
+
+// do runs one command as the default user over verified TLS.
+func (in *valkeyInstance) do(args ...string) (string, error) {
+	roots := x509.NewCertPool()
+	roots.AddCert(in.ca.cert)
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(dpLoopback, strconv.Itoa(in.port)), &tls.Config{RootCAs: roots, ServerName: dpLoopback, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(dpOpTimeout))
+	r := bufio.NewReader(conn)
+	if _, err := respDo(conn, r, "AUTH", "default", in.password); err != nil {
+		return "", fmt.Errorf("AUTH: %w", err)
+	}
+	return respDo(conn, r, args...)
+}
+
+// respDo sends one command in RESP and reads a simple, integer or bulk reply.
+func respDo(w io.Writer, r *bufio.Reader, args ...string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return "", err
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty reply")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", errors.New(line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// valkeyEviction applies an eviction policy set through the API.
+func (dp *dataPlane) valkeyEviction(id, policy string) error {
+	if dp == nil {
+		return nil
+	}
+	dp.mu.Lock()
+	in := dp.kv[id]
+	dp.mu.Unlock()
+	if in == nil {
+		return nil
+	}
+	if ready, _, _ := dp.ready(id); !ready {
+		return nil // the server starts with the cluster's policy of the moment
+	}
+	if _, err := in.do("CONFIG", "SET", "maxmemory-policy", valkeyPolicy(policy)); err != nil {
+		return fmt.Errorf("%s: setting maxmemory-policy %s: %w", in.label, valkeyPolicy(policy), err)
+	}
+	return nil
+}
+
+func (in *valkeyInstance) teardown() { in.teardownFiles() }
