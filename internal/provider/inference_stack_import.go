@@ -32,7 +32,7 @@ func (r *inferenceStackResource) ImportState(ctx context.Context, req resource.I
 	}
 	m := modelFromSpec(spec, st)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, st)...)
+	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, st, false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
 }
 

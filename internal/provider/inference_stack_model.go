@@ -30,6 +30,7 @@ type stackModel struct {
 	Tags                []types.String            `tfsdk:"tags"`
 	VPCID               types.String              `tfsdk:"vpc_id"`
 	VPCIPRange          types.String              `tfsdk:"vpc_ip_range"`
+	StoreSecrets        types.Bool                `tfsdk:"store_secrets"`
 	Cluster             *clusterModel             `tfsdk:"cluster"`
 	Databases           map[string]*databaseModel `tfsdk:"databases"`
 	Timeouts            timeouts.Value            `tfsdk:"timeouts"`
@@ -88,6 +89,7 @@ type databaseModel struct {
 	MaintenanceWindow  *databaseWindowModel     `tfsdk:"maintenance_window"`
 	DBs                []types.String           `tfsdk:"dbs"`
 	Users              []types.String           `tfsdk:"users"`
+	RotatePasswords    map[string]types.Int64   `tfsdk:"rotate_passwords"`
 	Pools              map[string]*poolModel    `tfsdk:"pools"`
 	Replicas           map[string]*replicaModel `tfsdk:"replicas"`
 	EvictionPolicy     types.String             `tfsdk:"eviction_policy"`
@@ -174,7 +176,26 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 	for k, d := range m.Databases {
 		s.Databases[k] = d.toSpec()
 	}
+	s.OmitSecrets = m.secretsOmitted()
 	return s
+}
+
+// secretsOmitted reports store_secrets = false (unset, as after an import,
+// is the default: true).
+func (m *stackModel) secretsOmitted() bool {
+	return !m.StoreSecrets.IsNull() && !m.StoreSecrets.IsUnknown() && !m.StoreSecrets.ValueBool()
+}
+
+// dropSecrets nulls every credential attribute (store_secrets = false).
+func (m *stackModel) dropSecrets() {
+	m.Kubeconfig, m.KubeconfigExpiresAt = types.StringNull(), types.StringNull()
+	m.ConnectionEnv = types.MapNull(types.StringType)
+	for _, d := range m.Databases {
+		d.Password, d.PrivateURI = types.StringNull(), types.StringNull()
+		for _, p := range d.Pools {
+			p.PrivateURI = types.StringNull()
+		}
+	}
 }
 
 func (p *nodePoolModel) toSpec() stack.NodePoolSpec {
@@ -232,6 +253,14 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 	}
 	if w := d.MaintenanceWindow; w != nil {
 		s.MaintenanceDay, s.MaintenanceHour = w.Day.ValueString(), w.Hour.ValueString()
+	}
+	for name, v := range d.RotatePasswords {
+		if !v.IsNull() && !v.IsUnknown() {
+			if s.Rotations == nil {
+				s.Rotations = map[string]int{}
+			}
+			s.Rotations[name] = int(v.ValueInt64())
+		}
 	}
 	for k, p := range d.Pools {
 		s.Pools[k] = stack.PoolSpec{Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()), DB: p.DB.ValueString(), User: p.User.ValueString()}
@@ -322,6 +351,12 @@ func (m *stackModel) setComputed(st *stack.Status) {
 		}
 	}
 	m.ConnectionEnv = connectionEnv(m.Databases, st)
+	if m.StoreSecrets.IsNull() || m.StoreSecrets.IsUnknown() {
+		m.StoreSecrets = types.BoolValue(true) // the default (an imported stack)
+	}
+	if m.secretsOmitted() {
+		m.dropSecrets()
+	}
 }
 
 func (d *databaseModel) clearComputed() {
@@ -481,6 +516,13 @@ func (m *stackModel) observe(st *stack.Status) {
 		}
 		d.DBs = keepEmptyForm(d.DBs, ds.DBs)
 		d.Users = keepEmptyForm(d.Users, sortedKeys(ds.Users))
+		// A rotation the apply did not get to shows the version reached,
+		// so the next plan asks for it again.
+		for name, v := range d.RotatePasswords {
+			if known(v) && int(v.ValueInt64()) > ds.Rotated[name] {
+				d.RotatePasswords[name] = types.Int64Value(int64(ds.Rotated[name]))
+			}
+		}
 		pools := map[string]*poolModel{}
 		for name, prior := range d.Pools {
 			if ps := ds.Pools[name]; ps != nil {

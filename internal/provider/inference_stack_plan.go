@@ -85,6 +85,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		p.warnTagsOnExistingReplicas()
 		p.warnPoolReplacement()
 	}
+	p.secrets()
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -82,7 +82,7 @@ func (r *inferenceStackResource) Create(ctx context.Context, req resource.Create
 	}
 	plan.setComputed(res.Status)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status)...)
+	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status, plan.secretsOmitted())...)
 }
 
 func (r *inferenceStackResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -107,7 +107,7 @@ func (r *inferenceStackResource) Read(ctx context.Context, req resource.ReadRequ
 	state.observe(res.Status)
 	state.setComputed(res.Status)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status)...)
+	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status, state.secretsOmitted())...)
 }
 
 func (r *inferenceStackResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -138,7 +138,7 @@ func (r *inferenceStackResource) Update(ctx context.Context, req resource.Update
 	}
 	plan.setComputed(res.Status)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status)...)
+	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status, plan.secretsOmitted())...)
 }
 
 func (r *inferenceStackResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -182,7 +182,7 @@ func (r *inferenceStackResource) Delete(ctx context.Context, req resource.Delete
 		state.observe(res.Status)
 		state.setComputed(res.Status)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-		resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status)...)
+		resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status, state.secretsOmitted())...)
 	}
 }
 
@@ -274,7 +274,12 @@ func loadPrivateStatus(ctx context.Context, p privateState) (*stack.Status, diag
 	return st, diags
 }
 
-func savePrivateStatus(ctx context.Context, p privateWriter, st *stack.Status) diag.Diagnostics {
+// savePrivateStatus saves the engine's status; omitSecrets (store_secrets =
+// false) blanks every credential in it first, so private state holds none.
+func savePrivateStatus(ctx context.Context, p privateWriter, st *stack.Status, omitSecrets bool) diag.Diagnostics {
+	if omitSecrets {
+		st = st.WithoutSecrets()
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		var diags diag.Diagnostics

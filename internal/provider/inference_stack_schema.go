@@ -114,6 +114,14 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(rangeChanged,
 					"Changing the VPC's range replaces the whole stack.", "Changing the VPC's range replaces the whole stack.")},
 			},
+			"store_secrets": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Keep credentials in state. Default `true`: `kubeconfig`, `connection_env` and the " +
+					"databases' `password` and `private_uri` (and the pools' `private_uri`) are in state, as sensitive values. " +
+					"`false`: they are null in plan and state, and nothing in the provider's private state holds them either " +
+					"(no password, credentialed URI or kubeconfig token); read them at apply time from the ephemeral resources. " +
+					"Changing it is an in-place update.",
+			},
 			"cluster":   clusterSchema(),
 			"databases": databasesSchema(),
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{
@@ -346,6 +354,15 @@ func databasesSchema() schema.MapNestedAttribute {
 				MarkdownDescription: "Users to create; their passwords are in `connection_env`. Not on valkey, which has only its default user.",
 				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(userNamePattern,
 					"must be 1-63 letters, digits, underscores, dots and dashes, not starting with a dot or dash"))},
+			},
+			"rotate_passwords": schema.MapAttribute{
+				Optional: true, ElementType: types.Int64Type,
+				MarkdownDescription: "Password rotation on demand: a version per user (a name in `users`, or `doadmin` for " +
+					"the admin). Raising a version resets that user's password (DigitalOcean's `reset_auth`) at the next apply; " +
+					"the new one reaches `connection_env` and `password`/`private_uri` (when `store_secrets` is on). Versions " +
+					"start at 0 and may only go up; a user created with a version gets a fresh password and no reset. Removing " +
+					"an entry forgets its version. Not on valkey, which has no password reset.",
+				Validators: []validator.Map{mapvalidator.ValueInt64sAre(int64validator.AtLeast(0))},
 			},
 			"pools": schema.MapNestedAttribute{
 				Optional:            true,

@@ -50,7 +50,12 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 			if u != nil {
 				// Recorded even when the create failed late: a user found
 				// after a create whose answer never came is ours.
-				r.update(func(st *Status) { st.Databases[key].Users[name] = u.Password })
+				// A new user's password is fresh: its version is the one
+				// asked for, with no reset.
+				r.update(func(st *Status) {
+					st.Databases[key].Users[name] = u.Password
+					st.Databases[key].setRotated(name, spec.Rotations[name])
+				})
 			}
 			if err != nil {
 				return err
@@ -64,7 +69,7 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 			if _, err := r.e.API.Databases.DeleteUser(ctx, d.ID, name); err != nil && !isNotFound(err) {
 				return apiErr(fmt.Sprintf("deleting user %s from database %s", name, key), err)
 			}
-			r.update(func(st *Status) { delete(st.Databases[key].Users, name) })
+			r.update(func(st *Status) { delete(st.Databases[key].Users, name); delete(st.Databases[key].Rotated, name) })
 		}
 		for _, name := range d.DBs {
 			if slices.Contains(spec.DBs, name) {
@@ -164,6 +169,13 @@ func (r *run) refreshDBsAndUsers(key string, db *godo.Database, prior DatabaseSt
 			for name := range d.Users {
 				if !users[name] {
 					delete(d.Users, name)
+				}
+			}
+			// The password DigitalOcean holds now: a reset made outside
+			// Terraform, or one kept out of state until now.
+			for _, u := range db.Users {
+				if _, managed := d.Users[u.Name]; managed && u.Password != "" {
+					d.Users[u.Name] = u.Password
 				}
 			}
 		}

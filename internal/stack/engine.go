@@ -124,7 +124,11 @@ func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, erro
 		g.add(db, []string{"vpc"}, r.ensureDatabaseStep(key))
 		g.add("firewall:"+key, []string{db, "cluster"}, r.ensureFirewallStep(key))
 		g.add("dbs-users:"+key, []string{db}, r.ensureDBsAndUsersStep(key))
-		g.add("pools:"+key, []string{"dbs-users:" + key}, r.ensurePoolsStep(key))
+		prior := r.st.Databases[key]
+		existed := prior != nil && prior.ID != "" && !prior.Stalled
+		g.add("credentials:"+key, []string{"dbs-users:" + key}, r.ensureCredentialsStep(key, existed))
+		// After credentials: the pools it reads back carry the new passwords.
+		g.add("pools:"+key, []string{"credentials:" + key}, r.ensurePoolsStep(key))
 		g.add("eviction-policy:"+key, []string{db}, r.ensureEvictionPolicyStep(key))
 		g.add("replicas:"+key, []string{db}, r.ensureReplicasStep(key))
 		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key}, r.markProvisionedStep(key))

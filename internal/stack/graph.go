@@ -105,6 +105,8 @@ func StepPhrase(name string) string {
 			return "the firewall of database " + key
 		case "dbs-users":
 			return "the databases and users in database " + key
+		case "credentials":
+			return "the password rotations of database " + key
 		case "pools":
 			return "the connection pools of database " + key
 		case "eviction-policy":

@@ -28,6 +28,11 @@ func (r *run) refreshKubeconfig(ctx context.Context) error {
 // fetchKubeconfig gets a kubeconfig unless the one in state is for this
 // cluster and far from expiring.
 func (r *run) fetchKubeconfig(ctx context.Context, force bool) error {
+	if r.spec.OmitSecrets {
+		// Kept out of state: nothing would hold it. The ephemeral
+		// kubeconfig serves one when needed.
+		return nil
+	}
 	c := view(r, func(st *Status) *ClusterStatus { return st.Cluster.clone() })
 	if c == nil || c.State != "running" && c.State != "upgrading" && c.State != "degraded" {
 		return nil

@@ -39,6 +39,10 @@ type Spec struct {
 	VPC       VPCSpec
 	Cluster   ClusterSpec
 	Databases map[string]DatabaseSpec
+	// OmitSecrets keeps secrets out of the provider's state
+	// (store_secrets = false): no kubeconfig is fetched, and the provider
+	// saves the Status through WithoutSecrets.
+	OmitSecrets bool
 }
 
 // VPCSpec either names an existing VPC (ID) or describes one to create.
@@ -102,10 +106,14 @@ type DatabaseSpec struct {
 	MaintenanceHour string
 	DBs             []string
 	Users           []string
-	Pools           map[string]PoolSpec
-	Replicas        map[string]ReplicaSpec
-	EvictionPolicy  string
-	TrustedSources  []Rule
+	// Rotations are the password versions asked for, by user name (the
+	// admin under AdminUser): a version above the one recorded in
+	// DatabaseStatus.Rotated resets that user's password (reset_auth).
+	Rotations      map[string]int
+	Pools          map[string]PoolSpec
+	Replicas       map[string]ReplicaSpec
+	EvictionPolicy string
+	TrustedSources []Rule
 	// DeletionProtection refuses to delete the database (removal from the
 	// stack, replacement, destroy) once it has held data.
 	DeletionProtection bool
@@ -271,8 +279,12 @@ type DatabaseStatus struct {
 	// internet; the firewall step replaces it with the cluster's rule.
 	VPCRangeRule string `json:",omitempty"`
 
-	DBs            []string
-	Users          map[string]string // name -> password
+	DBs   []string
+	Users map[string]string // name -> password ("" when kept out of state)
+	// Rotated is the password version each user (the admin under
+	// AdminUser) was last given: set when a user is created, and when
+	// reset_auth issued a new password.
+	Rotated        map[string]int `json:",omitempty"`
 	Pools          map[string]*PoolStatus
 	Replicas       map[string]*ReplicaStatus
 	EvictionPolicy string
@@ -325,6 +337,7 @@ func (s *Status) Clone() *Status {
 		if dc.Users == nil {
 			dc.Users = map[string]string{}
 		}
+		dc.Rotated = maps.Clone(d.Rotated)
 		dc.DBs = slices.Clone(d.DBs)
 		dc.TrustedSources = slices.Clone(d.TrustedSources)
 		dc.Pools = map[string]*PoolStatus{}
@@ -362,4 +375,27 @@ func (c *ClusterStatus) clone() *ClusterStatus {
 // Empty reports whether nothing of the stack exists any more.
 func (s *Status) Empty() bool {
 	return s == nil || (s.VPCID == "" || !s.VPCOwned) && s.Cluster == nil && s.RetiringCluster == nil && len(s.Databases) == 0
+}
+
+// WithoutSecrets is the status with every credential blanked (the admin
+// password and URI, user passwords, pool URIs, kubeconfigs): what is saved
+// when secrets stay out of state. Everything the engine decides by (ids,
+// user names, rotation versions) is kept.
+func (s *Status) WithoutSecrets() *Status {
+	out := s.Clone()
+	for _, c := range []*ClusterStatus{out.Cluster, out.RetiringCluster} {
+		if c != nil {
+			c.Kubeconfig, c.KubeconfigExpiresAt = "", time.Time{}
+		}
+	}
+	for _, d := range out.Databases {
+		d.Password, d.PrivateURI = "", ""
+		for name := range d.Users {
+			d.Users[name] = ""
+		}
+		for _, p := range d.Pools {
+			p.PrivateURI = ""
+		}
+	}
+	return out
 }

@@ -55,6 +55,8 @@ locals {
       # backend connections. Standalone users and pools join them.
       dbs   = length(db.app_databases) > 0 ? toset(keys(db.app_databases)) : null
       users = length(setunion(keys(db.app_databases), db.users)) > 0 ? setunion(keys(db.app_databases), db.users) : null
+      # Raising a version resets that user's password (reset_auth).
+      rotate_passwords = length(db.rotate_passwords) > 0 ? db.rotate_passwords : null
       pools = length(db.pools) > 0 || (db.engine == "pg" && length(db.app_databases) > 0) ? merge(
         db.engine == "pg" ? {
           for app, cfg in db.app_databases : app => {
@@ -110,6 +112,8 @@ resource "attach_inference_stack" "this" {
   tags         = length(var.tags) > 0 ? var.tags : null
   vpc_id       = var.vpc_id
   vpc_ip_range = var.vpc_ip_range
+
+  store_secrets = var.store_secrets
 
   cluster = {
     version       = var.kubernetes_version

@@ -92,13 +92,13 @@ output "databases" {
 }
 
 output "connection_env" {
-  description = "Environment for a Kubernetes Secret, per database key upper-cased: `<KEY>_DATABASE_URL`, `<KEY>_HOST`, `<KEY>_PORT`, `<KEY>_USER`, `<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<APP>_POOL_URL` per pool and `<KEY>_<APP>_PASSWORD` per user. When the database has users, `<KEY>_DATABASE_URL` (with `_USER`, `_PASSWORD`, `_DATABASE`) connects as an app user: the first app (in sort order) of `app_databases`, to its own db, else the first of `users` in sort order, to the default db. The admin (`doadmin`) URL is `<KEY>_ADMIN_DATABASE_URL`. Private endpoints only; the values live in the Terraform state."
+  description = "Environment for a Kubernetes Secret, per database key upper-cased: `<KEY>_DATABASE_URL`, `<KEY>_HOST`, `<KEY>_PORT`, `<KEY>_USER`, `<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<APP>_POOL_URL` per pool and `<KEY>_<APP>_PASSWORD` per user. When the database has users, `<KEY>_DATABASE_URL` (with `_USER`, `_PASSWORD`, `_DATABASE`) connects as an app user: the first app (in sort order) of `app_databases`, to its own db, else the first of `users` in sort order, to the default db. The admin (`doadmin`) URL is `<KEY>_ADMIN_DATABASE_URL`. Private endpoints only; the values live in the Terraform state (null with `store_secrets = false`)."
   value       = attach_inference_stack.this.connection_env
   sensitive   = true
 }
 
 output "kubeconfig" {
-  description = "Kubeconfig for the cluster (a token valid for 7 days, renewed by refresh when less than 2 remain)."
+  description = "Kubeconfig for the cluster (a token valid for 7 days, renewed by refresh when less than 2 remain). Null with `store_secrets = false`."
   value       = attach_inference_stack.this.kubeconfig
   sensitive   = true
 }

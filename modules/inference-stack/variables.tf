@@ -208,7 +208,8 @@ variable "databases" {
     standby for automatic failover, 2 for pg/mysql/valkey and 3 for mongodb/opensearch/kafka; 1 needs
     `allow_single_node_databases`), `storage_size_mib`, `app_databases` (pg/mysql/mongodb: per app a db and a user of that
     name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections, so pg app names are 3-60 characters),
-    `users` (standalone users, e.g. a read-only analyst; not on valkey), `pools` (standalone PgBouncer pools on pg: `size`,
+    `users` (standalone users, e.g. a read-only analyst; not on valkey), `rotate_passwords` (a version per app, user or
+    `doadmin`: raising one resets that password at the next apply; versions only go up; not on valkey), `pools` (standalone PgBouncer pools on pg: `size`,
     `mode` (default transaction), `db` (default defaultdb) and `user` (default doadmin)), `replicas` (pg/mysql read replicas),
     `eviction_policy` (valkey), `trusted_sources` (extra firewall rules, IPv4 only, at most 99; public addresses need
     `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`), `deletion_protection`
@@ -227,7 +228,8 @@ variable "databases" {
     app_databases = optional(map(object({
       pool_size = optional(number, 20)
     })), {})
-    users = optional(set(string), [])
+    users            = optional(set(string), [])
+    rotate_passwords = optional(map(number), {})
     pools = optional(map(object({
       size = number
       mode = optional(string, "transaction")
@@ -404,6 +406,16 @@ variable "databases" {
     condition     = alltrue([for db in var.databases : length(db.pools) == 0 || db.engine == null || db.engine == "pg"])
     error_message = "databases[*].pools are PgBouncer pools, offered for pg only: remove pools from ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${db.engine})" if length(db.pools) > 0 && db.engine != null && db.engine != "pg"])}."
   }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for name, v in db.rotate_passwords : db.engine != "valkey" && floor(v) == v && v >= 0 &&
+        (name == "doadmin" || contains(keys(db.app_databases), name) || contains(db.users, name))
+      ]
+    ]))
+    error_message = "databases[*].rotate_passwords takes a whole-number version from 0 up per app (app_databases key), user (users) or doadmin (the admin), and valkey has no password reset: ${join(", ", flatten([for key, db in var.databases : [for name, v in db.rotate_passwords : "databases[\"${key}\"].rotate_passwords[\"${name}\"] = ${v}" if !(db.engine != "valkey" && floor(v) == v && v >= 0 && (name == "doadmin" || contains(keys(db.app_databases), name) || contains(db.users, name)))]]))}."
+  }
 }
 
 variable "database_maintenance_window" {
@@ -470,6 +482,13 @@ variable "keep_cluster_associated_resources" {
   description = "Keep the load balancers and volumes the cluster's workloads created when the cluster is deleted (destroy, or a cluster replacement); they stay in the account, still billed. Default `false`: they are deleted with the cluster."
   type        = bool
   default     = false
+  nullable    = false
+}
+
+variable "store_secrets" {
+  description = "Keep credentials (the `kubeconfig` and `connection_env` outputs, and the provider's `password`/`private_uri` attributes) in the Terraform state, as sensitive values. Default `true`. `false`: they are null in plan and state and those outputs are null; read them at apply time from the provider's ephemeral resources instead (Terraform 1.10+). Changing it is an in-place update."
+  type        = bool
+  default     = true
   nullable    = false
 }
 

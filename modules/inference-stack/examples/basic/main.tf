@@ -26,6 +26,8 @@ module "inference_stack" {
       app_databases = {
         app = { pool_size = 20 }
       }
+      # Raise a version to reset that password at the next apply.
+      rotate_passwords = { app = 0 }
     }
     cache = {
       engine          = "valkey"
@@ -33,6 +35,11 @@ module "inference_stack" {
       eviction_policy = "allkeys_lru"
     }
   }
+
+  # Credentials in state, as sensitive values (the connection_env and
+  # kubeconfig outputs). false keeps every credential out of state; read
+  # them from the provider's ephemeral resources then (Terraform 1.10+).
+  store_secrets = true
 
   # This example is applied and destroyed by the module tests, so destroy
   # must be able to delete the databases. Leave this unset (protection on)
