@@ -20,7 +20,9 @@ import (
 // k8sEphemeralConfig: the stack, credentials for its cluster by id (unknown
 // until the cluster exists, the pattern for the workspace that creates it)
 // and by the stack's name (for other workspaces, once it exists), echoed
-// into state for the checks.
+// into state for the checks. The name is a reference, not the literal
+// "acc": that orders the destroy (echo, then the stack), where a literal
+// would let the stack go while the credentials are opened for echo's.
 func k8sEphemeralConfig(srv *emulator.Server, byName bool) string {
 	cfg := stackConfig(srv, 2, false) + `
 ephemeral "attach_kubernetes_credentials" "by_id" {
@@ -28,21 +30,23 @@ ephemeral "attach_kubernetes_credentials" "by_id" {
   expiry_seconds = 600
 }
 `
-	data := `{ by_id = ephemeral.attach_kubernetes_credentials.by_id }`
+	data, echo := `{ by_id = ephemeral.attach_kubernetes_credentials.by_id }`, "creds"
 	if byName {
 		cfg += `
 ephemeral "attach_kubernetes_credentials" "by_name" {
-  stack_name = "acc"
+  stack_name = attach_inference_stack.test.name
 }
 `
 		data = `{ by_id = ephemeral.attach_kubernetes_credentials.by_id, by_name = ephemeral.attach_kubernetes_credentials.by_name }`
+		// The echo resource keeps what it was created with: a new one.
+		echo = "named"
 	}
 	return cfg + `
 provider "echo" {
   data = ` + data + `
 }
 
-resource "echo" "creds" {}
+resource "echo" "` + echo + `" {}
 `
 }
 
@@ -130,19 +134,19 @@ func TestAccEphemeralKubernetesCredentials(t *testing.T) {
 				// By the stack's name, with the default expiry: one hour.
 				Config: k8sEphemeralConfig(srv, true),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.CompareValuePairs(stackAddr, tfjsonpath.New("cluster_id"), "echo.creds", at("by_name", "cluster_id"), compare.ValuesSame()),
-					statecheck.ExpectKnownValue("echo.creds", at("by_name", "host"), apiSays("host")),
-					statecheck.ExpectKnownValue("echo.creds", at("by_name", "cluster_ca_certificate"), apiSays("ca")),
-					statecheck.ExpectKnownValue("echo.creds", at("by_name", "token"), apiSays("token")),
-					statecheck.ExpectKnownValue("echo.creds", at("by_name", "expiry_seconds"), knownvalue.Int64Exact(3600)),
-					statecheck.ExpectKnownValue("echo.creds", at("by_name", "expires_at"), expiresIn(time.Hour)),
-					ephemeralNotInState{echo: "echo.creds", paths: []string{"by_id.token", "by_name.token"}},
+					statecheck.CompareValuePairs(stackAddr, tfjsonpath.New("cluster_id"), "echo.named", at("by_name", "cluster_id"), compare.ValuesSame()),
+					statecheck.ExpectKnownValue("echo.named", at("by_name", "host"), apiSays("host")),
+					statecheck.ExpectKnownValue("echo.named", at("by_name", "cluster_ca_certificate"), apiSays("ca")),
+					statecheck.ExpectKnownValue("echo.named", at("by_name", "token"), apiSays("token")),
+					statecheck.ExpectKnownValue("echo.named", at("by_name", "expiry_seconds"), knownvalue.Int64Exact(3600)),
+					statecheck.ExpectKnownValue("echo.named", at("by_name", "expires_at"), expiresIn(time.Hour)),
+					ephemeralNotInState{echo: "echo.named", paths: []string{"by_id.token", "by_name.token"}},
 				},
 			},
 			{
 				Config: stackConfig(srv, 2, false) + `
 ephemeral "attach_kubernetes_credentials" "both" {
-  stack_name = "acc"
+  stack_name = attach_inference_stack.test.name
   cluster_id = attach_inference_stack.test.cluster_id
 }
 `,
