@@ -14,14 +14,14 @@ resource "kubernetes_secret_v1" "app_db" {
   }
 
   data_wo = {
-    DATABASE_URL  = ephemeral.attach_database_credentials.app.uri
-    POOL_URL      = ephemeral.attach_database_credentials.app.pool_uri
-    PGHOST        = ephemeral.attach_database_credentials.app.host
-    PGPORT        = tostring(ephemeral.attach_database_credentials.app.port)
-    PGUSER        = ephemeral.attach_database_credentials.app.user
-    PGPASSWORD    = ephemeral.attach_database_credentials.app.password
-    PGDATABASE    = ephemeral.attach_database_credentials.app.db
-    PGSSLROOTCERT = ephemeral.attach_database_credentials.app.ca_certificate
+    DATABASE_URL = ephemeral.attach_database_credentials.app.uri
+    POOL_URL     = ephemeral.attach_database_credentials.app.pool_uri
+    PGHOST       = ephemeral.attach_database_credentials.app.host
+    PGPORT       = tostring(ephemeral.attach_database_credentials.app.port)
+    PGUSER       = ephemeral.attach_database_credentials.app.user
+    PGPASSWORD   = ephemeral.attach_database_credentials.app.password
+    PGDATABASE   = ephemeral.attach_database_credentials.app.db
+    "ca.crt"     = ephemeral.attach_database_credentials.app.ca_certificate
   }
   # Bump to write the secret again (e.g. after rotating the user's password):
   # write-only values are not compared between plans.
