@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -31,7 +32,10 @@ const (
 	EnvAPIURL      = "DIGITALOCEAN_API_URL"
 )
 
-var _ provider.Provider = (*attachProvider)(nil)
+var (
+	_ provider.Provider                       = (*attachProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*attachProvider)(nil)
+)
 
 type attachProvider struct {
 	version string
@@ -186,6 +190,7 @@ func (p *attachProvider) Configure(ctx context.Context, req provider.ConfigureRe
 	})
 	resp.DataSourceData = client
 	resp.ResourceData = client
+	resp.EphemeralResourceData = client
 }
 
 func (p *attachProvider) Resources(context.Context) []func() resource.Resource {
@@ -201,6 +206,13 @@ func (p *attachProvider) DataSources(context.Context) []func() datasource.DataSo
 		NewKubernetesOptionsDataSource,
 		NewDatabaseOptionsDataSource,
 		NewInferenceStackDataSource,
+	}
+}
+
+func (p *attachProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{
+		NewKubernetesCredentialsEphemeral,
+		NewDatabaseCredentialsEphemeral,
 	}
 }
 
