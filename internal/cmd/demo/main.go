@@ -1,8 +1,10 @@
 // Command demo is `make demo`: it starts the DigitalOcean API emulator in
 // process, installs the freshly built provider into a private filesystem
 // mirror, runs `terraform init` and `terraform apply` on an example, prints
-// what the example found, and stops the emulator. Nothing is downloaded and
-// no cloud account is needed.
+// what the example found, connects to its PostgreSQL pool and Valkey with the
+// credentials from connection_env (when the data plane's servers are
+// installed), and stops the emulator. Nothing is downloaded and no cloud
+// account is needed.
 package main
 
 import (
@@ -21,7 +23,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/digitalocean/godo"
+	"golang.org/x/oauth2"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/dataplanecheck"
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 	"github.com/attach-labs/terraform-provider-attach/internal/tfrun"
 )
 
@@ -66,11 +73,22 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	srv, err := emulator.Start(emulator.Config{TimeScale: o.timeScale})
+	// The data plane (real PostgreSQL, PgBouncer and Valkey servers behind
+	// the API) lets the demo prove the credentials work; without the server
+	// programs the demo still runs, with the API alone.
+	dataPlane := emulator.DataPlaneAvailable() == nil
+	if err := emulator.DataPlaneAvailable(); err != nil {
+		step("no data plane on this machine (%v): the demo runs with the API alone and skips the connections at the end; "+
+			"`sudo apt-get install postgresql-15 pgbouncer redis-server` turns them on", err)
+	}
+	srv, err := emulator.Start(emulator.Config{TimeScale: o.timeScale, DataPlane: dataPlane, DataPlaneLogf: func(string, ...any) {}})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = srv.Close() }()
+	if dataPlane {
+		step("data plane on: PostgreSQL, PgBouncer and Valkey clusters run as real servers on 127.0.0.1, TLS signed by the account's CA")
+	}
 	scaled := func(d time.Duration) time.Duration {
 		return (time.Duration(float64(d) / srv.TimeScale())).Round(10 * time.Millisecond)
 	}
@@ -108,6 +126,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := printSummary(out.Bytes(), created, critical, createRequests); err != nil {
 		return err
+	}
+	if dataPlane {
+		if err := connect(ctx, srv, out.Bytes()); err != nil {
+			return err
+		}
 	}
 
 	step("terraform apply -var gpu_max_nodes=4: the GPU pool's bounds change in place")
@@ -236,4 +259,77 @@ func maskSecret(key, value string) string {
 
 func step(format string, args ...any) {
 	fmt.Printf("\n==> "+format+"\n", args...)
+}
+
+// connect proves the stack's credentials work against the data plane's real
+// servers: it reads connection_env from the outputs, fetches each database's
+// CA through the API as a client would, runs SELECT 1 through every
+// PostgreSQL pool URL and AUTH + PING on Valkey, with TLS verified against
+// the CA, and prints what it ran.
+func connect(ctx context.Context, srv *emulator.Server, outputJSON []byte) error {
+	var outputs struct {
+		Databases struct {
+			Value map[string]struct {
+				ID     string `json:"id"`
+				Engine string `json:"engine"`
+			}
+		} `json:"databases"`
+		ConnectionEnv struct{ Value map[string]string } `json:"connection_env"`
+	}
+	if err := json.Unmarshal(outputJSON, &outputs); err != nil {
+		return fmt.Errorf("reading terraform outputs: %w", err)
+	}
+	env := outputs.ConnectionEnv.Value
+	api, err := godo.New(oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token})), godo.SetBaseURL(srv.URL))
+	if err != nil {
+		return err
+	}
+	step("connecting with connection_env, TLS verified against the CA from GET /v2/databases/{id}/ca (sslmode=verify-full)")
+	keys := make([]string, 0, len(outputs.Databases.Value))
+	for k := range outputs.Databases.Value {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ran := 0
+	for _, key := range keys {
+		db := outputs.Databases.Value[key]
+		ca, _, err := api.Databases.GetCA(ctx, db.ID)
+		if err != nil {
+			return fmt.Errorf("fetching the CA of database %s (%s): %w", key, db.ID, err)
+		}
+		prefix := stack.EnvPrefix(key)
+		switch db.Engine {
+		case "pg":
+			var pools []string
+			for k := range env {
+				if strings.HasPrefix(k, prefix+"_") && strings.HasSuffix(k, "_POOL_URL") {
+					pools = append(pools, k)
+				}
+			}
+			sort.Strings(pools)
+			if len(pools) == 0 {
+				return fmt.Errorf("connection_env has no %s_*_POOL_URL for database %s: the example should define a pool", prefix, key)
+			}
+			for _, k := range pools {
+				q, err := dataplanecheck.Postgres(ctx, env[k], ca.Certificate, true)
+				if err != nil {
+					return fmt.Errorf("%s (%s): %w", k, key, err)
+				}
+				fmt.Printf("    %s: %s as %s on %s (PgBouncer pool %s, transaction mode, simple protocol) -> %s\n", k, q.Query, q.User, q.Addr, q.Database, q.Result)
+				ran++
+			}
+		case "valkey":
+			k := prefix + "_DATABASE_URL"
+			p, err := dataplanecheck.Valkey(ctx, env[k], ca.Certificate)
+			if err != nil {
+				return fmt.Errorf("%s (%s): %w", k, key, err)
+			}
+			fmt.Printf("    %s: AUTH %s ****, PING on %s (Valkey over TLS) -> %s\n", k, p.User, p.Addr, p.Reply)
+			ran++
+		}
+	}
+	if ran == 0 {
+		return fmt.Errorf("no PostgreSQL pool or Valkey database in the outputs to connect to")
+	}
+	return nil
 }
