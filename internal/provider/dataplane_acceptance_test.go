@@ -294,3 +294,109 @@ func TestAccDataPlaneConnectionEnvConnects(t *testing.T) {
 		},
 	})
 }
+
+// connectEphemeral connects with what ephemeral attach_database_credentials
+// handed out (echoed into echo.<echo>'s state): each block's uri (and
+// pool_uri, when set) with TLS verified against the block's own
+// ca_certificate.
+type connectEphemeral struct {
+	t    *testing.T
+	echo string
+	// kinds: block name -> "pg" or "valkey"
+	kinds map[string]string
+}
+
+func (c connectEphemeral) CheckState(ctx context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	data, err := echoData(req.State, c.echo)
+	if err != nil {
+		resp.Error = err
+		return
+	}
+	names := make([]string, 0, len(c.kinds))
+	for n := range c.kinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		block, ok := data[name].(map[string]any)
+		if !ok {
+			resp.Error = fmt.Errorf("%s has no %s in its data", c.echo, name)
+			return
+		}
+		ca, _ := block["ca_certificate"].(string)
+		uris := map[string]string{"uri": c.kinds[name]}
+		if c.kinds[name] == "pg" {
+			uris["pool_uri"] = "pool"
+		}
+		for attr, kind := range uris {
+			uri, _ := block[attr].(string)
+			if uri == "" {
+				if attr == "pool_uri" {
+					continue // no pool named in this block
+				}
+				resp.Error = fmt.Errorf("%s.%s is empty", name, attr)
+				return
+			}
+			what, err := connectURL(ctx, kind, uri, []byte(ca))
+			if err != nil {
+				resp.Error = fmt.Errorf("ephemeral %s.%s: %w", name, attr, err)
+				return
+			}
+			c.t.Logf("ephemeral %s.%s: %s", name, attr, what)
+		}
+	}
+}
+
+// Under OpenTofu, with store_secrets = false (no credential in state), the
+// values ephemeral attach_database_credentials hands out connect to the
+// data plane's real servers: the admin's and the app user's URIs, the app
+// pool's URI and Valkey's, each with TLS verified against the CA the
+// ephemeral resource itself returns.
+func TestAccEphemeralDatabaseCredentialsConnect(t *testing.T) {
+	requireDataPlane(t)
+	useEphemeralTofu(t)
+	srv := startEmulator(t, emulator.Config{DataPlane: true, DataPlaneLogf: t.Logf})
+	stackCfg := dataPlaneStackConfig(srv, 1)
+	if !strings.Contains(stackCfg, `region = "tor1"`) {
+		t.Fatal("dataPlaneStackConfig no longer sets the region: update this test")
+	}
+	stackCfg = strings.Replace(stackCfg, `region = "tor1"`, "region = \"tor1\"\n  store_secrets = false", 1)
+	cfg := stackCfg + `
+ephemeral "attach_database_credentials" "admin" {
+  database_id = attach_inference_stack.test.databases["vectors"].id
+}
+
+ephemeral "attach_database_credentials" "app" {
+  stack_name = attach_inference_stack.test.name
+  database   = "vectors"
+  pool       = "app"
+}
+
+ephemeral "attach_database_credentials" "cache" {
+  stack_name = attach_inference_stack.test.name
+  database   = "cache"
+}
+
+provider "echo" {
+  data = {
+    admin = ephemeral.attach_database_credentials.admin
+    app   = ephemeral.attach_database_credentials.app
+    cache = ephemeral.attach_database_credentials.cache
+  }
+}
+
+resource "echo" "creds" {}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: ephemeralFactories(),
+		TerraformVersionChecks:   ephemeralVersionChecks,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			ConfigStateChecks: []statecheck.StateCheck{
+				connectEphemeral{t: t, echo: "echo.creds", kinds: map[string]string{"admin": "pg", "app": "pg", "cache": "valkey"}},
+				ephemeralNotInState{echo: "echo.creds", paths: []string{"admin.password", "app.password", "app.pool_uri", "cache.password", "cache.uri"}},
+			},
+		}},
+	})
+}

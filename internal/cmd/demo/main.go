@@ -39,6 +39,7 @@ type options struct {
 	example   string
 	workdir   string
 	timeScale float64
+	dataPlane bool
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.StringVar(&o.example, "example", "examples/quickstart", "directory of .tf files to apply")
 	flag.StringVar(&o.workdir, "workdir", ".demo", "scratch directory (recreated on every run)")
 	flag.Float64Var(&o.timeScale, "time-scale", emulator.DefaultTimeScale, "divide DigitalOcean's real provisioning times by this")
+	flag.BoolVar(&o.dataPlane, "data-plane", true, "back the databases with real local servers and connect to them at the end, when PostgreSQL, pgbouncer and redis-server are installed")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -76,8 +78,12 @@ func run(ctx context.Context, o options) error {
 	// The data plane (real PostgreSQL, PgBouncer and Valkey servers behind
 	// the API) lets the demo prove the credentials work; without the server
 	// programs the demo still runs, with the API alone.
-	dataPlane := emulator.DataPlaneAvailable() == nil
-	if err := emulator.DataPlaneAvailable(); err != nil {
+	dataPlane := false
+	if err := emulator.DataPlaneAvailable(); !o.dataPlane {
+		step("data plane off (-data-plane=false): the demo runs with the API alone and skips the connections at the end")
+	} else if err == nil {
+		dataPlane = true
+	} else {
 		step("no data plane on this machine (%v): the demo runs with the API alone and skips the connections at the end; "+
 			"`sudo apt-get install postgresql-15 pgbouncer redis-server` turns them on", err)
 	}
