@@ -116,29 +116,10 @@ func Valkey(ctx context.Context, uri string, caPEM []byte) (ValkeyPing, error) {
 	}
 	_ = conn.SetDeadline(deadline)
 	r := bufio.NewReader(conn)
-	send := func(args ...string) (string, error) {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		if _, err := io.WriteString(conn, b.String()); err != nil {
-			return "", err
-		}
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return "", err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if strings.HasPrefix(line, "-") {
-			return "", errors.New(line[1:])
-		}
-		return strings.TrimPrefix(line, "+"), nil
-	}
-	if _, err := send("AUTH", p.User, password); err != nil {
+	if _, err := Command(conn, r, "AUTH", p.User, password); err != nil {
 		return p, fmt.Errorf("AUTH as %s on Valkey at %s: %w", p.User, p.Addr, err)
 	}
-	if p.Reply, err = send("PING"); err != nil {
+	if p.Reply, err = Command(conn, r, "PING"); err != nil {
 		return p, fmt.Errorf("PING on Valkey at %s: %w", p.Addr, err)
 	}
 	if p.Reply != "PONG" {
@@ -162,4 +143,42 @@ func redact(uri string) string {
 		return "an unparseable URL"
 	}
 	return u.Redacted()
+}
+
+// Command sends one command in RESP (Redis/Valkey's protocol) and reads a
+// simple, integer or bulk reply; an error reply is an error.
+func Command(w io.Writer, r *bufio.Reader, args ...string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return "", err
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty reply")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", errors.New(line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
 }

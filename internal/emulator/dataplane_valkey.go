@@ -6,13 +6,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/dataplanecheck"
 )
 
 // The Valkey data plane: a Valkey server (or Redis, its Debian-packaged
@@ -122,47 +123,10 @@ func (in *valkeyInstance) do(args ...string) (string, error) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(dpOpTimeout))
 	r := bufio.NewReader(conn)
-	if _, err := respDo(conn, r, "AUTH", "default", in.password); err != nil {
+	if _, err := dataplanecheck.Command(conn, r, "AUTH", "default", in.password); err != nil {
 		return "", fmt.Errorf("AUTH: %w", err)
 	}
-	return respDo(conn, r, args...)
-}
-
-// respDo sends one command in RESP and reads a simple, integer or bulk reply.
-func respDo(w io.Writer, r *bufio.Reader, args ...string) (string, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return "", err
-	}
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("empty reply")
-	}
-	switch line[0] {
-	case '+', ':':
-		return line[1:], nil
-	case '-':
-		return "", errors.New(line[1:])
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return "", err
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:n]), nil
-	}
-	return "", fmt.Errorf("unexpected reply %q", line)
+	return dataplanecheck.Command(conn, r, args...)
 }
 
 // valkeyEviction applies an eviction policy set through the API.
