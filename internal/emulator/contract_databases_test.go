@@ -140,8 +140,31 @@ func tourDatabases(t *testing.T, c *godo.Client, srv *Server) {
 		t.Fatal(err)
 	}
 
+	// Storage autoscaling (pg: storage can be added; valkey: refused below).
+	if got, _, err := c.Databases.GetStorageAutoscale(ctx, pg.ID); err != nil || got == nil || got.Enabled {
+		t.Fatalf("autoscale before any PUT: %v %+v", err, got)
+	}
+	threshold, increment := 75, uint64(20)
+	if _, err := c.Databases.UpdateStorageAutoscale(ctx, pg.ID, &godo.DatabaseStorageAutoscale{Enabled: true, ThresholdPercent: &threshold, IncrementGib: &increment}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := c.Databases.GetStorageAutoscale(ctx, pg.ID); err != nil || got == nil || !got.Enabled || got.ThresholdPercent == nil || *got.ThresholdPercent != 75 || got.IncrementGib == nil || *got.IncrementGib != 20 {
+		t.Fatalf("autoscale after PUT: %v %+v", err, got)
+	}
+	if got, _, err := c.Databases.Get(ctx, pg.ID); err != nil {
+		t.Fatal(err)
+	} else if got.StorageAutoscale != nil {
+		// godo reads the cluster's "storage_autoscale"; the spec's field is "autoscale".
+		t.Fatalf("cluster carries godo's storage_autoscale key: %+v", got.StorageAutoscale)
+	}
+	tooLow := 10
+	_, err = c.Databases.UpdateStorageAutoscale(ctx, pg.ID, &godo.DatabaseStorageAutoscale{Enabled: true, ThresholdPercent: &tooLow})
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+
 	// Valkey: eviction policy.
 	vk := createVisibleDB(t, c, dbRequest("tour-valkey", "valkey"))
+	_, _, err = c.Databases.GetStorageAutoscale(ctx, vk.ID)
+	wantStatus(t, err, http.StatusUnprocessableEntity)
 	if _, _, err := c.Databases.GetEvictionPolicy(ctx, vk.ID); err != nil {
 		t.Fatal(err)
 	}

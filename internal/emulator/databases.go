@@ -13,7 +13,7 @@ import (
 
 // Managed Databases: /v2/databases and everything under a cluster (users,
 // dbs, connection pools, read-only replicas, firewall, maintenance window,
-// eviction policy). Clusters provision asynchronously ("creating" then
+// eviction policy, storage autoscaling). Clusters provision asynchronously ("creating" then
 // "online"), resizes pass through "resizing", and deleted clusters and
 // replicas keep their VPC membership for a while, as on DigitalOcean.
 //
@@ -76,6 +76,7 @@ type dbCluster struct {
 	replicas    []*dbReplica
 	maintenance dbMaintenanceWindow
 	eviction    string
+	autoscale   *dbStorageAutoscale // nil until configured (database_autoscale.go)
 }
 
 type dbMaintenanceWindow struct {
@@ -148,6 +149,8 @@ func (s *databaseStore) register(r *router) {
 	r.handle(http.MethodPut, one+"/replicas/{replica_name}/promote", s.promoteReplica)
 	r.handle(http.MethodGet, one+"/eviction_policy", s.getEvictionPolicy)
 	r.handle(http.MethodPut, one+"/eviction_policy", s.putEvictionPolicy)
+	r.handle(http.MethodGet, one+"/autoscale", s.getAutoscale)
+	r.handle(http.MethodPut, one+"/autoscale", s.putAutoscale)
 }
 
 // advance applies due transitions: provisioning, resizes, promotions, and
@@ -398,6 +401,8 @@ type dbClusterJSON struct {
 	VersionEndOfAvailability string              `json:"version_end_of_availability,omitempty"`
 	StorageSizeMiB           int                 `json:"storage_size_mib,omitempty"`
 	MetricsEndpoints         []dbServiceEndpoint `json:"metrics_endpoints"`
+	// Autoscale is the spec's database_cluster.autoscale, absent ("not configured") until set.
+	Autoscale *dbAutoscaleJSON `json:"autoscale,omitempty"`
 }
 
 func (cl *dbCluster) admin() *dbUser {
@@ -482,6 +487,10 @@ func (s *databaseStore) render(cl *dbCluster) dbClusterJSON {
 	out.Users = make([]dbUserJSON, 0, len(cl.users))
 	for _, u := range cl.users {
 		out.Users = append(out.Users, u.render())
+	}
+	if cl.autoscale != nil {
+		a := *cl.autoscale
+		out.Autoscale = &dbAutoscaleJSON{Storage: &a}
 	}
 	return out
 }

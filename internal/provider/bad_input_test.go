@@ -241,7 +241,13 @@ func badInputCases() []badInputCase {
 			`Connection pools over the database's budget.*\(db-s-1vcpu-2gb\) has 47 backend connections.*would take 48: app 48.*Attribute:\s+databases\["vectors"\]\.pools\["app"\]\.size`},
 		{"region typo with a gpu pool", "bix", "tor2", biGPU(`size = "gpu-h100x1-80gb"
         max_nodes = 1`),
-			`Region not offered.*DOKS does not run in "tor2"`},
+			`Region not offered.*DOKS does not run in "tor2"`},		// ---- storage autoscaling (issue 12) ----
+		{"storage autoscale threshold below the spec's 15", "bix", "tor1", pg(`storage_autoscale = { enabled = true, threshold_percent = 10 }`),
+			`databases\["vectors"\]\.storage_autoscale\.threshold_percent value must be between 15 and 95, got: 10`},
+		{"storage autoscale increment above the spec's 500", "bix", "tor1", pg(`storage_autoscale = { enabled = true, increment_gib = 600 }`),
+			`databases\["vectors"\]\.storage_autoscale\.increment_gib value must be between 10 and 500, got: 600`},
+		{"storage autoscale on valkey", "bix", "tor1", c + biDB("valkey", "db-s-1vcpu-2gb", `storage_autoscale = { enabled = true }`),
+			`Storage autoscaling not on Valkey.*this database is valkey.*Remove storage_autoscale.*Attribute:\s+databases\["vectors"\]\.storage_autoscale`},
 	}
 }
 

@@ -103,6 +103,7 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 		if d.EvictionPolicy != "" {
 			dm.EvictionPolicy = types.StringValue(d.EvictionPolicy)
 		}
+		dm.StorageAutoscale = storageAutoscaleOf(d.StorageAutoscale)
 		if len(d.Pools) > 0 {
 			dm.Pools = map[string]*poolModel{}
 			for k, p := range d.Pools {

@@ -106,6 +106,28 @@ type databaseModel struct {
 	Database          types.String `tfsdk:"database"`
 	PrivateURI        types.String `tfsdk:"private_uri"`
 	AttachedClusterID types.String `tfsdk:"attached_cluster_id"`
+
+	StorageAutoscale *storageAutoscaleModel `tfsdk:"storage_autoscale"`
+}
+
+type storageAutoscaleModel struct {
+	Enabled          types.Bool  `tfsdk:"enabled"`
+	ThresholdPercent types.Int64 `tfsdk:"threshold_percent"`
+	IncrementGiB     types.Int64 `tfsdk:"increment_gib"`
+}
+
+func (a *storageAutoscaleModel) toSpec() *stack.StorageAutoscale {
+	if a == nil {
+		return nil
+	}
+	return &stack.StorageAutoscale{Enabled: a.Enabled.ValueBool(), ThresholdPercent: int(a.ThresholdPercent.ValueInt64()), IncrementGiB: int(a.IncrementGiB.ValueInt64())}
+}
+
+func storageAutoscaleOf(a *stack.StorageAutoscale) *storageAutoscaleModel {
+	if a == nil {
+		return nil
+	}
+	return &storageAutoscaleModel{Enabled: types.BoolValue(a.Enabled), ThresholdPercent: types.Int64Value(int64(a.ThresholdPercent)), IncrementGiB: types.Int64Value(int64(a.IncrementGiB))}
 }
 
 type databaseWindowModel struct {
@@ -271,6 +293,7 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 	for _, r := range d.TrustedSources {
 		s.TrustedSources = append(s.TrustedSources, stack.Rule{Type: r.Type.ValueString(), Value: r.Value.ValueString()})
 	}
+	s.StorageAutoscale = d.StorageAutoscale.toSpec()
 	return s
 }
 
@@ -547,6 +570,9 @@ func (m *stackModel) observe(st *stack.Status) {
 		}
 		if !d.EvictionPolicy.IsNull() && ds.EvictionPolicy != "" {
 			d.EvictionPolicy = types.StringValue(ds.EvictionPolicy)
+		}
+		if d.StorageAutoscale != nil && ds.StorageAutoscale != nil {
+			d.StorageAutoscale = storageAutoscaleOf(ds.StorageAutoscale)
 		}
 		var rules []ruleModel
 		for _, r := range ds.TrustedSources {

@@ -598,6 +598,7 @@ func (p *planner) dbSize(at path.Path, engine string, eo godo.DatabaseEngineOpti
 
 // engineFeatures rejects what an engine does not have.
 func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) {
+	p.storageAutoscaleFeature(at, engine, d)
 	if len(d.Pools) > 0 && engine != "pg" {
 		p.attrError(at.AtName("pools"), "Connection pools need PostgreSQL",
 			fmt.Sprintf("PgBouncer pools exist only for pg; this database is %s. Remove pools, or use engine = \"pg\".", engine))
@@ -897,4 +898,13 @@ func stackSame(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// storageAutoscaleFeature refuses storage autoscaling where DigitalOcean
+// has no storage to add (valkey answers 422 to /autoscale).
+func (p *planner) storageAutoscaleFeature(at path.Path, engine string, d *databaseModel) {
+	if d.StorageAutoscale != nil && engine != "" && !stack.StorageAutoscaleEngine(engine) {
+		p.attrError(at.AtName("storage_autoscale"), "Storage autoscaling not on Valkey",
+			fmt.Sprintf("storage_autoscale applies to engines with disk storage (pg, mysql, mongodb, kafka, opensearch); this database is %s, whose plans carry no storage to add. Remove storage_autoscale.", engine))
+	}
 }

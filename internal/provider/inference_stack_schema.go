@@ -445,6 +445,29 @@ func databasesSchema() schema.MapNestedAttribute {
 			"database":            computedString("Default database."),
 			"private_uri":         sensitiveString("Private connection URI (admin user)."),
 			"attached_cluster_id": computedString("The cluster the database's firewall trusts; differs from `cluster_id` when the rule was removed outside Terraform."),
+			"storage_autoscale": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Storage autoscaling (DigitalOcean's `/v2/databases/{id}/autoscale`): DigitalOcean adds " +
+					"`increment_gib` of storage whenever usage crosses `threshold_percent`, without an apply. Changed in place; " +
+					"a change made outside Terraform shows as drift. Unset: left as DigitalOcean has it. Not on valkey, which " +
+					"has no storage to add. Storage DigitalOcean adds shows in `storage_size_mib`: with autoscaling on, leave `storage_size_mib` unset " +
+					"(or raise it to match), or the next plan asks to shrink it back.",
+				Attributes: map[string]schema.Attribute{
+					"enabled": schema.BoolAttribute{
+						Required: true, MarkdownDescription: "Whether DigitalOcean grows the storage on its own.",
+					},
+					"threshold_percent": schema.Int64Attribute{
+						Optional: true, Computed: true, Default: int64default.StaticInt64(80),
+						MarkdownDescription: "Storage used, in percent (15-95), that triggers a scale-up. Default `80`.",
+						Validators:          []validator.Int64{int64validator.Between(15, 95)},
+					},
+					"increment_gib": schema.Int64Attribute{
+						Optional: true, Computed: true, Default: int64default.StaticInt64(10),
+						MarkdownDescription: "Storage added per scale-up, in GiB (10-500). Default `10`.",
+						Validators:          []validator.Int64{int64validator.Between(10, 500)},
+					},
+				},
+			},
 		}},
 	}
 }

@@ -401,6 +401,9 @@ func (r *run) refreshDatabaseStep(key string) func(ctx context.Context) error {
 		if err := r.refreshEvictionPolicy(ctx, key, prior); err != nil {
 			return err
 		}
+		if err := r.refreshStorageAutoscale(ctx, key, prior); err != nil {
+			return err
+		}
 		return r.refreshReplicas(ctx, key, prior)
 	}
 }

@@ -97,7 +97,7 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 		d := DatabaseSpec{Engine: ds.Engine, Version: ds.Version, Size: ds.Size, NodeCount: ds.NodeCount, StorageMiB: ds.StorageMiB,
 			MaintenanceDay: ds.MaintenanceDay, MaintenanceHour: ds.MaintenanceHour, DBs: ds.DBs, Users: sortedKeys(ds.Users),
 			Pools: map[string]PoolSpec{}, Replicas: map[string]ReplicaSpec{}, EvictionPolicy: ds.EvictionPolicy,
-			TrustedSources: ds.TrustedSources, DeletionProtection: true}
+			TrustedSources: ds.TrustedSources, DeletionProtection: true, StorageAutoscale: ds.StorageAutoscale}
 		if !owned {
 			d.ExistingID = db.ID
 		}
@@ -199,6 +199,15 @@ func (r *run) discoverDatabase(ctx context.Context, key string, db *godo.Databas
 			return apiErr("reading the eviction policy of database "+key, err)
 		}
 		d.EvictionPolicy = policy
+	}
+	if StorageAutoscaleEngine(db.EngineSlug) {
+		a, err := r.readStorageAutoscale(ctx, key, db.ID)
+		if err != nil {
+			return err
+		}
+		if a.configured() {
+			d.StorageAutoscale = &a
+		}
 	}
 	return nil
 }

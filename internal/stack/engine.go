@@ -131,7 +131,8 @@ func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, erro
 		g.add("pools:"+key, []string{"credentials:" + key}, r.ensurePoolsStep(key))
 		g.add("eviction-policy:"+key, []string{db}, r.ensureEvictionPolicyStep(key))
 		g.add("replicas:"+key, []string{db}, r.ensureReplicasStep(key))
-		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key}, r.markProvisionedStep(key))
+		g.add("storage-autoscale:"+key, []string{db}, r.ensureStorageAutoscaleStep(key))
+		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key, "storage-autoscale:" + key}, r.markProvisionedStep(key))
 		projectDeps = append(projectDeps, db)
 		retireDeps = append(retireDeps, "firewall:"+key)
 	}

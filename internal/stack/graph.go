@@ -111,6 +111,8 @@ func StepPhrase(name string) string {
 			return "the connection pools of database " + key
 		case "eviction-policy":
 			return "the eviction policy of database " + key
+		case "storage-autoscale":
+			return "the storage autoscaling of database " + key
 		case "replicas":
 			return "the read replicas of database " + key
 		case "provisioned":

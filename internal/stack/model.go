@@ -120,6 +120,8 @@ type DatabaseSpec struct {
 	// RetainOnDestroy leaves the database running, detached from the
 	// cluster, when the stack is destroyed or the database removed from it.
 	RetainOnDestroy bool
+	// StorageAutoscale is the storage autoscaling wanted (nil: left as it is).
+	StorageAutoscale *StorageAutoscale
 }
 
 // Owned reports whether the stack created (and may delete) the database.
@@ -293,6 +295,17 @@ type DatabaseStatus struct {
 	// the rule is missing); TrustedSources are the stack's extra rules found.
 	AttachedClusterID string
 	TrustedSources    []Rule
+	// StorageAutoscale as DigitalOcean reports it (nil: not managed).
+	StorageAutoscale *StorageAutoscale `json:",omitempty"`
+}
+
+// StorageAutoscale is a database's storage autoscaling: when Enabled,
+// DigitalOcean adds IncrementGiB of storage whenever usage crosses
+// ThresholdPercent.
+type StorageAutoscale struct {
+	Enabled          bool
+	ThresholdPercent int
+	IncrementGiB     int
 }
 
 // PoolStatus is an observed PgBouncer pool.
