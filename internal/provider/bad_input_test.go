@@ -241,7 +241,7 @@ func badInputCases() []badInputCase {
 			`Connection pools over the database's budget.*\(db-s-1vcpu-2gb\) has 47 backend connections.*would take 48: app 48.*Attribute:\s+databases\["vectors"\]\.pools\["app"\]\.size`},
 		{"region typo with a gpu pool", "bix", "tor2", biGPU(`size = "gpu-h100x1-80gb"
         max_nodes = 1`),
-			`Region not offered.*DOKS does not run in "tor2"`},		// ---- storage autoscaling (issue 12) ----
+			`Region not offered.*DOKS does not run in "tor2"`}, // ---- storage autoscaling (issue 12) ----
 		{"storage autoscale threshold below the spec's 15", "bix", "tor1", pg(`storage_autoscale = { enabled = true, threshold_percent = 10 }`),
 			`databases\["vectors"\]\.storage_autoscale\.threshold_percent value must be between 15 and 95, got: 10`},
 		{"storage autoscale increment above the spec's 500", "bix", "tor1", pg(`storage_autoscale = { enabled = true, increment_gib = 600 }`),
