@@ -893,6 +893,13 @@ func TestExampleInferenceStackBasic(t *testing.T) {
 		expect(t, key+".deletion_protection", db["deletion_protection"], false) // the example's named opt-out
 	}
 	expect(t, "vectors.pools.app.mode", get(dbsOut, "vectors", "pools", "app", "mode"), "transaction")
+	// Storage autoscaling is on by default for the databases whose disk can
+	// grow (not Valkey's).
+	if as, _, err := godoClient(t, srv).Databases.GetStorageAutoscale(t.Context(), get(dbsOut, "vectors", "id").(string)); err != nil {
+		t.Errorf("reading vectors' storage autoscaling: %v", err)
+	} else if !as.Enabled || as.ThresholdPercent == nil || *as.ThresholdPercent != 80 || as.IncrementGib == nil || *as.IncrementGib != 10 {
+		t.Errorf("vectors' storage autoscaling is %+v, want on at 80%% in 10 GiB steps", as)
+	}
 	gpu := get(out, "gpu_pools", "h100").(map[string]any)
 	expect(t, "h100.min_nodes", gpu["min_nodes"], 0.0)
 	expect(t, "h100.taints", gpu["taints"], []any{map[string]any{"key": "nvidia.com/gpu", "value": "", "effect": "NoSchedule"}})

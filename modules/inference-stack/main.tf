@@ -49,6 +49,12 @@ locals {
       size             = db.size
       node_count       = db.existing_id == null ? coalesce(db.node_count, local.standby_node_count[db.engine]) : null
       storage_size_mib = db.storage_size_mib
+      # Secure default: the memory layer grows without a human (owned
+      # databases whose storage can grow, i.e. all but Valkey).
+      storage_autoscale = db.storage_autoscale != null ? db.storage_autoscale : (
+        var.disable_storage_autoscaling || db.existing_id != null || db.engine == "valkey" ? null :
+        { enabled = true, threshold_percent = 80, increment_gib = 10 }
+      )
 
       # Per app: a db and a user of its name; for PostgreSQL also a
       # transaction-mode pool, so short-lived inference requests share a few

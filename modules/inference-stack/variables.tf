@@ -206,7 +206,7 @@ variable "databases" {
     Managed databases by logical key (2-20 lowercase letters, digits, dashes), on the stack's VPC, trusted by the cluster only.
     Each has `engine` (pg, mysql, valkey, mongodb, opensearch or kafka), `size`, optional `version`, `node_count` (null: one
     standby for automatic failover, 2 for pg/mysql/valkey and 3 for mongodb/opensearch/kafka; 1 needs
-    `allow_single_node_databases`), `storage_size_mib`, `app_databases` (pg/mysql/mongodb: per app a db and a user of that
+    `allow_single_node_databases`), `storage_size_mib`, `storage_autoscale` (null: on, at 80% full in 10 GiB steps, unless `disable_storage_autoscaling`; not on Valkey), `app_databases` (pg/mysql/mongodb: per app a db and a user of that
     name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections, so pg app names are 3-60 characters),
     `users` (standalone users, e.g. a read-only analyst; not on valkey), `rotate_passwords` (a version per app, user or
     `doadmin`: raising one resets that password at the next apply; versions only go up; not on valkey), `pools` (standalone PgBouncer pools on pg: `size`,
@@ -225,6 +225,11 @@ variable "databases" {
     version          = optional(string)
     node_count       = optional(number)
     storage_size_mib = optional(number)
+    storage_autoscale = optional(object({
+      enabled           = optional(bool, true)
+      threshold_percent = optional(number, 80)
+      increment_gib     = optional(number, 10)
+    }))
     app_databases = optional(map(object({
       pool_size = optional(number, 20)
     })), {})
@@ -445,6 +450,13 @@ variable "database_maintenance_window" {
 
 variable "allow_single_node_databases" {
   description = "UNSAFE opt-out. Allow `node_count = 1` in `databases`: a database without a standby node has no automatic failover and is down during every maintenance and node failure. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "disable_storage_autoscaling" {
+  description = "Opt-out. Do not turn on storage autoscaling (DigitalOcean grows a database's disk by `increment_gib` when it is `threshold_percent` full) on the databases the stack owns; a database that fills its disk stops accepting writes. `databases[\"<key>\"].storage_autoscale` still sets one database explicitly. Default `false`: on, at 80% in 10 GiB steps, for every owned database but Valkey (its storage follows its size)."
   type        = bool
   default     = false
   nullable    = false
