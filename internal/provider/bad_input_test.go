@@ -161,6 +161,19 @@ func badInputCases() []badInputCase {
 			`databases\["vectors"\]\.maintenance_window\.day value must be one of`},
 		{"database window at 7pm", "bix", "tor1", pg(`maintenance_window = { day = "monday", hour = "7pm" }`),
 			`databases\["vectors"\]\.maintenance_window\.hour.*HH:MM`},
+		// ---- control plane firewall ----
+		{"firewall address octet 300", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { allowed_addresses = ["203.0.113.300"] }`),
+			`Invalid address.*"203\.0\.113\.300".*cluster\.control_plane_firewall\.allowed_addresses.*IP address`},
+		{"firewall cidr host bits", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { allowed_addresses = ["203.0.113.7/24"] }`),
+			`CIDR has host bits set.*"203\.0\.113\.7/24".*use 203\.0\.113\.0/24`},
+		{"firewall on with no address", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { allowed_addresses = [] }`),
+			`Control plane firewall with no address.*locks every client.*Attribute:\s+cluster\.control_plane_firewall\.allowed_addresses`},
+		{"firewall without addresses", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { enabled = true }`),
+			`Incorrect attribute value type.*attribute "allowed_addresses" is required`},
 		// ---- taints ----
 		{"taint effect in lowercase", "bix", "tor1", strings.Replace(c, "node_count = 2", `node_count = 2
       taints     = [{ key = "dedicated", effect = "noschedule" }]`, 1),

@@ -81,6 +81,7 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 				cm.GPUPools[k] = observePool(nil, p)
 			}
 		}
+		cm.ControlPlaneFirewall = observeFirewall(nil, c.ControlPlaneFirewall)
 		m.Cluster = cm
 	}
 	for key, d := range spec.Databases {

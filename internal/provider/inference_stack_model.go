@@ -55,6 +55,8 @@ type clusterModel struct {
 	ServiceSubnet     types.String              `tfsdk:"service_subnet"`
 	SystemPool        *nodePoolModel            `tfsdk:"system_pool"`
 	GPUPools          map[string]*nodePoolModel `tfsdk:"gpu_pools"`
+
+	ControlPlaneFirewall *controlPlaneFirewallModel `tfsdk:"control_plane_firewall"`
 }
 
 type clusterWindowModel struct {
@@ -172,6 +174,7 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 		for k, p := range c.GPUPools {
 			s.Cluster.GPUPools[k] = p.toSpec()
 		}
+		s.Cluster.ControlPlaneFirewall = c.ControlPlaneFirewall.toSpec()
 	}
 	for k, d := range m.Databases {
 		s.Databases[k] = d.toSpec()
@@ -498,6 +501,7 @@ func (m *stackModel) observe(st *stack.Status) {
 		if len(observed) > 0 || m.Cluster.GPUPools != nil {
 			m.Cluster.GPUPools = observed
 		}
+		m.Cluster.ControlPlaneFirewall = observeFirewall(m.Cluster.ControlPlaneFirewall, c.ControlPlaneFirewall)
 	}
 	for key, d := range m.Databases {
 		ds := st.Databases[key]

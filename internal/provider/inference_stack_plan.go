@@ -273,6 +273,7 @@ func (p *planner) cluster() {
 		}
 		p.pool(clusterPath.AtName("gpu_pools").AtMapKey(name), c.GPUPools[name], true, region, regionKnown)
 	}
+	p.controlPlaneFirewall(c)
 }
 
 func (p *planner) stateHasCluster() bool {

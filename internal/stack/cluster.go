@@ -85,6 +85,9 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 		req.MaintenancePolicy = maintenancePolicy(c)
 	}
+	if c.ControlPlaneFirewall != nil {
+		req.ControlPlaneFirewall = firewallRequest(c.ControlPlaneFirewall)
+	}
 	created, err := r.createClusterOnceNameFree(ctx, req)
 	if err != nil {
 		// Only a live cluster carrying the stack's tag is adopted, never
@@ -199,13 +202,15 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 	want := r.spec.AllTags()
 	if !sameStrings(userTags(cur.Tags), want) || cur.HA != c.HA || cur.AutoUpgrade != c.AutoUpgrade ||
 		cur.SurgeUpgrade != c.SurgeUpgrade || (c.MaintenanceDay != "" && cur.MaintenanceDay != c.MaintenanceDay) ||
-		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) {
+		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) ||
+		!firewallMatches(cur.ControlPlaneFirewall, c.ControlPlaneFirewall) {
 		req := &clusterUpdate{
-			Name:         cur.Name,
-			Tags:         want,
-			AutoUpgrade:  c.AutoUpgrade,
-			SurgeUpgrade: c.SurgeUpgrade,
-			HA:           c.HA,
+			Name:                 cur.Name,
+			Tags:                 want,
+			AutoUpgrade:          c.AutoUpgrade,
+			SurgeUpgrade:         c.SurgeUpgrade,
+			HA:                   c.HA,
+			ControlPlaneFirewall: firewallRequest(c.ControlPlaneFirewall),
 		}
 		if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 			req.MaintenancePolicy = maintenancePolicy(c)
@@ -252,6 +257,34 @@ type clusterUpdate struct {
 	AutoUpgrade       bool                              `json:"auto_upgrade"`
 	SurgeUpgrade      bool                              `json:"surge_upgrade"`
 	HA                bool                              `json:"ha"`
+	// ControlPlaneFirewall is always sent: without one in the spec, the
+	// firewall is turned off (one added outside Terraform is drift).
+	ControlPlaneFirewall *godo.KubernetesControlPlaneFirewall `json:"control_plane_firewall"`
+}
+
+// firewallRequest is the API's form of f; nil is a disabled firewall.
+// allowed_addresses is always a list, never null (the spec's type: array).
+func firewallRequest(f *ControlPlaneFirewall) *godo.KubernetesControlPlaneFirewall {
+	out := &godo.KubernetesControlPlaneFirewall{Enabled: godo.PtrTo(false), AllowedAddresses: []string{}}
+	if f != nil {
+		out.Enabled = godo.PtrTo(f.Enabled)
+		out.AllowedAddresses = append(out.AllowedAddresses, f.AllowedAddresses...)
+	}
+	return out
+}
+
+// firewallMatches reports whether the cluster's firewall (cur, as read) is
+// the one wanted: nil wants it off; addresses are compared as a set.
+func firewallMatches(cur, want *ControlPlaneFirewall) bool {
+	curOn := cur != nil && cur.Enabled
+	if want == nil {
+		return !curOn
+	}
+	var have []string
+	if cur != nil {
+		have = cur.AllowedAddresses
+	}
+	return curOn == want.Enabled && sameStrings(have, want.AllowedAddresses)
 }
 
 func (r *run) putCluster(ctx context.Context, id string, body *clusterUpdate) error {
@@ -484,6 +517,9 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 	}
 	if mp := c.MaintenancePolicy; mp != nil {
 		s.MaintenanceDay, s.MaintenanceStart = mp.Day.String(), mp.StartTime
+	}
+	if f := c.ControlPlaneFirewall; f != nil {
+		s.ControlPlaneFirewall = &ControlPlaneFirewall{Enabled: f.Enabled != nil && *f.Enabled, AllowedAddresses: slices.Clone(f.AllowedAddresses)}
 	}
 	for key, p := range poolsByKey(c.NodePools, prior) {
 		s.Pools[key] = poolStatusFrom(p, key, r.poolSpecFor(key))

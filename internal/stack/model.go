@@ -69,6 +69,28 @@ type ClusterSpec struct {
 	KeepAssociatedResources bool
 	SystemPool              NodePoolSpec
 	GPUPools                map[string]NodePoolSpec
+
+	// ControlPlaneFirewall limits who reaches the Kubernetes API; nil is
+	// no firewall (DigitalOcean's default: the API is public, credentials
+	// still required).
+	ControlPlaneFirewall *ControlPlaneFirewall
+}
+
+// ControlPlaneFirewall is DOKS's control plane firewall: when Enabled, only
+// AllowedAddresses (IP addresses and CIDR blocks) reach the Kubernetes API;
+// the cluster's own nodes always do.
+type ControlPlaneFirewall struct {
+	Enabled          bool
+	AllowedAddresses []string
+}
+
+func (f *ControlPlaneFirewall) clone() *ControlPlaneFirewall {
+	if f == nil {
+		return nil
+	}
+	out := *f
+	out.AllowedAddresses = slices.Clone(f.AllowedAddresses)
+	return &out
 }
 
 // SystemPoolName is the DOKS name of the CPU pool that runs system workloads.
@@ -208,6 +230,10 @@ type ClusterStatus struct {
 
 	Kubeconfig          string
 	KubeconfigExpiresAt time.Time
+
+	// ControlPlaneFirewall is the cluster's, as read back (nil when
+	// DigitalOcean reports none).
+	ControlPlaneFirewall *ControlPlaneFirewall `json:",omitempty"`
 }
 
 // NodePoolStatus is an observed node pool.
@@ -362,6 +388,7 @@ func (c *ClusterStatus) clone() *ClusterStatus {
 	out := *c
 	out.Tags = slices.Clone(c.Tags)
 	out.Droplets = maps.Clone(c.Droplets)
+	out.ControlPlaneFirewall = c.ControlPlaneFirewall.clone()
 	out.Pools = map[string]*NodePoolStatus{}
 	for k, p := range c.Pools {
 		pc := *p

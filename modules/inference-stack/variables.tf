@@ -130,6 +130,20 @@ variable "service_subnet" {
   default     = null
 }
 
+variable "control_plane_allowed_addresses" {
+  description = "Required: the IP addresses and CIDR blocks allowed to reach the Kubernetes API (the cluster's control plane firewall, on by default): your operators, CI runners (a Terraform Cloud agent's or runner's egress addresses), VPN. The cluster's own nodes always reach it. `0.0.0.0/0` is refused; to leave the API reachable from anywhere, set `disable_control_plane_firewall = true` (and `[]` here)."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for a in var.control_plane_allowed_addresses :
+      can(cidrhost(strcontains(a, "/") ? a : (strcontains(a, ":") ? "${a}/128" : "${a}/32"), 0)) && (!strcontains(a, "/") || try(cidrhost(a, 0) == split("/", a)[0], false))
+    ])
+    error_message = "control_plane_allowed_addresses must be IP addresses (203.0.113.7) or CIDR blocks without host bits (203.0.113.0/24), not ${join(", ", [for a in var.control_plane_allowed_addresses : "\"${a}\"" if !(can(cidrhost(strcontains(a, "/") ? a : (strcontains(a, ":") ? "${a}/128" : "${a}/32"), 0)) && (!strcontains(a, "/") || try(cidrhost(a, 0) == split("/", a)[0], false)))])}."
+  }
+}
+
 variable "system_pool" {
   description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node."
   type = object({
@@ -466,6 +480,13 @@ variable "allow_public_trusted_sources" {
 
 variable "disable_ha_control_plane" {
   description = "UNSAFE opt-out. Run the Kubernetes control plane without high availability (a control-plane failure stops scheduling and scaling). Turning it off replaces the cluster; the databases stay. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "disable_control_plane_firewall" {
+  description = "UNSAFE opt-out. Turn the control plane firewall off, so the Kubernetes API is reachable from any address (credentials still required); `control_plane_allowed_addresses` is then ignored (pass `[]`). Default `false`."
   type        = bool
   default     = false
   nullable    = false

@@ -23,6 +23,10 @@ resource "attach_inference_stack" "ml" {
         # taints default to nvidia.com/gpu:NoSchedule
       }
     }
+    # The Kubernetes API answers these addresses only (and the nodes).
+    control_plane_firewall = {
+      allowed_addresses = ["203.0.113.0/24", "198.51.100.7"]
+    }
   }
 
   databases = {

@@ -1,0 +1,135 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+)
+
+// The cluster settings of issue 12, each through the whole path: set at
+// create, changed in place (the cluster id never changes), drift made
+// through the API seen and repaired, an empty plan after, and import.
+
+// csStack is a stack named "acs" with extra inside its cluster block.
+func csStack(srv *emulator.Server, extra string) string {
+	return lcStack(srv, "acs", "tor1", lcCluster(extra))
+}
+
+// csUpdate changes the cluster out of band the way a console user would:
+// a PUT that repeats the settings it does not mean to change (godo's
+// surge_upgrade is omitempty, so the current value is sent explicitly).
+func (o outOfBand) csUpdate(name string, change func(req *godo.KubernetesClusterUpdateRequest)) {
+	o.t.Helper()
+	cl := o.cluster(name)
+	req := &godo.KubernetesClusterUpdateRequest{Name: cl.Name, AutoUpgrade: godo.PtrTo(cl.AutoUpgrade), SurgeUpgrade: cl.SurgeUpgrade}
+	change(req)
+	_, _, err := o.api.Kubernetes.Update(context.Background(), cl.ID, req)
+	o.must(err, "updating cluster "+name)
+}
+
+// csFirewall checks the cluster's firewall as DigitalOcean has it.
+func csFirewall(o outOfBand, name string, enabled bool, addrs ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		f := o.cluster(name).ControlPlaneFirewall
+		on := f != nil && f.Enabled != nil && *f.Enabled
+		if on != enabled {
+			return fmt.Errorf("cluster %s: control plane firewall enabled = %v, want %v (%+v)", name, on, enabled, f)
+		}
+		if !enabled {
+			return nil
+		}
+		got := slices.Clone(f.AllowedAddresses)
+		slices.Sort(got)
+		want := slices.Clone(addrs)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("cluster %s: allowed_addresses = %v, want %v", name, got, want)
+		}
+		return nil
+	}
+}
+
+func csFirewallBlock(enabled bool, addrs ...string) string {
+	return fmt.Sprintf(`
+    control_plane_firewall = {
+      enabled           = %v
+      allowed_addresses = [%s]
+    }`, enabled, `"`+strings.Join(addrs, `", "`)+`"`)
+}
+
+func TestAccInferenceStackControlPlaneFirewall(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	oob := outOfBand{t: t, api: testGodo(t, srv)}
+	const office, vpn, runner = "203.0.113.0/24", "198.51.100.7", "192.0.2.10"
+	first := csStack(srv, csFirewallBlock(true, office, vpn))
+	second := csStack(srv, csFirewallBlock(true, office, runner))
+	unset := csStack(srv, "")
+	clusterID := statecheck.CompareValue(compare.ValuesSame())
+	sameCluster := func() statecheck.StateCheck { return clusterID.AddStateValue(stackAddr, tfjsonpath.New("cluster_id")) }
+	empty := resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}
+	inPlace := resource.ConfigPlanChecks{
+		PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionUpdate)},
+		PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+	}
+	withID := func(step resource.TestStep, after ...resource.TestCheckFunc) resource.TestStep {
+		step.ConfigStateChecks = append(step.ConfigStateChecks, sameCluster())
+		if len(after) > 0 {
+			step.Check = resource.ComposeAggregateTestCheckFunc(after...)
+		}
+		return step
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			// Created with the firewall on.
+			{Config: first, ConfigPlanChecks: empty, ConfigStateChecks: []statecheck.StateCheck{sameCluster()},
+				Check: resource.ComposeAggregateTestCheckFunc(csFirewall(oob, "acs", true, office, vpn),
+					resource.TestCheckResourceAttr(stackAddr, "cluster.control_plane_firewall.enabled", "true"),
+					resource.TestCheckTypeSetElemAttr(stackAddr, "cluster.control_plane_firewall.allowed_addresses.*", vpn))},
+			// Imported: the same state, and an empty plan beside the configuration.
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"kubeconfig", "kubeconfig_expires_at", "cluster.version"}},
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateKind: resource.ImportBlockWithID,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{lcEmptyPlan}}},
+			// An address changed in place.
+			withID(resource.TestStep{Config: second, ConfigPlanChecks: inPlace, Check: csFirewall(oob, "acs", true, office, runner)}),
+			// Drift: an address swapped through the API.
+			withID(driftStep(second, func() {
+				oob.csUpdate("acs", func(req *godo.KubernetesClusterUpdateRequest) {
+					req.ControlPlaneFirewall = &godo.KubernetesControlPlaneFirewall{Enabled: godo.PtrTo(true), AllowedAddresses: []string{"0.0.0.0/0"}}
+				})
+			}), csFirewall(oob, "acs", true, office, runner)),
+			// Drift: the firewall turned off through the API.
+			withID(driftStep(second, func() {
+				oob.csUpdate("acs", func(req *godo.KubernetesClusterUpdateRequest) {
+					req.ControlPlaneFirewall = &godo.KubernetesControlPlaneFirewall{Enabled: godo.PtrTo(false), AllowedAddresses: []string{office}}
+				})
+			}), csFirewall(oob, "acs", true, office, runner)),
+			// Disabled in place, addresses kept on record.
+			withID(resource.TestStep{Config: csStack(srv, csFirewallBlock(false, office)), ConfigPlanChecks: inPlace,
+				Check: csFirewall(oob, "acs", false)}),
+			// Removed from the configuration: off.
+			withID(resource.TestStep{Config: unset, ConfigPlanChecks: inPlace, Check: csFirewall(oob, "acs", false)}),
+			// Drift while unmanaged: turned on through the API shows, and
+			// apply turns it off again.
+			withID(driftStep(unset, func() {
+				oob.csUpdate("acs", func(req *godo.KubernetesClusterUpdateRequest) {
+					req.ControlPlaneFirewall = &godo.KubernetesControlPlaneFirewall{Enabled: godo.PtrTo(true), AllowedAddresses: []string{vpn}}
+				})
+			}), csFirewall(oob, "acs", false)),
+		},
+	})
+}
