@@ -521,6 +521,9 @@ var offending = map[string]string{
 	"inference-stack precondition[3]":                        `control_plane_allowed_addresses = []`,
 	"inference-stack precondition[4]":                        `control_plane_allowed_addresses value 0.0.0.0/0`,
 	"inference-stack var.control_plane_allowed_addresses[0]": `not "10.0.0.300", "203.0.113.7/24"`,
+	"inference-stack var.cluster_autoscaler[0]":              `not 1.5`,
+	"inference-stack var.cluster_autoscaler[1]":              `not "5 minutes"`,
+	"inference-stack var.cluster_autoscaler[2]":              `not [least_waste, most_pods]`,
 	"database-attachment precondition[0]":                    `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
 	"database-attachment precondition[1]":                    `databases["vectors"] is named after its db (or app_name), "ab"`,
 	"disaster-recovery var.app_access[0]":                    `app_access["vectors"].user "ab" (2 characters)`,
@@ -582,6 +585,9 @@ var inferenceStackRows = []checkRow{
 	{"precondition[2]", map[string]string{"gpu_pools": `{ mi300 = { size = "gpu-mi300x1-192gb", max_nodes = 1 } }`}, "See gpu_sizes_by_region of the attach_kubernetes_options data source"},
 	{"precondition[3]", map[string]string{"control_plane_allowed_addresses": `[]`}, "would lock every client (kubectl, CI, the Kubernetes provider) out of the Kubernetes API"},
 	{"precondition[4]", map[string]string{"control_plane_allowed_addresses": `["203.0.113.0/24", "0.0.0.0/0"]`}, "opens the Kubernetes API to every address on the internet"},
+	{"var.cluster_autoscaler[0]", map[string]string{"cluster_autoscaler": `{ scale_down_utilization_threshold = 1.5 }`}, "cluster_autoscaler.scale_down_utilization_threshold must be between 0 and 1"},
+	{"var.cluster_autoscaler[1]", map[string]string{"cluster_autoscaler": `{ scale_down_unneeded_time = "5 minutes" }`}, "cluster_autoscaler.scale_down_unneeded_time must be a duration such as 5m"},
+	{"var.cluster_autoscaler[2]", map[string]string{"cluster_autoscaler": `{ expanders = ["least_waste", "most_pods"] }`}, "cluster_autoscaler.expanders must list least_waste, priority or random, each at most once"},
 	{"var.control_plane_allowed_addresses[0]", map[string]string{"control_plane_allowed_addresses": `["10.0.0.300", "203.0.113.7/24", "198.51.100.7"]`}, "control_plane_allowed_addresses must be IP addresses (203.0.113.7) or CIDR blocks without host bits"},
 }
 
@@ -818,6 +824,8 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "cluster.system_pool.node_count", get(cluster, "system_pool", "node_count"), 2.0)
 		expect(t, "cluster.control_plane_firewall", cluster["control_plane_firewall"],
 			map[string]any{"enabled": true, "allowed_addresses": []any{"198.51.100.7", "203.0.113.0/24"}})
+		expect(t, "cluster.cluster_autoscaler_configuration", cluster["cluster_autoscaler_configuration"],
+			map[string]any{"scale_down_utilization_threshold": 0.5, "scale_down_unneeded_time": "5m", "expanders": []any{"least_waste"}})
 		gpu := get(cluster, "gpu_pools", "h100").(map[string]any)
 		expect(t, "gpu min_nodes", gpu["min_nodes"], 0.0)
 		expect(t, "gpu max_nodes", gpu["max_nodes"], 2.0)
@@ -983,6 +991,11 @@ func checkLive(t *testing.T, srv *emulator.Server, out map[string]any, extraSour
 	// The examples' allowed addresses (a documentation range).
 	if f := cluster.ControlPlaneFirewall; f == nil || f.Enabled == nil || !*f.Enabled || !slices.Equal(f.AllowedAddresses, []string{"203.0.113.0/24"}) {
 		t.Errorf("cluster control plane firewall = %+v, want on for 203.0.113.0/24 only", f)
+	}
+	// The module's GPU-friendly autoscaler defaults.
+	if a := cluster.ClusterAutoscalerConfiguration; a == nil || a.ScaleDownUtilizationThreshold == nil || *a.ScaleDownUtilizationThreshold != 0.5 ||
+		a.ScaleDownUnneededTime == nil || *a.ScaleDownUnneededTime != "5m" || !slices.Equal(a.Expanders, []string{"least_waste"}) {
+		t.Errorf("cluster autoscaler configuration = %+v, want the module's defaults (0.5, 5m, [least_waste])", a)
 	}
 	for key, extra := range extraSources {
 		id := get(out, "databases", key, "id").(string)

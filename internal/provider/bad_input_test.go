@@ -174,6 +174,22 @@ func badInputCases() []badInputCase {
 		{"firewall without addresses", "bix", "tor1", lcCluster(`
     control_plane_firewall = { enabled = true }`),
 			`Incorrect attribute value type.*attribute "allowed_addresses" is required`},
+		// ---- cluster autoscaler ----
+		{"autoscaler threshold above 1", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { scale_down_utilization_threshold = 1.5 }`),
+			`cluster\.cluster_autoscaler_configuration\.scale_down_utilization_threshold.*between 0\.000000 and 1\.000000, got: 1\.500000`},
+		{"autoscaler time in words", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { scale_down_unneeded_time = "5 minutes" }`),
+			`Invalid duration.*cluster\.cluster_autoscaler_configuration\.scale_down_unneeded_time = "5 minutes".*duration such as 5m`},
+		{"autoscaler negative time", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { scale_down_unneeded_time = "-5m" }`),
+			`Invalid duration.*scale_down_unneeded_time = "-5m"`},
+		{"autoscaler unknown expander", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { expanders = ["most_pods"] }`),
+			`cluster\.cluster_autoscaler_configuration\.expanders.*value must be one of.*"least_waste".*"most_pods"`},
+		{"autoscaler expander twice", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { expanders = ["least_waste", "least_waste"] }`),
+			`Expander listed twice.*"least_waste" appears more than once.*Attribute:\s+cluster\.cluster_autoscaler_configuration\.expanders`},
 		// ---- taints ----
 		{"taint effect in lowercase", "bix", "tor1", strings.Replace(c, "node_count = 2", `node_count = 2
       taints     = [{ key = "dedicated", effect = "noschedule" }]`, 1),

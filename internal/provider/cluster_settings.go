@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -15,7 +19,8 @@ import (
 	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
-// Cluster settings beyond the basics: the control plane firewall. Their
+// Cluster settings beyond the basics: the control plane firewall and the
+// cluster autoscaler's configuration. Their
 // schema, model and mapping live here; clusterSchema and clusterModel
 // carry one entry each.
 
@@ -112,4 +117,144 @@ func (p *planner) controlPlaneFirewall(c *clusterModel) {
 	p.attrError(path.Root("cluster").AtName("control_plane_firewall").AtName("allowed_addresses"), "Control plane firewall with no address",
 		"An enabled control plane firewall with no allowed address locks every client (kubectl, CI, Terraform's Kubernetes "+
 			"provider) out of the Kubernetes API. List the addresses that need it, or set enabled = false.")
+}
+
+type autoscalerModel struct {
+	ScaleDownUtilizationThreshold types.Float64  `tfsdk:"scale_down_utilization_threshold"`
+	ScaleDownUnneededTime         types.String   `tfsdk:"scale_down_unneeded_time"`
+	Expanders                     []types.String `tfsdk:"expanders"`
+}
+
+// autoscalerExpanders are the expanders DigitalOcean accepts (spec
+// cluster_autoscaler_configuration.expanders enum).
+var autoscalerExpanders = []string{"random", "priority", "least_waste"}
+
+func autoscalerSchema() schema.SingleNestedAttribute {
+	return schema.SingleNestedAttribute{
+		Optional: true,
+		MarkdownDescription: "DOKS's cluster autoscaler configuration, for the autoscaled pools (`max_nodes`): what decides how long an " +
+			"idle node, a GPU node above all, keeps costing money. Each setting is managed when set, changed in place, and " +
+			"shows as drift when changed outside Terraform; a setting left unset (or the whole block) keeps DigitalOcean's " +
+			"value (the autoscaler's defaults: threshold 0.5, 10 minutes).",
+		Attributes: map[string]schema.Attribute{
+			"scale_down_utilization_threshold": schema.Float64Attribute{
+				Optional: true,
+				MarkdownDescription: "A node whose pods request less than this share of its capacity (GPU nodes: of their GPUs) " +
+					"is a scale-down candidate, between 0 and 1.",
+				Validators: []validator.Float64{float64validator.Between(0, 1)},
+			},
+			"scale_down_unneeded_time": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "How long a candidate stays unneeded before the autoscaler removes it, a duration such as " +
+					"`5m` or `1h30m`. Equal durations (`5m`, `5m0s`) are the same value.",
+				Validators: []validator.String{durationValidator{}},
+			},
+			"expanders": schema.ListAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "How the autoscaler picks the pool to grow, tried in order: `least_waste` (the pool whose " +
+					"node leaves the least capacity idle), `priority` (a priority ConfigMap in the cluster) or `random`.",
+				// Duplicates are refused by the planner (autoscalerExpandersOnce),
+				// naming the attribute.
+				Validators: []validator.List{listvalidator.SizeAtLeast(1),
+					listvalidator.ValueStringsAre(stringvalidator.OneOf(autoscalerExpanders...))},
+			},
+		},
+	}
+}
+
+// durationValidator accepts a non-negative duration such as "5m" or
+// "1h30m" (what the cluster autoscaler parses).
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return "must be a duration such as 5m, 90s or 1h30m"
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v durationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	if d, err := time.ParseDuration(s); err != nil || d < 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s = %q %s.", req.Path, s, v.Description(ctx)))
+	}
+}
+
+func (a *autoscalerModel) toSpec() *stack.AutoscalerConfig {
+	if a == nil {
+		return nil
+	}
+	out := &stack.AutoscalerConfig{ScaleDownUnneededTime: a.ScaleDownUnneededTime.ValueString(), Expanders: valueStrings(a.Expanders)}
+	if t := a.ScaleDownUtilizationThreshold; !t.IsNull() && !t.IsUnknown() {
+		out.ScaleDownUtilizationThreshold = t.ValueFloat64Pointer()
+	}
+	return out
+}
+
+// observeAutoscaler overlays the cluster's values on the settings the
+// configuration manages (prior's non-null ones); unmanaged ones stay null.
+// A time equal as a duration keeps its configured spelling.
+func observeAutoscaler(prior *autoscalerModel, cur *stack.AutoscalerConfig) *autoscalerModel {
+	if prior == nil {
+		return nil
+	}
+	if cur == nil {
+		cur = &stack.AutoscalerConfig{}
+	}
+	out := *prior
+	if !prior.ScaleDownUtilizationThreshold.IsNull() {
+		out.ScaleDownUtilizationThreshold = types.Float64PointerValue(cur.ScaleDownUtilizationThreshold)
+	}
+	if t := prior.ScaleDownUnneededTime; !t.IsNull() && !stack.SameDuration(t.ValueString(), cur.ScaleDownUnneededTime) {
+		out.ScaleDownUnneededTime = types.StringValue(cur.ScaleDownUnneededTime)
+		if cur.ScaleDownUnneededTime == "" {
+			out.ScaleDownUnneededTime = types.StringNull()
+		}
+	}
+	if prior.Expanders != nil {
+		out.Expanders = stringValues(cur.Expanders)
+	}
+	return &out
+}
+
+// importedAutoscaler is the block a configuration describing cur has: the
+// settings DigitalOcean reports, nil when it reports none.
+func importedAutoscaler(cur *stack.AutoscalerConfig) *autoscalerModel {
+	if cur == nil {
+		return nil
+	}
+	return &autoscalerModel{
+		ScaleDownUtilizationThreshold: types.Float64PointerValue(cur.ScaleDownUtilizationThreshold),
+		ScaleDownUnneededTime:         nullIfEmpty(cur.ScaleDownUnneededTime),
+		Expanders:                     nilIfEmpty(cur.Expanders),
+	}
+}
+
+func nullIfEmpty(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+// autoscalerExpandersOnce refuses an expander listed twice.
+func (p *planner) autoscalerExpandersOnce(c *clusterModel) {
+	if c.Autoscaler == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, e := range c.Autoscaler.Expanders {
+		if e.IsUnknown() || e.IsNull() {
+			continue
+		}
+		if seen[e.ValueString()] {
+			p.attrError(path.Root("cluster").AtName("cluster_autoscaler_configuration").AtName("expanders"), "Expander listed twice",
+				fmt.Sprintf("%q appears more than once; the autoscaler tries expanders in order, so list each once.", e.ValueString()))
+			return
+		}
+		seen[e.ValueString()] = true
+	}
 }

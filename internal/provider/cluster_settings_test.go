@@ -10,6 +10,7 @@ import (
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -130,6 +131,90 @@ func TestAccInferenceStackControlPlaneFirewall(t *testing.T) {
 					req.ControlPlaneFirewall = &godo.KubernetesControlPlaneFirewall{Enabled: godo.PtrTo(true), AllowedAddresses: []string{vpn}}
 				})
 			}), csFirewall(oob, "acs", false)),
+		},
+	})
+}
+
+// csAutoscaler checks the cluster's autoscaler configuration as
+// DigitalOcean has it.
+func csAutoscaler(o outOfBand, name string, threshold float64, unneeded string, expanders ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		a := o.cluster(name).ClusterAutoscalerConfiguration
+		if a == nil || a.ScaleDownUtilizationThreshold == nil || a.ScaleDownUnneededTime == nil {
+			return fmt.Errorf("cluster %s: autoscaler configuration %+v, want threshold %v and time %s", name, a, threshold, unneeded)
+		}
+		if *a.ScaleDownUtilizationThreshold != threshold || *a.ScaleDownUnneededTime != unneeded || !slices.Equal(a.Expanders, expanders) {
+			return fmt.Errorf("cluster %s: autoscaler threshold %v, time %s, expanders %v; want %v, %s, %v", name,
+				*a.ScaleDownUtilizationThreshold, *a.ScaleDownUnneededTime, a.Expanders, threshold, unneeded, expanders)
+		}
+		return nil
+	}
+}
+
+func csAutoscalerBlock(threshold float64, unneeded string, expanders ...string) string {
+	return fmt.Sprintf(`
+    cluster_autoscaler_configuration = {
+      scale_down_utilization_threshold = %v
+      scale_down_unneeded_time         = %q
+      expanders                        = [%s]
+    }`, threshold, unneeded, `"`+strings.Join(expanders, `", "`)+`"`)
+}
+
+func TestAccInferenceStackAutoscalerConfiguration(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	oob := outOfBand{t: t, api: testGodo(t, srv)}
+	gpu := `
+    gpu_pools = {
+      h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 }
+    }`
+	first := csStack(srv, gpu+csAutoscalerBlock(0.4, "5m", "least_waste"))
+	second := csStack(srv, gpu+csAutoscalerBlock(0.6, "15m", "priority", "least_waste"))
+	unset := csStack(srv, gpu)
+	clusterID := statecheck.CompareValue(compare.ValuesSame())
+	sameCluster := func() statecheck.StateCheck { return clusterID.AddStateValue(stackAddr, tfjsonpath.New("cluster_id")) }
+	inPlace := resource.ConfigPlanChecks{
+		PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionUpdate)},
+		PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+	}
+	drift := func(threshold float64, unneeded string, expanders ...string) func() {
+		return func() {
+			oob.csUpdate("acs", func(req *godo.KubernetesClusterUpdateRequest) {
+				req.ClusterAutoscalerConfiguration = &godo.KubernetesClusterAutoscalerConfiguration{
+					ScaleDownUtilizationThreshold: godo.PtrTo(threshold), ScaleDownUnneededTime: godo.PtrTo(unneeded), Expanders: expanders}
+			})
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{Config: first, ConfigStateChecks: []statecheck.StateCheck{sameCluster()},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check: resource.ComposeAggregateTestCheckFunc(csAutoscaler(oob, "acs", 0.4, "5m", "least_waste"),
+					resource.TestCheckResourceAttr(stackAddr, "cluster.cluster_autoscaler_configuration.scale_down_unneeded_time", "5m"))},
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"kubeconfig", "kubeconfig_expires_at", "cluster.version"}},
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateKind: resource.ImportBlockWithID,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{lcEmptyPlan}}},
+			// Every setting changed in place.
+			{Config: second, ConfigPlanChecks: inPlace, ConfigStateChecks: []statecheck.StateCheck{sameCluster()},
+				Check: csAutoscaler(oob, "acs", 0.6, "15m", "priority", "least_waste")},
+			// Drift: every setting changed through the API, then repaired.
+			func() resource.TestStep {
+				s := driftStep(second, drift(0.9, "1h", "random"))
+				s.Check = csAutoscaler(oob, "acs", 0.6, "15m", "priority", "least_waste")
+				return s
+			}(),
+			// The same duration spelled the API's way is no drift.
+			{PreConfig: drift(0.6, "15m0s", "priority", "least_waste"), Config: second,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            csAutoscaler(oob, "acs", 0.6, "15m0s", "priority", "least_waste")},
+			// Removed from the configuration: no longer managed, the
+			// cluster keeps its values and nothing is sent.
+			{Config: unset, ConfigStateChecks: []statecheck.StateCheck{sameCluster(),
+				statecheck.ExpectKnownValue(stackAddr, tfjsonpath.New("cluster").AtMapKey("cluster_autoscaler_configuration"), knownvalue.Null())},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            csAutoscaler(oob, "acs", 0.6, "15m0s", "priority", "least_waste")},
 		},
 	})
 }

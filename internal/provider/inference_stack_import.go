@@ -82,6 +82,7 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 			}
 		}
 		cm.ControlPlaneFirewall = observeFirewall(nil, c.ControlPlaneFirewall)
+		cm.Autoscaler = importedAutoscaler(c.Autoscaler)
 		m.Cluster = cm
 	}
 	for key, d := range spec.Databases {

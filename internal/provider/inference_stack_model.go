@@ -57,6 +57,7 @@ type clusterModel struct {
 	GPUPools          map[string]*nodePoolModel `tfsdk:"gpu_pools"`
 
 	ControlPlaneFirewall *controlPlaneFirewallModel `tfsdk:"control_plane_firewall"`
+	Autoscaler           *autoscalerModel           `tfsdk:"cluster_autoscaler_configuration"`
 }
 
 type clusterWindowModel struct {
@@ -175,6 +176,7 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 			s.Cluster.GPUPools[k] = p.toSpec()
 		}
 		s.Cluster.ControlPlaneFirewall = c.ControlPlaneFirewall.toSpec()
+		s.Cluster.Autoscaler = c.Autoscaler.toSpec()
 	}
 	for k, d := range m.Databases {
 		s.Databases[k] = d.toSpec()
@@ -502,6 +504,7 @@ func (m *stackModel) observe(st *stack.Status) {
 			m.Cluster.GPUPools = observed
 		}
 		m.Cluster.ControlPlaneFirewall = observeFirewall(m.Cluster.ControlPlaneFirewall, c.ControlPlaneFirewall)
+		m.Cluster.Autoscaler = observeAutoscaler(m.Cluster.Autoscaler, c.Autoscaler)
 	}
 	for key, d := range m.Databases {
 		ds := st.Databases[key]

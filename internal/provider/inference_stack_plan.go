@@ -274,6 +274,7 @@ func (p *planner) cluster() {
 		p.pool(clusterPath.AtName("gpu_pools").AtMapKey(name), c.GPUPools[name], true, region, regionKnown)
 	}
 	p.controlPlaneFirewall(c)
+	p.autoscalerExpandersOnce(c)
 }
 
 func (p *planner) stateHasCluster() bool {

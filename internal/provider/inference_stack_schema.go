@@ -227,7 +227,8 @@ func clusterSchema() schema.SingleNestedAttribute {
 				NestedObject:        schema.NestedAttributeObject{Attributes: nodePoolAttributes(true)},
 				Validators:          []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(keyPattern, "must be 2-20 lowercase letters, digits and dashes, starting with a letter"))},
 			},
-			"control_plane_firewall": controlPlaneFirewallSchema(),
+			"control_plane_firewall":           controlPlaneFirewallSchema(),
+			"cluster_autoscaler_configuration": autoscalerSchema(),
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -88,6 +89,7 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	if c.ControlPlaneFirewall != nil {
 		req.ControlPlaneFirewall = firewallRequest(c.ControlPlaneFirewall)
 	}
+	req.ClusterAutoscalerConfiguration = autoscalerRequest(c.Autoscaler)
 	created, err := r.createClusterOnceNameFree(ctx, req)
 	if err != nil {
 		// Only a live cluster carrying the stack's tag is adopted, never
@@ -203,7 +205,8 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 	if !sameStrings(userTags(cur.Tags), want) || cur.HA != c.HA || cur.AutoUpgrade != c.AutoUpgrade ||
 		cur.SurgeUpgrade != c.SurgeUpgrade || (c.MaintenanceDay != "" && cur.MaintenanceDay != c.MaintenanceDay) ||
 		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) ||
-		!firewallMatches(cur.ControlPlaneFirewall, c.ControlPlaneFirewall) {
+		!firewallMatches(cur.ControlPlaneFirewall, c.ControlPlaneFirewall) ||
+		!AutoscalerMatches(cur.Autoscaler, c.Autoscaler) {
 		req := &clusterUpdate{
 			Name:                 cur.Name,
 			Tags:                 want,
@@ -211,6 +214,7 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 			SurgeUpgrade:         c.SurgeUpgrade,
 			HA:                   c.HA,
 			ControlPlaneFirewall: firewallRequest(c.ControlPlaneFirewall),
+			Autoscaler:           autoscalerRequest(c.Autoscaler),
 		}
 		if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 			req.MaintenancePolicy = maintenancePolicy(c)
@@ -260,6 +264,52 @@ type clusterUpdate struct {
 	// ControlPlaneFirewall is always sent: without one in the spec, the
 	// firewall is turned off (one added outside Terraform is drift).
 	ControlPlaneFirewall *godo.KubernetesControlPlaneFirewall `json:"control_plane_firewall"`
+	// Autoscaler is omitted when the spec leaves it to DigitalOcean.
+	Autoscaler *godo.KubernetesClusterAutoscalerConfiguration `json:"cluster_autoscaler_configuration,omitempty"`
+}
+
+// autoscalerRequest is the API's form of a (nil when a is).
+func autoscalerRequest(a *AutoscalerConfig) *godo.KubernetesClusterAutoscalerConfiguration {
+	if a == nil {
+		return nil
+	}
+	out := &godo.KubernetesClusterAutoscalerConfiguration{ScaleDownUtilizationThreshold: a.ScaleDownUtilizationThreshold,
+		Expanders: slices.Clone(a.Expanders)}
+	if a.ScaleDownUnneededTime != "" {
+		out.ScaleDownUnneededTime = godo.PtrTo(a.ScaleDownUnneededTime)
+	}
+	return out
+}
+
+// AutoscalerMatches reports whether the cluster's autoscaler configuration
+// (cur, as read) has every setting want manages: thresholds equal, times
+// equal as durations ("5m" is "5m0s"), expanders in the same order.
+func AutoscalerMatches(cur, want *AutoscalerConfig) bool {
+	if want == nil {
+		return true
+	}
+	if cur == nil {
+		cur = &AutoscalerConfig{}
+	}
+	if t := want.ScaleDownUtilizationThreshold; t != nil &&
+		(cur.ScaleDownUtilizationThreshold == nil || math.Abs(*cur.ScaleDownUtilizationThreshold-*t) > 1e-9) {
+		return false
+	}
+	if want.ScaleDownUnneededTime != "" && !SameDuration(cur.ScaleDownUnneededTime, want.ScaleDownUnneededTime) {
+		return false
+	}
+	return want.Expanders == nil || slices.Equal(cur.Expanders, want.Expanders)
+}
+
+// SameDuration reports whether a and b are the same duration ("5m" and
+// "5m0s"); unparseable values compare as strings.
+func SameDuration(a, b string) bool {
+	da, errA := time.ParseDuration(a)
+	db, errB := time.ParseDuration(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return da == db
 }
 
 // firewallRequest is the API's form of f; nil is a disabled firewall.
@@ -520,6 +570,12 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 	}
 	if f := c.ControlPlaneFirewall; f != nil {
 		s.ControlPlaneFirewall = &ControlPlaneFirewall{Enabled: f.Enabled != nil && *f.Enabled, AllowedAddresses: slices.Clone(f.AllowedAddresses)}
+	}
+	if a := c.ClusterAutoscalerConfiguration; a != nil {
+		s.Autoscaler = &AutoscalerConfig{ScaleDownUtilizationThreshold: a.ScaleDownUtilizationThreshold, Expanders: slices.Clone(a.Expanders)}
+		if a.ScaleDownUnneededTime != nil {
+			s.Autoscaler.ScaleDownUnneededTime = *a.ScaleDownUnneededTime
+		}
 	}
 	for key, p := range poolsByKey(c.NodePools, prior) {
 		s.Pools[key] = poolStatusFrom(p, key, r.poolSpecFor(key))

@@ -134,6 +134,9 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 		if f := c.ControlPlaneFirewall; f != nil && f.Enabled {
 			spec.Cluster.ControlPlaneFirewall = f.clone()
 		}
+		if a := c.Autoscaler; a != nil && (a.ScaleDownUtilizationThreshold != nil || a.ScaleDownUnneededTime != "" || len(a.Expanders) > 0) {
+			spec.Cluster.Autoscaler = a.clone()
+		}
 		for k, p := range c.Pools {
 			if k == SystemPoolName {
 				spec.Cluster.SystemPool = p.Spec

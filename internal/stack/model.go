@@ -74,6 +74,36 @@ type ClusterSpec struct {
 	// no firewall (DigitalOcean's default: the API is public, credentials
 	// still required).
 	ControlPlaneFirewall *ControlPlaneFirewall
+	// Autoscaler tunes DOKS's cluster autoscaler; nil leaves DigitalOcean's
+	// configuration as it is.
+	Autoscaler *AutoscalerConfig
+}
+
+// AutoscalerConfig is DOKS's cluster_autoscaler_configuration: what decides
+// how long an idle node keeps running. Zero fields are not managed (sent as
+// null: DigitalOcean's default).
+type AutoscalerConfig struct {
+	// ScaleDownUtilizationThreshold: a node whose requested share of
+	// capacity stays below it is a scale-down candidate (0-1).
+	ScaleDownUtilizationThreshold *float64
+	// ScaleDownUnneededTime: how long a candidate stays idle before it is
+	// removed, a duration such as "5m".
+	ScaleDownUnneededTime string
+	// Expanders choose the pool to grow: random, priority, least_waste.
+	Expanders []string
+}
+
+func (a *AutoscalerConfig) clone() *AutoscalerConfig {
+	if a == nil {
+		return nil
+	}
+	out := *a
+	if a.ScaleDownUtilizationThreshold != nil {
+		out.ScaleDownUtilizationThreshold = new(float64)
+		*out.ScaleDownUtilizationThreshold = *a.ScaleDownUtilizationThreshold
+	}
+	out.Expanders = slices.Clone(a.Expanders)
+	return &out
 }
 
 // ControlPlaneFirewall is DOKS's control plane firewall: when Enabled, only
@@ -234,6 +264,8 @@ type ClusterStatus struct {
 	// ControlPlaneFirewall is the cluster's, as read back (nil when
 	// DigitalOcean reports none).
 	ControlPlaneFirewall *ControlPlaneFirewall `json:",omitempty"`
+	// Autoscaler is the cluster's autoscaler configuration, as read back.
+	Autoscaler *AutoscalerConfig `json:",omitempty"`
 }
 
 // NodePoolStatus is an observed node pool.
@@ -389,6 +421,7 @@ func (c *ClusterStatus) clone() *ClusterStatus {
 	out.Tags = slices.Clone(c.Tags)
 	out.Droplets = maps.Clone(c.Droplets)
 	out.ControlPlaneFirewall = c.ControlPlaneFirewall.clone()
+	out.Autoscaler = c.Autoscaler.clone()
 	out.Pools = map[string]*NodePoolStatus{}
 	for k, p := range c.Pools {
 		pc := *p

@@ -3,7 +3,8 @@
 # tainted and autoscaled from zero, every database with a standby node,
 # private networking only, firewalls trusting the cluster alone, deletion
 # protection, and a transaction-mode PgBouncer pool per PostgreSQL app
-# database, and a Kubernetes API reachable only from the addresses listed.
+# database, a Kubernetes API reachable only from the addresses listed, and
+# idle GPU nodes scaled down after 5 minutes.
 # Each unsafe choice needs a named opt-out variable.
 
 locals {
@@ -138,6 +139,9 @@ resource "attach_inference_stack" "this" {
       labels     = length(var.system_pool.labels) > 0 ? var.system_pool.labels : null
     }
     gpu_pools = length(local.gpu_pools) > 0 ? local.gpu_pools : null
+
+    # GPU-friendly scale-down (see var.cluster_autoscaler).
+    cluster_autoscaler_configuration = var.cluster_autoscaler
 
     # Null (the opt-out): no firewall, the API reachable from anywhere.
     control_plane_firewall = var.disable_control_plane_firewall ? null : {

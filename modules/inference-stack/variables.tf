@@ -144,6 +144,32 @@ variable "control_plane_allowed_addresses" {
   }
 }
 
+variable "cluster_autoscaler" {
+  description = "How the cluster autoscaler treats the autoscaled pools: what decides how long an idle GPU node keeps costing money. GPU-friendly defaults: `scale_down_unneeded_time = \"5m\"` (the autoscaler's own default is 10m: an idle GPU node is removed after 5 minutes unneeded, halving the idle time billed per scale-down), `scale_down_utilization_threshold = 0.5` (a GPU node whose pods request less than half its GPUs is a candidate; the autoscaler's default, made explicit), `expanders = [\"least_waste\"]` (with several GPU pools, grow the one whose new node leaves the least capacity idle, so a one-GPU pod does not bring up an eight-GPU node). Raise the time for workloads that come back in bursts (a node started again costs minutes of image pulls and model loading)."
+  type = object({
+    scale_down_utilization_threshold = optional(number, 0.5)
+    scale_down_unneeded_time         = optional(string, "5m")
+    expanders                        = optional(list(string), ["least_waste"])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.cluster_autoscaler.scale_down_utilization_threshold >= 0 && var.cluster_autoscaler.scale_down_utilization_threshold <= 1
+    error_message = "cluster_autoscaler.scale_down_utilization_threshold must be between 0 and 1, not ${var.cluster_autoscaler.scale_down_utilization_threshold}."
+  }
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.cluster_autoscaler.scale_down_unneeded_time))
+    error_message = "cluster_autoscaler.scale_down_unneeded_time must be a duration such as 5m, 90s or 1h30m, not \"${var.cluster_autoscaler.scale_down_unneeded_time}\"."
+  }
+
+  validation {
+    condition     = length(var.cluster_autoscaler.expanders) > 0 && length(distinct(var.cluster_autoscaler.expanders)) == length(var.cluster_autoscaler.expanders) && alltrue([for e in var.cluster_autoscaler.expanders : contains(["least_waste", "priority", "random"], e)])
+    error_message = "cluster_autoscaler.expanders must list least_waste, priority or random, each at most once, not [${join(", ", var.cluster_autoscaler.expanders)}]."
+  }
+}
+
 variable "system_pool" {
   description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node."
   type = object({
