@@ -522,6 +522,7 @@ var offending = map[string]string{
 	"inference-stack precondition[4]":                        `control_plane_allowed_addresses value 0.0.0.0/0`,
 	"inference-stack var.control_plane_allowed_addresses[0]": `not "10.0.0.300", "203.0.113.7/24"`,
 	"inference-stack var.cluster_autoscaler[0]":              `not 1.5`,
+	"inference-stack var.kubeconfig_expiry_seconds[0]":       `not 60.`,
 	"inference-stack var.cluster_autoscaler[1]":              `not "5 minutes"`,
 	"inference-stack var.cluster_autoscaler[2]":              `not [least_waste, most_pods]`,
 	"database-attachment precondition[0]":                    `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
@@ -585,6 +586,7 @@ var inferenceStackRows = []checkRow{
 	{"precondition[2]", map[string]string{"gpu_pools": `{ mi300 = { size = "gpu-mi300x1-192gb", max_nodes = 1 } }`}, "See gpu_sizes_by_region of the attach_kubernetes_options data source"},
 	{"precondition[3]", map[string]string{"control_plane_allowed_addresses": `[]`}, "would lock every client (kubectl, CI, the Kubernetes provider) out of the Kubernetes API"},
 	{"precondition[4]", map[string]string{"control_plane_allowed_addresses": `["203.0.113.0/24", "0.0.0.0/0"]`}, "opens the Kubernetes API to every address on the internet"},
+	{"var.kubeconfig_expiry_seconds[0]", map[string]string{"kubeconfig_expiry_seconds": `60`}, "kubeconfig_expiry_seconds must be a whole number of seconds from 3600"},
 	{"var.cluster_autoscaler[0]", map[string]string{"cluster_autoscaler": `{ scale_down_utilization_threshold = 1.5 }`}, "cluster_autoscaler.scale_down_utilization_threshold must be between 0 and 1"},
 	{"var.cluster_autoscaler[1]", map[string]string{"cluster_autoscaler": `{ scale_down_unneeded_time = "5 minutes" }`}, "cluster_autoscaler.scale_down_unneeded_time must be a duration such as 5m"},
 	{"var.cluster_autoscaler[2]", map[string]string{"cluster_autoscaler": `{ expanders = ["least_waste", "most_pods"] }`}, "cluster_autoscaler.expanders must list least_waste, priority or random, each at most once"},
@@ -824,6 +826,7 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "cluster.system_pool.node_count", get(cluster, "system_pool", "node_count"), 2.0)
 		expect(t, "cluster.control_plane_firewall", cluster["control_plane_firewall"],
 			map[string]any{"enabled": true, "allowed_addresses": []any{"198.51.100.7", "203.0.113.0/24"}})
+		expect(t, "cluster.kubeconfig_expiry_seconds", cluster["kubeconfig_expiry_seconds"], 86400.0)
 		expect(t, "cluster.cluster_autoscaler_configuration", cluster["cluster_autoscaler_configuration"],
 			map[string]any{"scale_down_utilization_threshold": 0.5, "scale_down_unneeded_time": "5m", "expanders": []any{"least_waste"}})
 		gpu := get(cluster, "gpu_pools", "h100").(map[string]any)
@@ -935,6 +938,10 @@ func TestExampleInferenceStackBasic(t *testing.T) {
 	}
 	if kc, _ := out["kubeconfig"].(string); !strings.Contains(kc, "clusters:") {
 		t.Errorf("kubeconfig output does not look like a kubeconfig")
+	}
+	// The module's default lifetime: a day.
+	if exp, err := time.Parse(time.RFC3339, fmt.Sprint(out["kubeconfig_expires_at"])); err != nil || time.Until(exp) > 24*time.Hour+time.Minute || time.Until(exp) < 23*time.Hour {
+		t.Errorf("kubeconfig_expires_at = %v, want about a day from now", out["kubeconfig_expires_at"])
 	}
 	checkLive(t, srv, out, map[string][]string{"vectors": nil, "cache": nil})
 	requireSensitive(t, w, dir, "connection_env", "kubeconfig")

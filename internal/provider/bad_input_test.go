@@ -190,6 +190,13 @@ func badInputCases() []badInputCase {
 		{"autoscaler expander twice", "bix", "tor1", lcCluster(`
     cluster_autoscaler_configuration = { expanders = ["least_waste", "least_waste"] }`),
 			`Expander listed twice.*"least_waste" appears more than once.*Attribute:\s+cluster\.cluster_autoscaler_configuration\.expanders`},
+		// ---- kubeconfig lifetime ----
+		{"kubeconfig for a minute", "bix", "tor1", lcCluster(`
+    kubeconfig_expiry_seconds = 60`),
+			`cluster\.kubeconfig_expiry_seconds value must be between 3600 and 315360000, got: 60`},
+		{"kubeconfig beyond ten years", "bix", "tor1", lcCluster(`
+    kubeconfig_expiry_seconds = 315360001`),
+			`cluster\.kubeconfig_expiry_seconds value must be between 3600 and 315360000, got: 315360001`},
 		// ---- taints ----
 		{"taint effect in lowercase", "bix", "tor1", strings.Replace(c, "node_count = 2", `node_count = 2
       taints     = [{ key = "dedicated", effect = "noschedule" }]`, 1),

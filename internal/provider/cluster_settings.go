@@ -7,20 +7,22 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
-// Cluster settings beyond the basics: the control plane firewall and the
-// cluster autoscaler's configuration. Their
+// Cluster settings beyond the basics: the control plane firewall, the
+// cluster autoscaler's configuration and the kubeconfig's lifetime. Their
 // schema, model and mapping live here; clusterSchema and clusterModel
 // carry one entry each.
 
@@ -257,4 +259,38 @@ func (p *planner) autoscalerExpandersOnce(c *clusterModel) {
 		}
 		seen[e.ValueString()] = true
 	}
+}
+
+// The kubeconfig's token lifetime, in seconds: by default DigitalOcean's
+// own (seven days); at least an hour, so that a token fetched at the end of
+// an apply outlives the run that uses it; at most what DigitalOcean accepts
+// (maxK8sCredentialExpiry).
+const (
+	defaultKubeconfigExpiry = int64(stack.KubeconfigLifetime / time.Second)
+	minKubeconfigExpiry     = 3600
+)
+
+func kubeconfigExpirySchema() schema.Int64Attribute {
+	return schema.Int64Attribute{
+		Optional: true, Computed: true, Default: int64default.StaticInt64(defaultKubeconfigExpiry),
+		MarkdownDescription: fmt.Sprintf("Lifetime of the token in `kubeconfig`, in seconds (DigitalOcean's `expiry_seconds`), "+
+			"from `%d` (an hour) to `%d`. Default `%d` (7 days). Refresh fetches a new token when less than half the "+
+			"lifetime (at most 2 days) remains, so a run (plan, approval, apply) shorter than that always finds a working "+
+			"token; changing it fetches a new kubeconfig in place.\n\n"+
+			"Terraform Cloud (and any remote runner): the kubeconfig lives in a state stored outside your account, and each "+
+			"run starts from it. Choose the shortest lifetime whose half covers your longest run including the wait for "+
+			"approval, e.g. `86400` (a day: runs up to 12 hours); or set `store_secrets = false` and give each run its own "+
+			"short-lived token with the `attach_kubernetes_credentials` ephemeral resource.",
+			minKubeconfigExpiry, maxK8sCredentialExpiry, defaultKubeconfigExpiry),
+		Validators: []validator.Int64{int64validator.Between(minKubeconfigExpiry, maxK8sCredentialExpiry)},
+	}
+}
+
+// kubeconfigExpiry is the lifetime status's kubeconfig was fetched with,
+// in seconds (the default when it was fetched before it was recorded).
+func kubeconfigExpiry(c *stack.ClusterStatus) types.Int64 {
+	if c == nil || c.KubeconfigLifetime == 0 {
+		return types.Int64Value(defaultKubeconfigExpiry)
+	}
+	return types.Int64Value(int64(c.KubeconfigLifetime / time.Second))
 }

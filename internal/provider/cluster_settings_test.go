@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
@@ -215,6 +216,81 @@ func TestAccInferenceStackAutoscalerConfiguration(t *testing.T) {
 				statecheck.ExpectKnownValue(stackAddr, tfjsonpath.New("cluster").AtMapKey("cluster_autoscaler_configuration"), knownvalue.Null())},
 				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				Check:            csAutoscaler(oob, "acs", 0.6, "15m0s", "priority", "least_waste")},
+		},
+	})
+}
+
+// csExpiresIn checks that the kubeconfig in state expires about d from now
+// and, when prev is set, that it is a new kubeconfig.
+func csExpiresIn(d time.Duration, prev *string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		at, err := stateAttr(s, "kubeconfig_expires_at")
+		if err != nil {
+			return err
+		}
+		exp, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return fmt.Errorf("kubeconfig_expires_at %q: %v", at, err)
+		}
+		if left := time.Until(exp); left < d-5*time.Minute || left > d+time.Minute {
+			return fmt.Errorf("kubeconfig expires in %s, want about %s", left.Round(time.Second), d)
+		}
+		kc, err := stateAttr(s, "kubeconfig")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(kc, "token: doks_") {
+			return fmt.Errorf("kubeconfig in state carries no token")
+		}
+		if prev != nil {
+			if kc == *prev {
+				return fmt.Errorf("the kubeconfig was not fetched again")
+			}
+			*prev = kc
+		}
+		return nil
+	}
+}
+
+func TestAccInferenceStackKubeconfigExpiry(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	day := csStack(srv, `
+    kubeconfig_expiry_seconds = 86400`)
+	hour := csStack(srv, `
+    kubeconfig_expiry_seconds = 3600`)
+	unset := csStack(srv, "")
+	clusterID := statecheck.CompareValue(compare.ValuesSame())
+	sameCluster := func() statecheck.StateCheck { return clusterID.AddStateValue(stackAddr, tfjsonpath.New("cluster_id")) }
+	// A new lifetime plans an in-place update with a kubeconfig to come.
+	inPlace := resource.ConfigPlanChecks{
+		PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionUpdate),
+			plancheck.ExpectUnknownValue(stackAddr, tfjsonpath.New("kubeconfig")),
+			plancheck.ExpectUnknownValue(stackAddr, tfjsonpath.New("kubeconfig_expires_at"))},
+		PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+	}
+	var kubeconfig string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{Config: day, ConfigStateChecks: []statecheck.StateCheck{sameCluster()},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check: resource.ComposeAggregateTestCheckFunc(csExpiresIn(24*time.Hour, &kubeconfig),
+					resource.TestCheckResourceAttr(stackAddr, "cluster.kubeconfig_expiry_seconds", "86400"))},
+			// Shortened in place: a new kubeconfig, and refresh keeps it
+			// (more than half its hour remains), so the plan after is empty.
+			{Config: hour, ConfigPlanChecks: inPlace, ConfigStateChecks: []statecheck.StateCheck{sameCluster()},
+				Check: csExpiresIn(time.Hour, &kubeconfig)},
+			// Back to the default.
+			{Config: unset, ConfigPlanChecks: inPlace, ConfigStateChecks: []statecheck.StateCheck{sameCluster()},
+				Check: resource.ComposeAggregateTestCheckFunc(csExpiresIn(7*24*time.Hour, &kubeconfig),
+					resource.TestCheckResourceAttr(stackAddr, "cluster.kubeconfig_expiry_seconds", "604800"))},
+			// Imported: DigitalOcean keeps no lifetime, the import fetches
+			// with the default, and the default configuration plans empty.
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"kubeconfig", "kubeconfig_expires_at", "cluster.version"}},
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateKind: resource.ImportBlockWithID,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{lcEmptyPlan}}},
 		},
 	})
 }

@@ -58,6 +58,7 @@ type clusterModel struct {
 
 	ControlPlaneFirewall *controlPlaneFirewallModel `tfsdk:"control_plane_firewall"`
 	Autoscaler           *autoscalerModel           `tfsdk:"cluster_autoscaler_configuration"`
+	KubeconfigExpiry     types.Int64                `tfsdk:"kubeconfig_expiry_seconds"`
 }
 
 type clusterWindowModel struct {
@@ -177,6 +178,9 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 		}
 		s.Cluster.ControlPlaneFirewall = c.ControlPlaneFirewall.toSpec()
 		s.Cluster.Autoscaler = c.Autoscaler.toSpec()
+		if e := c.KubeconfigExpiry; !e.IsNull() && !e.IsUnknown() {
+			s.Cluster.KubeconfigLifetime = time.Duration(e.ValueInt64()) * time.Second
+		}
 	}
 	for k, d := range m.Databases {
 		s.Databases[k] = d.toSpec()
@@ -505,6 +509,11 @@ func (m *stackModel) observe(st *stack.Status) {
 		}
 		m.Cluster.ControlPlaneFirewall = observeFirewall(m.Cluster.ControlPlaneFirewall, c.ControlPlaneFirewall)
 		m.Cluster.Autoscaler = observeAutoscaler(m.Cluster.Autoscaler, c.Autoscaler)
+		// Null in a state written before the setting existed: the lifetime
+		// used, so the upgrade plans no change.
+		if m.Cluster.KubeconfigExpiry.IsNull() {
+			m.Cluster.KubeconfigExpiry = kubeconfigExpiry(c)
+		}
 	}
 	for key, d := range m.Databases {
 		ds := st.Databases[key]

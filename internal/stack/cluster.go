@@ -369,6 +369,7 @@ func (r *run) waitClusterReady(ctx context.Context, id string, want map[string]i
 		r.update(func(st *Status) {
 			if st.Cluster != nil && st.Cluster.ID == id {
 				status.Kubeconfig, status.KubeconfigExpiresAt = st.Cluster.Kubeconfig, st.Cluster.KubeconfigExpiresAt
+				status.KubeconfigLifetime = st.Cluster.KubeconfigLifetime
 			}
 			st.Cluster = status
 		})
@@ -432,6 +433,7 @@ func (r *run) refreshCluster(ctx context.Context) error {
 		default:
 			status = r.clusterStatusFrom(c, cur.Generation, cur)
 			status.Kubeconfig, status.KubeconfigExpiresAt = cur.Kubeconfig, cur.KubeconfigExpiresAt
+			status.KubeconfigLifetime = cur.KubeconfigLifetime
 		}
 		r.update(func(st *Status) {
 			if retiring {

@@ -77,6 +77,9 @@ type ClusterSpec struct {
 	// Autoscaler tunes DOKS's cluster autoscaler; nil leaves DigitalOcean's
 	// configuration as it is.
 	Autoscaler *AutoscalerConfig
+	// KubeconfigLifetime is how long the kubeconfig's token lasts
+	// (DigitalOcean's expiry_seconds); 0 is KubeconfigLifetime.
+	KubeconfigLifetime time.Duration
 }
 
 // AutoscalerConfig is DOKS's cluster_autoscaler_configuration: what decides
@@ -266,6 +269,9 @@ type ClusterStatus struct {
 	ControlPlaneFirewall *ControlPlaneFirewall `json:",omitempty"`
 	// Autoscaler is the cluster's autoscaler configuration, as read back.
 	Autoscaler *AutoscalerConfig `json:",omitempty"`
+	// KubeconfigLifetime is the lifetime Kubeconfig was fetched with (0:
+	// KubeconfigLifetime, as before it was recorded).
+	KubeconfigLifetime time.Duration `json:",omitempty"`
 }
 
 // NodePoolStatus is an observed node pool.
@@ -445,7 +451,7 @@ func (s *Status) WithoutSecrets() *Status {
 	out := s.Clone()
 	for _, c := range []*ClusterStatus{out.Cluster, out.RetiringCluster} {
 		if c != nil {
-			c.Kubeconfig, c.KubeconfigExpiresAt = "", time.Time{}
+			c.Kubeconfig, c.KubeconfigExpiresAt, c.KubeconfigLifetime = "", time.Time{}, 0
 		}
 	}
 	for _, d := range out.Databases {

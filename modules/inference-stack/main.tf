@@ -140,6 +140,8 @@ resource "attach_inference_stack" "this" {
     }
     gpu_pools = length(local.gpu_pools) > 0 ? local.gpu_pools : null
 
+    kubeconfig_expiry_seconds = var.kubeconfig_expiry_seconds
+
     # GPU-friendly scale-down (see var.cluster_autoscaler).
     cluster_autoscaler_configuration = var.cluster_autoscaler
 

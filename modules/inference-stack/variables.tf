@@ -170,6 +170,18 @@ variable "cluster_autoscaler" {
   }
 }
 
+variable "kubeconfig_expiry_seconds" {
+  description = "Lifetime of the token in the `kubeconfig` output, in seconds (DigitalOcean's `expiry_seconds`): 3600 (an hour) to 315360000. Default `86400` (a day; DigitalOcean's own default is 7 days): refresh fetches a new token when less than half the lifetime remains, so every run of up to 12 hours, plan to apply, finds a working token, and a token copied out of the state stops working within a day. Terraform Cloud runners: each run starts from the remote state, so the half-lifetime must cover the longest run including its wait for approval; raise it (e.g. `172800` for runs that wait up to a day) rather than lowering it, or set `store_secrets = false` and give each run its own short-lived token with the `attach_kubernetes_credentials` ephemeral resource. Changing it fetches a new kubeconfig in place."
+  type        = number
+  default     = 86400
+  nullable    = false
+
+  validation {
+    condition     = var.kubeconfig_expiry_seconds >= 3600 && var.kubeconfig_expiry_seconds <= 315360000 && floor(var.kubeconfig_expiry_seconds) == var.kubeconfig_expiry_seconds
+    error_message = "kubeconfig_expiry_seconds must be a whole number of seconds from 3600 (an hour) to 315360000 (ten years), not ${var.kubeconfig_expiry_seconds}."
+  }
+}
+
 variable "system_pool" {
   description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node."
   type = object({
