@@ -460,9 +460,10 @@ type checkRow struct {
 }
 
 var inferenceStackBase = map[string]string{
-	"name":      `"vt-stack"`,
-	"region":    `"tor1"`,
-	"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`,
+	"name":                            `"vt-stack"`,
+	"region":                          `"tor1"`,
+	"control_plane_allowed_addresses": `["203.0.113.0/24"]`,
+	"gpu_pools":                       `{ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`,
 	"databases": `{
     vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = {} } }
     cache   = { engine = "valkey", size = "db-s-1vcpu-2gb" }
@@ -475,51 +476,58 @@ func dbs(body string) map[string]string { return map[string]string{"databases": 
 // that name as the rows' plans must print it (module and block).
 // Every inference-stack row has one: its messages name the key and value.
 var offending = map[string]string{
-	"inference-stack var.name[0]":                        `not "Bad_Name"`,
-	"inference-stack var.region[0]":                      `not "toronto"`,
-	"inference-stack var.tags[0]":                        `"has space"`,
-	"inference-stack var.vpc_ip_range[0]":                `not "8.8.0.0/16"`,
-	"inference-stack var.timeouts[0]":                    `timeouts.create = "forever"`,
-	"inference-stack var.kubernetes_version[0]":          `not "latest-ish"`,
-	"inference-stack var.maintenance_window[0]":          `not "someday"`,
-	"inference-stack var.maintenance_window[1]":          `not "25:00"`,
-	"inference-stack var.system_pool[0]":                 `not "gpu-h100x1-80gb"`,
-	"inference-stack var.system_pool[1]":                 `not 1:`,
-	"inference-stack var.gpu_pools[0]":                   `rename gpu_pools["H100"]`,
-	"inference-stack var.gpu_pools[1]":                   `gpu_pools["h100"].size = "s-4vcpu-8gb"`,
-	"inference-stack var.gpu_pools[2]":                   `gpu_pools["h100"] (min_nodes = 3, max_nodes = 2)`,
-	"inference-stack var.gpu_pools[3]":                   `gpu_pools["h100"].taints (empty)`,
-	"inference-stack var.databases[0]":                   `rename databases["Vectors"]`,
-	"inference-stack var.databases[1]":                   `databases["vectors"].engine = "postgres"`,
-	"inference-stack var.databases[2]":                   `databases["vectors"].node_count = 0`,
-	"inference-stack var.databases[3]":                   `databases["vectors"].size = "db-s-1vcpu-1gb"`,
-	"inference-stack var.databases[4]":                   `databases["vectors"] (pg)`,
-	"inference-stack var.databases[5]":                   `databases["cache"].eviction_policy = "lru"`,
-	"inference-stack var.databases[6]":                   `databases["cache"] (valkey)`,
-	"inference-stack var.databases[7]":                   `databases["vectors"].app_databases["my-app"]`,
-	"inference-stack var.databases[8]":                   `databases["vectors"].app_databases["app"].pool_size = 0`,
-	"inference-stack var.databases[9]":                   `databases["cache"] (valkey)`,
-	"inference-stack var.databases[10]":                  `databases["vectors"].trusted_sources type "cidr" (value 10.0.0.0/8)`,
-	"inference-stack var.databases[11]":                  `databases["vectors"].trusted_sources value "bastion"`,
-	"inference-stack var.databases[12]":                  `databases["vectors"].maintenance_window = { day = "sunday", hour = "5am" }`,
-	"inference-stack var.databases[13]":                  `databases["vectors"].trusted_sources value fd00:ab::/64.`,
-	"inference-stack var.databases[14]":                  `databases["vectors"].app_databases["ab"] (2 characters)`,
-	"inference-stack var.databases[15]":                  `databases["vectors"] has 100`,
-	"inference-stack var.databases[16]":                  `databases["vectors"] (engine = "pg", size = null)`,
-	"inference-stack var.databases[17]":                  `databases["shared"] (existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")`,
-	"inference-stack var.databases[18]":                  `databases["shared"].existing_id = "db-123"`,
-	"inference-stack var.databases[19]":                  `databases["cache"].users "reader" (valkey)`,
-	"inference-stack var.databases[20]":                  `databases["vectors"].pools["ab"] (mode transaction, size 5)`,
-	"inference-stack var.databases[21]":                  `databases["docs"] (mysql)`,
-	"inference-stack var.databases[22]":                  `databases["vectors"].rotate_passwords["reader"] = 1`,
-	"inference-stack var.database_maintenance_window[0]": `not "any"`,
-	"inference-stack var.database_maintenance_window[1]": `not "5:00"`,
-	"inference-stack precondition[0]":                    `databases["vectors"].node_count = 1`,
-	"inference-stack precondition[1]":                    `databases["vectors"].trusted_sources value 203.0.113.10`,
-	"inference-stack precondition[2]":                    `gpu_pools["mi300"].size = "gpu-mi300x1-192gb"`,
-	"database-attachment precondition[0]":                `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
-	"database-attachment precondition[1]":                `databases["vectors"] is named after its db (or app_name), "ab"`,
-	"disaster-recovery var.app_access[0]":                `app_access["vectors"].user "ab" (2 characters)`,
+	"inference-stack var.name[0]":                            `not "Bad_Name"`,
+	"inference-stack var.region[0]":                          `not "toronto"`,
+	"inference-stack var.tags[0]":                            `"has space"`,
+	"inference-stack var.vpc_ip_range[0]":                    `not "8.8.0.0/16"`,
+	"inference-stack var.timeouts[0]":                        `timeouts.create = "forever"`,
+	"inference-stack var.kubernetes_version[0]":              `not "latest-ish"`,
+	"inference-stack var.maintenance_window[0]":              `not "someday"`,
+	"inference-stack var.maintenance_window[1]":              `not "25:00"`,
+	"inference-stack var.system_pool[0]":                     `not "gpu-h100x1-80gb"`,
+	"inference-stack var.system_pool[1]":                     `not 1:`,
+	"inference-stack var.gpu_pools[0]":                       `rename gpu_pools["H100"]`,
+	"inference-stack var.gpu_pools[1]":                       `gpu_pools["h100"].size = "s-4vcpu-8gb"`,
+	"inference-stack var.gpu_pools[2]":                       `gpu_pools["h100"] (min_nodes = 3, max_nodes = 2)`,
+	"inference-stack var.gpu_pools[3]":                       `gpu_pools["h100"].taints (empty)`,
+	"inference-stack var.databases[0]":                       `rename databases["Vectors"]`,
+	"inference-stack var.databases[1]":                       `databases["vectors"].engine = "postgres"`,
+	"inference-stack var.databases[2]":                       `databases["vectors"].node_count = 0`,
+	"inference-stack var.databases[3]":                       `databases["vectors"].size = "db-s-1vcpu-1gb"`,
+	"inference-stack var.databases[4]":                       `databases["vectors"] (pg)`,
+	"inference-stack var.databases[5]":                       `databases["cache"].eviction_policy = "lru"`,
+	"inference-stack var.databases[6]":                       `databases["cache"] (valkey)`,
+	"inference-stack var.databases[7]":                       `databases["vectors"].app_databases["my-app"]`,
+	"inference-stack var.databases[8]":                       `databases["vectors"].app_databases["app"].pool_size = 0`,
+	"inference-stack var.databases[9]":                       `databases["cache"] (valkey)`,
+	"inference-stack var.databases[10]":                      `databases["vectors"].trusted_sources type "cidr" (value 10.0.0.0/8)`,
+	"inference-stack var.databases[11]":                      `databases["vectors"].trusted_sources value "bastion"`,
+	"inference-stack var.databases[12]":                      `databases["vectors"].maintenance_window = { day = "sunday", hour = "5am" }`,
+	"inference-stack var.databases[13]":                      `databases["vectors"].trusted_sources value fd00:ab::/64.`,
+	"inference-stack var.databases[14]":                      `databases["vectors"].app_databases["ab"] (2 characters)`,
+	"inference-stack var.databases[15]":                      `databases["vectors"] has 100`,
+	"inference-stack var.databases[16]":                      `databases["vectors"] (engine = "pg", size = null)`,
+	"inference-stack var.databases[17]":                      `databases["shared"] (existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")`,
+	"inference-stack var.databases[18]":                      `databases["shared"].existing_id = "db-123"`,
+	"inference-stack var.databases[19]":                      `databases["cache"].users "reader" (valkey)`,
+	"inference-stack var.databases[20]":                      `databases["vectors"].pools["ab"] (mode transaction, size 5)`,
+	"inference-stack var.databases[21]":                      `databases["docs"] (mysql)`,
+	"inference-stack var.databases[22]":                      `databases["vectors"].rotate_passwords["reader"] = 1`,
+	"inference-stack var.database_maintenance_window[0]":     `not "any"`,
+	"inference-stack var.database_maintenance_window[1]":     `not "5:00"`,
+	"inference-stack precondition[0]":                        `databases["vectors"].node_count = 1`,
+	"inference-stack precondition[1]":                        `databases["vectors"].trusted_sources value 203.0.113.10`,
+	"inference-stack precondition[2]":                        `gpu_pools["mi300"].size = "gpu-mi300x1-192gb"`,
+	"inference-stack precondition[3]":                        `control_plane_allowed_addresses = []`,
+	"inference-stack precondition[4]":                        `control_plane_allowed_addresses value 0.0.0.0/0`,
+	"inference-stack var.control_plane_allowed_addresses[0]": `not "10.0.0.300", "203.0.113.7/24"`,
+	"inference-stack var.cluster_autoscaler[0]":              `not 1.5`,
+	"inference-stack var.kubeconfig_expiry_seconds[0]":       `not 60.`,
+	"inference-stack var.cluster_autoscaler[1]":              `not "5 minutes"`,
+	"inference-stack var.cluster_autoscaler[2]":              `not [least_waste, most_pods]`,
+	"database-attachment precondition[0]":                    `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
+	"database-attachment precondition[1]":                    `databases["vectors"] is named after its db (or app_name), "ab"`,
+	"disaster-recovery var.app_access[0]":                    `app_access["vectors"].user "ab" (2 characters)`,
 }
 
 // privateSources is n distinct private ip_addr trusted sources, as HCL list
@@ -576,6 +584,13 @@ var inferenceStackRows = []checkRow{
 	{"precondition[0]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", node_count = 1 }`), "without a standby node for automatic failover"},
 	{"precondition[1]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", trusted_sources = [{ type = "ip_addr", value = "203.0.113.10" }] }`), "would open database firewalls beyond the VPC"},
 	{"precondition[2]", map[string]string{"gpu_pools": `{ mi300 = { size = "gpu-mi300x1-192gb", max_nodes = 1 } }`}, "See gpu_sizes_by_region of the attach_kubernetes_options data source"},
+	{"precondition[3]", map[string]string{"control_plane_allowed_addresses": `[]`}, "would lock every client (kubectl, CI, the Kubernetes provider) out of the Kubernetes API"},
+	{"precondition[4]", map[string]string{"control_plane_allowed_addresses": `["203.0.113.0/24", "0.0.0.0/0"]`}, "opens the Kubernetes API to every address on the internet"},
+	{"var.kubeconfig_expiry_seconds[0]", map[string]string{"kubeconfig_expiry_seconds": `60`}, "kubeconfig_expiry_seconds must be a whole number of seconds from 3600"},
+	{"var.cluster_autoscaler[0]", map[string]string{"cluster_autoscaler": `{ scale_down_utilization_threshold = 1.5 }`}, "cluster_autoscaler.scale_down_utilization_threshold must be between 0 and 1"},
+	{"var.cluster_autoscaler[1]", map[string]string{"cluster_autoscaler": `{ scale_down_unneeded_time = "5 minutes" }`}, "cluster_autoscaler.scale_down_unneeded_time must be a duration such as 5m"},
+	{"var.cluster_autoscaler[2]", map[string]string{"cluster_autoscaler": `{ expanders = ["least_waste", "most_pods"] }`}, "cluster_autoscaler.expanders must list least_waste, priority or random, each at most once"},
+	{"var.control_plane_allowed_addresses[0]", map[string]string{"control_plane_allowed_addresses": `["10.0.0.300", "203.0.113.7/24", "198.51.100.7"]`}, "control_plane_allowed_addresses must be IP addresses (203.0.113.7) or CIDR blocks without host bits"},
 }
 
 var databaseAttachmentBase = map[string]string{
@@ -767,7 +782,7 @@ func TestInferenceStackDefaults(t *testing.T) {
 	const module = "inference-stack"
 	w.init(module)
 	vars := []string{
-		"-var", `name=defaults`, "-var", `region=tor1`,
+		"-var", `name=defaults`, "-var", `region=tor1`, "-var", `control_plane_allowed_addresses=["203.0.113.0/24", "198.51.100.7"]`,
 		"-var", `gpu_pools={ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`,
 		"-var", `databases={
 		  vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { rag = { pool_size = 15 } } }
@@ -809,6 +824,11 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "cluster.auto_upgrade", cluster["auto_upgrade"], true)
 		expect(t, "cluster.maintenance_window", cluster["maintenance_window"], map[string]any{"day": "sunday", "start_time": "04:00"})
 		expect(t, "cluster.system_pool.node_count", get(cluster, "system_pool", "node_count"), 2.0)
+		expect(t, "cluster.control_plane_firewall", cluster["control_plane_firewall"],
+			map[string]any{"enabled": true, "allowed_addresses": []any{"198.51.100.7", "203.0.113.0/24"}})
+		expect(t, "cluster.kubeconfig_expiry_seconds", cluster["kubeconfig_expiry_seconds"], 86400.0)
+		expect(t, "cluster.cluster_autoscaler_configuration", cluster["cluster_autoscaler_configuration"],
+			map[string]any{"scale_down_utilization_threshold": 0.5, "scale_down_unneeded_time": "5m", "expanders": []any{"least_waste"}})
 		gpu := get(cluster, "gpu_pools", "h100").(map[string]any)
 		expect(t, "gpu min_nodes", gpu["min_nodes"], 0.0)
 		expect(t, "gpu max_nodes", gpu["max_nodes"], 2.0)
@@ -858,12 +878,14 @@ func TestInferenceStackDefaults(t *testing.T) {
 		v := planned(
 			"-var", "disable_ha_control_plane=true", "-var", "disable_surge_upgrade=true", "-var", "disable_auto_upgrade=true",
 			"-var", "disable_deletion_protection=true", "-var", "allow_single_node_databases=true", "-var", "allow_public_trusted_sources=true",
+			"-var", "disable_control_plane_firewall=true", "-var", "control_plane_allowed_addresses=[]",
 			"-var", `databases={ vectors = { engine = "pg", size = "db-s-1vcpu-1gb", node_count = 1, trusted_sources = [{ type = "ip_addr", value = "203.0.113.10" }] } }`,
 		)
 		cluster := get(v, "cluster").(map[string]any)
 		expect(t, "cluster.ha", cluster["ha"], false)
 		expect(t, "cluster.surge_upgrade", cluster["surge_upgrade"], false)
 		expect(t, "cluster.auto_upgrade", cluster["auto_upgrade"], false)
+		expect(t, "cluster.control_plane_firewall", cluster["control_plane_firewall"], nil)
 		db := get(v, "databases", "vectors").(map[string]any)
 		expect(t, "vectors.node_count", db["node_count"], 1.0)
 		expect(t, "vectors.deletion_protection", db["deletion_protection"], false)
@@ -924,6 +946,10 @@ func TestExampleInferenceStackBasic(t *testing.T) {
 	if kc, _ := out["kubeconfig"].(string); !strings.Contains(kc, "clusters:") {
 		t.Errorf("kubeconfig output does not look like a kubeconfig")
 	}
+	// The module's default lifetime: a day.
+	if exp, err := time.Parse(time.RFC3339, fmt.Sprint(out["kubeconfig_expires_at"])); err != nil || time.Until(exp) > 24*time.Hour+time.Minute || time.Until(exp) < 23*time.Hour {
+		t.Errorf("kubeconfig_expires_at = %v, want about a day from now", out["kubeconfig_expires_at"])
+	}
 	checkLive(t, srv, out, map[string][]string{"vectors": nil, "cache": nil})
 	requireSensitive(t, w, dir, "connection_env", "kubeconfig")
 
@@ -975,6 +1001,15 @@ func checkLive(t *testing.T, srv *emulator.Server, out map[string]any, extraSour
 	}
 	if !cluster.HA || !cluster.SurgeUpgrade || !cluster.AutoUpgrade {
 		t.Errorf("cluster ha=%v surge_upgrade=%v auto_upgrade=%v, want all on", cluster.HA, cluster.SurgeUpgrade, cluster.AutoUpgrade)
+	}
+	// The examples' allowed addresses (a documentation range).
+	if f := cluster.ControlPlaneFirewall; f == nil || f.Enabled == nil || !*f.Enabled || !slices.Equal(f.AllowedAddresses, []string{"203.0.113.0/24"}) {
+		t.Errorf("cluster control plane firewall = %+v, want on for 203.0.113.0/24 only", f)
+	}
+	// The module's GPU-friendly autoscaler defaults.
+	if a := cluster.ClusterAutoscalerConfiguration; a == nil || a.ScaleDownUtilizationThreshold == nil || *a.ScaleDownUtilizationThreshold != 0.5 ||
+		a.ScaleDownUnneededTime == nil || *a.ScaleDownUnneededTime != "5m" || !slices.Equal(a.Expanders, []string{"least_waste"}) {
+		t.Errorf("cluster autoscaler configuration = %+v, want the module's defaults (0.5, 5m, [least_waste])", a)
 	}
 	for key, extra := range extraSources {
 		id := get(out, "databases", key, "id").(string)
@@ -1565,7 +1600,7 @@ func TestInferenceStackPerDatabaseProtection(t *testing.T) {
 	  vectors = { engine = "pg", size = "db-s-2vcpu-4gb" }
 	  scratch = { engine = "pg", size = "db-s-2vcpu-4gb", deletion_protection = false }
 	}`
-	base := []string{"-var", "name=prot", "-var", "region=tor1"}
+	base := []string{"-var", "name=prot", "-var", "region=tor1", "-var", `control_plane_allowed_addresses=["203.0.113.0/24"]`}
 	with := func(vars ...string) []string { return append(slices.Clone(base), vars...) }
 	w.applyAndReplan(module, with("-var", both)...)
 

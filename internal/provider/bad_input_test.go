@@ -161,6 +161,42 @@ func badInputCases() []badInputCase {
 			`databases\["vectors"\]\.maintenance_window\.day value must be one of`},
 		{"database window at 7pm", "bix", "tor1", pg(`maintenance_window = { day = "monday", hour = "7pm" }`),
 			`databases\["vectors"\]\.maintenance_window\.hour.*HH:MM`},
+		// ---- control plane firewall ----
+		{"firewall address octet 300", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { allowed_addresses = ["203.0.113.300"] }`),
+			`Invalid address.*"203\.0\.113\.300".*cluster\.control_plane_firewall\.allowed_addresses.*IP address`},
+		{"firewall cidr host bits", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { allowed_addresses = ["203.0.113.7/24"] }`),
+			`CIDR has host bits set.*"203\.0\.113\.7/24".*use 203\.0\.113\.0/24`},
+		{"firewall on with no address", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { allowed_addresses = [] }`),
+			`Control plane firewall with no address.*locks every client.*Attribute:\s+cluster\.control_plane_firewall\.allowed_addresses`},
+		{"firewall without addresses", "bix", "tor1", lcCluster(`
+    control_plane_firewall = { enabled = true }`),
+			`Incorrect attribute value type.*attribute "allowed_addresses" is required`},
+		// ---- cluster autoscaler ----
+		{"autoscaler threshold above 1", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { scale_down_utilization_threshold = 1.5 }`),
+			`cluster\.cluster_autoscaler_configuration\.scale_down_utilization_threshold.*between 0\.000000 and 1\.000000, got: 1\.500000`},
+		{"autoscaler time in words", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { scale_down_unneeded_time = "5 minutes" }`),
+			`Invalid duration.*cluster\.cluster_autoscaler_configuration\.scale_down_unneeded_time = "5 minutes".*duration such as 5m`},
+		{"autoscaler negative time", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { scale_down_unneeded_time = "-5m" }`),
+			`Invalid duration.*scale_down_unneeded_time = "-5m"`},
+		{"autoscaler unknown expander", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { expanders = ["most_pods"] }`),
+			`cluster\.cluster_autoscaler_configuration\.expanders.*value must be one of.*"least_waste".*"most_pods"`},
+		{"autoscaler expander twice", "bix", "tor1", lcCluster(`
+    cluster_autoscaler_configuration = { expanders = ["least_waste", "least_waste"] }`),
+			`Expander listed twice.*"least_waste" appears more than once.*Attribute:\s+cluster\.cluster_autoscaler_configuration\.expanders`},
+		// ---- kubeconfig lifetime ----
+		{"kubeconfig for a minute", "bix", "tor1", lcCluster(`
+    kubeconfig_expiry_seconds = 60`),
+			`cluster\.kubeconfig_expiry_seconds value must be between 3600 and 315360000, got: 60`},
+		{"kubeconfig beyond ten years", "bix", "tor1", lcCluster(`
+    kubeconfig_expiry_seconds = 315360001`),
+			`cluster\.kubeconfig_expiry_seconds value must be between 3600 and 315360000, got: 315360001`},
 		// ---- taints ----
 		{"taint effect in lowercase", "bix", "tor1", strings.Replace(c, "node_count = 2", `node_count = 2
       taints     = [{ key = "dedicated", effect = "noschedule" }]`, 1),

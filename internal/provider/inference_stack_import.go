@@ -81,6 +81,11 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 				cm.GPUPools[k] = observePool(nil, p)
 			}
 		}
+		cm.ControlPlaneFirewall = observeFirewall(nil, c.ControlPlaneFirewall)
+		cm.Autoscaler = importedAutoscaler(c.Autoscaler)
+		// DigitalOcean keeps no record of it: the lifetime import fetched
+		// the kubeconfig with (the default).
+		cm.KubeconfigExpiry = kubeconfigExpiry(st.Cluster)
 		m.Cluster = cm
 	}
 	for key, d := range spec.Databases {

@@ -55,6 +55,10 @@ type clusterModel struct {
 	ServiceSubnet     types.String              `tfsdk:"service_subnet"`
 	SystemPool        *nodePoolModel            `tfsdk:"system_pool"`
 	GPUPools          map[string]*nodePoolModel `tfsdk:"gpu_pools"`
+
+	ControlPlaneFirewall *controlPlaneFirewallModel `tfsdk:"control_plane_firewall"`
+	Autoscaler           *autoscalerModel           `tfsdk:"cluster_autoscaler_configuration"`
+	KubeconfigExpiry     types.Int64                `tfsdk:"kubeconfig_expiry_seconds"`
 }
 
 type clusterWindowModel struct {
@@ -193,6 +197,11 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 		}
 		for k, p := range c.GPUPools {
 			s.Cluster.GPUPools[k] = p.toSpec()
+		}
+		s.Cluster.ControlPlaneFirewall = c.ControlPlaneFirewall.toSpec()
+		s.Cluster.Autoscaler = c.Autoscaler.toSpec()
+		if e := c.KubeconfigExpiry; !e.IsNull() && !e.IsUnknown() {
+			s.Cluster.KubeconfigLifetime = time.Duration(e.ValueInt64()) * time.Second
 		}
 	}
 	for k, d := range m.Databases {
@@ -520,6 +529,13 @@ func (m *stackModel) observe(st *stack.Status) {
 		}
 		if len(observed) > 0 || m.Cluster.GPUPools != nil {
 			m.Cluster.GPUPools = observed
+		}
+		m.Cluster.ControlPlaneFirewall = observeFirewall(m.Cluster.ControlPlaneFirewall, c.ControlPlaneFirewall)
+		m.Cluster.Autoscaler = observeAutoscaler(m.Cluster.Autoscaler, c.Autoscaler)
+		// Null in a state written before the setting existed: the lifetime
+		// used, so the upgrade plans no change.
+		if m.Cluster.KubeconfigExpiry.IsNull() {
+			m.Cluster.KubeconfigExpiry = kubeconfigExpiry(c)
 		}
 	}
 	for key, d := range m.Databases {

@@ -273,6 +273,8 @@ func (p *planner) cluster() {
 		}
 		p.pool(clusterPath.AtName("gpu_pools").AtMapKey(name), c.GPUPools[name], true, region, regionKnown)
 	}
+	p.controlPlaneFirewall(c)
+	p.autoscalerExpandersOnce(c)
 }
 
 func (p *planner) stateHasCluster() bool {
@@ -827,6 +829,9 @@ func (p *planner) markRecomputed() {
 		for _, v := range []*types.String{&plan.ClusterID, &plan.ClusterURN, &plan.ClusterEndpoint, &plan.Kubeconfig, &plan.KubeconfigExpiresAt} {
 			*v = types.StringUnknown()
 		}
+	} else if plan.Cluster != nil && state.Cluster != nil && !plan.Cluster.KubeconfigExpiry.Equal(state.Cluster.KubeconfigExpiry) {
+		// A new lifetime: the apply fetches a new kubeconfig.
+		plan.Kubeconfig, plan.KubeconfigExpiresAt = types.StringUnknown(), types.StringUnknown()
 	}
 	envChanges := false
 	for key, d := range plan.Databases {

@@ -134,8 +134,9 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"cluster_urn":      computedString("URN of the DOKS cluster."),
 			"cluster_endpoint": computedString("Kubernetes API endpoint."),
 			"cluster_version":  computedString("The cluster's version slug, e.g. `1.33.1-do.0`."),
-			"kubeconfig": sensitiveString("Kubeconfig for the cluster, with a token valid for 7 days; refresh fetches a new one " +
-				"when less than 2 days remain. Kept only in state, never written to disk."),
+			"kubeconfig": sensitiveString("Kubeconfig for the cluster, with a token valid for `cluster.kubeconfig_expiry_seconds` " +
+				"(default 7 days); refresh fetches a new one when less than half of that (at most 2 days) remains. Kept only in " +
+				"state, never written to disk."),
 			"kubeconfig_expires_at": computedString("When the kubeconfig's token expires (RFC 3339)."),
 			"pending": computedString("What the last apply left unfinished because its timeout ran out while DigitalOcean was " +
 				"still working (GPU nodes waiting for capacity, a database or replica not yet online); empty when nothing is. " +
@@ -227,6 +228,9 @@ func clusterSchema() schema.SingleNestedAttribute {
 				NestedObject:        schema.NestedAttributeObject{Attributes: nodePoolAttributes(true)},
 				Validators:          []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(keyPattern, "must be 2-20 lowercase letters, digits and dashes, starting with a letter"))},
 			},
+			"control_plane_firewall":           controlPlaneFirewallSchema(),
+			"cluster_autoscaler_configuration": autoscalerSchema(),
+			"kubeconfig_expiry_seconds":        kubeconfigExpirySchema(),
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -85,6 +86,10 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 		req.MaintenancePolicy = maintenancePolicy(c)
 	}
+	if c.ControlPlaneFirewall != nil {
+		req.ControlPlaneFirewall = firewallRequest(c.ControlPlaneFirewall)
+	}
+	req.ClusterAutoscalerConfiguration = autoscalerRequest(c.Autoscaler)
 	created, err := r.createClusterOnceNameFree(ctx, req)
 	if err != nil {
 		// Only a live cluster carrying the stack's tag is adopted, never
@@ -199,13 +204,17 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 	want := r.spec.AllTags()
 	if !sameStrings(userTags(cur.Tags), want) || cur.HA != c.HA || cur.AutoUpgrade != c.AutoUpgrade ||
 		cur.SurgeUpgrade != c.SurgeUpgrade || (c.MaintenanceDay != "" && cur.MaintenanceDay != c.MaintenanceDay) ||
-		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) {
+		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) ||
+		!firewallMatches(cur.ControlPlaneFirewall, c.ControlPlaneFirewall) ||
+		!AutoscalerMatches(cur.Autoscaler, c.Autoscaler) {
 		req := &clusterUpdate{
-			Name:         cur.Name,
-			Tags:         want,
-			AutoUpgrade:  c.AutoUpgrade,
-			SurgeUpgrade: c.SurgeUpgrade,
-			HA:           c.HA,
+			Name:                 cur.Name,
+			Tags:                 want,
+			AutoUpgrade:          c.AutoUpgrade,
+			SurgeUpgrade:         c.SurgeUpgrade,
+			HA:                   c.HA,
+			ControlPlaneFirewall: firewallRequest(c.ControlPlaneFirewall),
+			Autoscaler:           autoscalerRequest(c.Autoscaler),
 		}
 		if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 			req.MaintenancePolicy = maintenancePolicy(c)
@@ -252,6 +261,80 @@ type clusterUpdate struct {
 	AutoUpgrade       bool                              `json:"auto_upgrade"`
 	SurgeUpgrade      bool                              `json:"surge_upgrade"`
 	HA                bool                              `json:"ha"`
+	// ControlPlaneFirewall is always sent: without one in the spec, the
+	// firewall is turned off (one added outside Terraform is drift).
+	ControlPlaneFirewall *godo.KubernetesControlPlaneFirewall `json:"control_plane_firewall"`
+	// Autoscaler is omitted when the spec leaves it to DigitalOcean.
+	Autoscaler *godo.KubernetesClusterAutoscalerConfiguration `json:"cluster_autoscaler_configuration,omitempty"`
+}
+
+// autoscalerRequest is the API's form of a (nil when a is).
+func autoscalerRequest(a *AutoscalerConfig) *godo.KubernetesClusterAutoscalerConfiguration {
+	if a == nil {
+		return nil
+	}
+	out := &godo.KubernetesClusterAutoscalerConfiguration{ScaleDownUtilizationThreshold: a.ScaleDownUtilizationThreshold,
+		Expanders: slices.Clone(a.Expanders)}
+	if a.ScaleDownUnneededTime != "" {
+		out.ScaleDownUnneededTime = godo.PtrTo(a.ScaleDownUnneededTime)
+	}
+	return out
+}
+
+// AutoscalerMatches reports whether the cluster's autoscaler configuration
+// (cur, as read) has every setting want manages: thresholds equal, times
+// equal as durations ("5m" is "5m0s"), expanders in the same order.
+func AutoscalerMatches(cur, want *AutoscalerConfig) bool {
+	if want == nil {
+		return true
+	}
+	if cur == nil {
+		cur = &AutoscalerConfig{}
+	}
+	if t := want.ScaleDownUtilizationThreshold; t != nil &&
+		(cur.ScaleDownUtilizationThreshold == nil || math.Abs(*cur.ScaleDownUtilizationThreshold-*t) > 1e-9) {
+		return false
+	}
+	if want.ScaleDownUnneededTime != "" && !SameDuration(cur.ScaleDownUnneededTime, want.ScaleDownUnneededTime) {
+		return false
+	}
+	return want.Expanders == nil || slices.Equal(cur.Expanders, want.Expanders)
+}
+
+// SameDuration reports whether a and b are the same duration ("5m" and
+// "5m0s"); unparseable values compare as strings.
+func SameDuration(a, b string) bool {
+	da, errA := time.ParseDuration(a)
+	db, errB := time.ParseDuration(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return da == db
+}
+
+// firewallRequest is the API's form of f; nil is a disabled firewall.
+// allowed_addresses is always a list, never null (the spec's type: array).
+func firewallRequest(f *ControlPlaneFirewall) *godo.KubernetesControlPlaneFirewall {
+	out := &godo.KubernetesControlPlaneFirewall{Enabled: godo.PtrTo(false), AllowedAddresses: []string{}}
+	if f != nil {
+		out.Enabled = godo.PtrTo(f.Enabled)
+		out.AllowedAddresses = append(out.AllowedAddresses, f.AllowedAddresses...)
+	}
+	return out
+}
+
+// firewallMatches reports whether the cluster's firewall (cur, as read) is
+// the one wanted: nil wants it off; addresses are compared as a set.
+func firewallMatches(cur, want *ControlPlaneFirewall) bool {
+	curOn := cur != nil && cur.Enabled
+	if want == nil {
+		return !curOn
+	}
+	var have []string
+	if cur != nil {
+		have = cur.AllowedAddresses
+	}
+	return curOn == want.Enabled && sameStrings(have, want.AllowedAddresses)
 }
 
 func (r *run) putCluster(ctx context.Context, id string, body *clusterUpdate) error {
@@ -286,6 +369,7 @@ func (r *run) waitClusterReady(ctx context.Context, id string, want map[string]i
 		r.update(func(st *Status) {
 			if st.Cluster != nil && st.Cluster.ID == id {
 				status.Kubeconfig, status.KubeconfigExpiresAt = st.Cluster.Kubeconfig, st.Cluster.KubeconfigExpiresAt
+				status.KubeconfigLifetime = st.Cluster.KubeconfigLifetime
 			}
 			st.Cluster = status
 		})
@@ -349,6 +433,7 @@ func (r *run) refreshCluster(ctx context.Context) error {
 		default:
 			status = r.clusterStatusFrom(c, cur.Generation, cur)
 			status.Kubeconfig, status.KubeconfigExpiresAt = cur.Kubeconfig, cur.KubeconfigExpiresAt
+			status.KubeconfigLifetime = cur.KubeconfigLifetime
 		}
 		r.update(func(st *Status) {
 			if retiring {
@@ -484,6 +569,15 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 	}
 	if mp := c.MaintenancePolicy; mp != nil {
 		s.MaintenanceDay, s.MaintenanceStart = mp.Day.String(), mp.StartTime
+	}
+	if f := c.ControlPlaneFirewall; f != nil {
+		s.ControlPlaneFirewall = &ControlPlaneFirewall{Enabled: f.Enabled != nil && *f.Enabled, AllowedAddresses: slices.Clone(f.AllowedAddresses)}
+	}
+	if a := c.ClusterAutoscalerConfiguration; a != nil {
+		s.Autoscaler = &AutoscalerConfig{ScaleDownUtilizationThreshold: a.ScaleDownUtilizationThreshold, Expanders: slices.Clone(a.Expanders)}
+		if a.ScaleDownUnneededTime != nil {
+			s.Autoscaler.ScaleDownUnneededTime = *a.ScaleDownUnneededTime
+		}
 	}
 	for key, p := range poolsByKey(c.NodePools, prior) {
 		s.Pools[key] = poolStatusFrom(p, key, r.poolSpecFor(key))

@@ -130,6 +130,13 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 		spec.Cluster = ClusterSpec{Version: c.Version, HA: c.HA, AutoUpgrade: c.AutoUpgrade, SurgeUpgrade: c.SurgeUpgrade,
 			MaintenanceDay: c.MaintenanceDay, MaintenanceStart: c.MaintenanceStart, ClusterSubnet: c.ClusterSubnet,
 			ServiceSubnet: c.ServiceSubnet, GPUPools: map[string]NodePoolSpec{}}
+		// A disabled firewall is what a configuration without one gives.
+		if f := c.ControlPlaneFirewall; f != nil && f.Enabled {
+			spec.Cluster.ControlPlaneFirewall = f.clone()
+		}
+		if a := c.Autoscaler; a != nil && (a.ScaleDownUtilizationThreshold != nil || a.ScaleDownUnneededTime != "" || len(a.Expanders) > 0) {
+			spec.Cluster.Autoscaler = a.clone()
+		}
 		for k, p := range c.Pools {
 			if k == SystemPoolName {
 				spec.Cluster.SystemPool = p.Spec

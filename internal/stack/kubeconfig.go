@@ -5,17 +5,34 @@ import (
 	"time"
 )
 
-// How the kubeconfig is kept: fetched with a bounded lifetime once the
-// cluster runs, and fetched again by refresh when less than
-// KubeconfigRenewBefore of it remains, so the kubeconfig in state always
-// works. It lives only in state (a sensitive attribute), never on disk.
+// How the kubeconfig is kept: fetched with a bounded lifetime (the spec's
+// KubeconfigLifetime) once the cluster runs, and fetched again by refresh
+// when less than KubeconfigRenewal of it remains, or when the lifetime
+// asked for changed, so the kubeconfig in state always works. It lives only
+// in state (a sensitive attribute), never on disk.
 
 const (
-	// KubeconfigLifetime is how long a fetched kubeconfig's token lasts.
+	// KubeconfigLifetime is how long a fetched kubeconfig's token lasts by
+	// default (DigitalOcean's own default for expiry_seconds).
 	KubeconfigLifetime = 7 * 24 * time.Hour
-	// KubeconfigRenewBefore is when refresh fetches a new one.
+	// KubeconfigRenewBefore is the most KubeconfigRenewal waits for.
 	KubeconfigRenewBefore = 2 * 24 * time.Hour
 )
+
+// KubeconfigRenewal is how much of a token's lifetime may remain when
+// refresh fetches a new one: half of it, at most KubeconfigRenewBefore. A
+// run (plan to the end of apply) shorter than that always finds a working
+// token.
+func KubeconfigRenewal(lifetime time.Duration) time.Duration {
+	return min(KubeconfigRenewBefore, lifetime/2)
+}
+
+func (r *run) kubeconfigLifetime() time.Duration {
+	if l := r.spec.Cluster.KubeconfigLifetime; l > 0 {
+		return l
+	}
+	return KubeconfigLifetime
+}
 
 func (r *run) ensureKubeconfig(ctx context.Context) error {
 	return r.fetchKubeconfig(ctx, false)
@@ -37,17 +54,22 @@ func (r *run) fetchKubeconfig(ctx context.Context, force bool) error {
 	if c == nil || c.State != "running" && c.State != "upgrading" && c.State != "degraded" {
 		return nil
 	}
-	if !force && c.Kubeconfig != "" && time.Until(c.KubeconfigExpiresAt) > KubeconfigRenewBefore {
+	lifetime, had := r.kubeconfigLifetime(), c.KubeconfigLifetime
+	if had == 0 {
+		had = KubeconfigLifetime
+	}
+	if !force && c.Kubeconfig != "" && had == lifetime && time.Until(c.KubeconfigExpiresAt) > KubeconfigRenewal(lifetime) {
 		return nil
 	}
-	cfg, _, err := r.e.API.Kubernetes.GetKubeConfigWithExpiry(ctx, c.ID, int64(KubeconfigLifetime.Seconds()))
+	cfg, _, err := r.e.API.Kubernetes.GetKubeConfigWithExpiry(ctx, c.ID, int64(lifetime.Seconds()))
 	if err != nil {
 		return apiErr("fetching the kubeconfig of cluster "+c.Name, err)
 	}
-	expires := time.Now().Add(KubeconfigLifetime).UTC().Truncate(time.Second)
+	expires := time.Now().Add(lifetime).UTC().Truncate(time.Second)
 	r.update(func(st *Status) {
 		if st.Cluster != nil && st.Cluster.ID == c.ID {
 			st.Cluster.Kubeconfig, st.Cluster.KubeconfigExpiresAt = string(cfg.KubeconfigYAML), expires
+			st.Cluster.KubeconfigLifetime = lifetime
 		}
 	})
 	return nil

@@ -69,6 +69,61 @@ type ClusterSpec struct {
 	KeepAssociatedResources bool
 	SystemPool              NodePoolSpec
 	GPUPools                map[string]NodePoolSpec
+
+	// ControlPlaneFirewall limits who reaches the Kubernetes API; nil is
+	// no firewall (DigitalOcean's default: the API is public, credentials
+	// still required).
+	ControlPlaneFirewall *ControlPlaneFirewall
+	// Autoscaler tunes DOKS's cluster autoscaler; nil leaves DigitalOcean's
+	// configuration as it is.
+	Autoscaler *AutoscalerConfig
+	// KubeconfigLifetime is how long the kubeconfig's token lasts
+	// (DigitalOcean's expiry_seconds); 0 is KubeconfigLifetime.
+	KubeconfigLifetime time.Duration
+}
+
+// AutoscalerConfig is DOKS's cluster_autoscaler_configuration: what decides
+// how long an idle node keeps running. Zero fields are not managed (sent as
+// null: DigitalOcean's default).
+type AutoscalerConfig struct {
+	// ScaleDownUtilizationThreshold: a node whose requested share of
+	// capacity stays below it is a scale-down candidate (0-1).
+	ScaleDownUtilizationThreshold *float64
+	// ScaleDownUnneededTime: how long a candidate stays idle before it is
+	// removed, a duration such as "5m".
+	ScaleDownUnneededTime string
+	// Expanders choose the pool to grow: random, priority, least_waste.
+	Expanders []string
+}
+
+func (a *AutoscalerConfig) clone() *AutoscalerConfig {
+	if a == nil {
+		return nil
+	}
+	out := *a
+	if a.ScaleDownUtilizationThreshold != nil {
+		out.ScaleDownUtilizationThreshold = new(float64)
+		*out.ScaleDownUtilizationThreshold = *a.ScaleDownUtilizationThreshold
+	}
+	out.Expanders = slices.Clone(a.Expanders)
+	return &out
+}
+
+// ControlPlaneFirewall is DOKS's control plane firewall: when Enabled, only
+// AllowedAddresses (IP addresses and CIDR blocks) reach the Kubernetes API;
+// the cluster's own nodes always do.
+type ControlPlaneFirewall struct {
+	Enabled          bool
+	AllowedAddresses []string
+}
+
+func (f *ControlPlaneFirewall) clone() *ControlPlaneFirewall {
+	if f == nil {
+		return nil
+	}
+	out := *f
+	out.AllowedAddresses = slices.Clone(f.AllowedAddresses)
+	return &out
 }
 
 // SystemPoolName is the DOKS name of the CPU pool that runs system workloads.
@@ -210,6 +265,15 @@ type ClusterStatus struct {
 
 	Kubeconfig          string
 	KubeconfigExpiresAt time.Time
+
+	// ControlPlaneFirewall is the cluster's, as read back (nil when
+	// DigitalOcean reports none).
+	ControlPlaneFirewall *ControlPlaneFirewall `json:",omitempty"`
+	// Autoscaler is the cluster's autoscaler configuration, as read back.
+	Autoscaler *AutoscalerConfig `json:",omitempty"`
+	// KubeconfigLifetime is the lifetime Kubeconfig was fetched with (0:
+	// KubeconfigLifetime, as before it was recorded).
+	KubeconfigLifetime time.Duration `json:",omitempty"`
 }
 
 // NodePoolStatus is an observed node pool.
@@ -375,6 +439,8 @@ func (c *ClusterStatus) clone() *ClusterStatus {
 	out := *c
 	out.Tags = slices.Clone(c.Tags)
 	out.Droplets = maps.Clone(c.Droplets)
+	out.ControlPlaneFirewall = c.ControlPlaneFirewall.clone()
+	out.Autoscaler = c.Autoscaler.clone()
 	out.Pools = map[string]*NodePoolStatus{}
 	for k, p := range c.Pools {
 		pc := *p
@@ -398,7 +464,7 @@ func (s *Status) WithoutSecrets() *Status {
 	out := s.Clone()
 	for _, c := range []*ClusterStatus{out.Cluster, out.RetiringCluster} {
 		if c != nil {
-			c.Kubeconfig, c.KubeconfigExpiresAt = "", time.Time{}
+			c.Kubeconfig, c.KubeconfigExpiresAt, c.KubeconfigLifetime = "", time.Time{}, 0
 		}
 	}
 	for _, d := range out.Databases {

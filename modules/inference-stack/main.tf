@@ -3,7 +3,9 @@
 # tainted and autoscaled from zero, every database with a standby node,
 # private networking only, firewalls trusting the cluster alone, deletion
 # protection, and a transaction-mode PgBouncer pool per PostgreSQL app
-# database. Each unsafe choice needs a named opt-out variable.
+# database, a Kubernetes API reachable only from the addresses listed, and
+# idle GPU nodes scaled down after 5 minutes.
+# Each unsafe choice needs a named opt-out variable.
 
 locals {
   # One standby for automatic failover: the smallest node count above one
@@ -103,6 +105,9 @@ locals {
     }
   }
 
+  # Allowed addresses that open the Kubernetes API to every address (a /0).
+  public_control_plane_addresses = [for a in var.control_plane_allowed_addresses : a if endswith(a, "/0")]
+
   gpu_sizes_not_offered = [
     for name, pool in var.gpu_pools : "gpu_pools[\"${name}\"].size = \"${pool.size}\""
     if !contains(lookup(data.attach_kubernetes_options.current.gpu_sizes_by_region, var.region, []), pool.size)
@@ -140,6 +145,17 @@ resource "attach_inference_stack" "this" {
       labels     = length(var.system_pool.labels) > 0 ? var.system_pool.labels : null
     }
     gpu_pools = length(local.gpu_pools) > 0 ? local.gpu_pools : null
+
+    kubeconfig_expiry_seconds = var.kubeconfig_expiry_seconds
+
+    # GPU-friendly scale-down (see var.cluster_autoscaler).
+    cluster_autoscaler_configuration = var.cluster_autoscaler
+
+    # Null (the opt-out): no firewall, the API reachable from anywhere.
+    control_plane_firewall = var.disable_control_plane_firewall ? null : {
+      enabled           = true
+      allowed_addresses = var.control_plane_allowed_addresses
+    }
   }
 
   databases = length(local.databases) > 0 ? local.databases : null
@@ -160,6 +176,16 @@ resource "attach_inference_stack" "this" {
     precondition {
       condition     = length(local.gpu_sizes_not_offered) == 0
       error_message = "gpu_pools not offered in ${var.region}: ${join(", ", local.gpu_sizes_not_offered)}. See gpu_sizes_by_region of the attach_kubernetes_options data source for where each GPU size is available."
+    }
+
+    precondition {
+      condition     = var.disable_control_plane_firewall || length(var.control_plane_allowed_addresses) > 0
+      error_message = "control_plane_allowed_addresses = [] with the control plane firewall on would lock every client (kubectl, CI, the Kubernetes provider) out of the Kubernetes API. List the addresses that need it, or set disable_control_plane_firewall = true to leave the API reachable from anywhere."
+    }
+
+    precondition {
+      condition     = var.disable_control_plane_firewall || length(local.public_control_plane_addresses) == 0
+      error_message = "control_plane_allowed_addresses value ${join(", ", local.public_control_plane_addresses)} opens the Kubernetes API to every address on the internet. List narrower ranges (your offices, CI runners, VPN), or set disable_control_plane_firewall = true to make that choice explicit."
     }
   }
 }

@@ -98,7 +98,7 @@ output "connection_env" {
 }
 
 output "kubeconfig" {
-  description = "Kubeconfig for the cluster (a token valid for 7 days, renewed by refresh when less than 2 remain). Null with `store_secrets = false`."
+  description = "Kubeconfig for the cluster (a token valid for `kubeconfig_expiry_seconds`, a day by default, renewed by refresh when less than half of it remains). Null with `store_secrets = false`."
   value       = attach_inference_stack.this.kubeconfig
   sensitive   = true
 }

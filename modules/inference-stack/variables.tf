@@ -130,6 +130,58 @@ variable "service_subnet" {
   default     = null
 }
 
+variable "control_plane_allowed_addresses" {
+  description = "Required: the IP addresses and CIDR blocks allowed to reach the Kubernetes API (the cluster's control plane firewall, on by default): your operators, CI runners (a Terraform Cloud agent's or runner's egress addresses), VPN. The cluster's own nodes always reach it. `0.0.0.0/0` is refused; to leave the API reachable from anywhere, set `disable_control_plane_firewall = true` (and `[]` here)."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for a in var.control_plane_allowed_addresses :
+      can(cidrhost(strcontains(a, "/") ? a : (strcontains(a, ":") ? "${a}/128" : "${a}/32"), 0)) && (!strcontains(a, "/") || try(cidrhost(a, 0) == split("/", a)[0], false))
+    ])
+    error_message = "control_plane_allowed_addresses must be IP addresses (203.0.113.7) or CIDR blocks without host bits (203.0.113.0/24), not ${join(", ", [for a in var.control_plane_allowed_addresses : "\"${a}\"" if !(can(cidrhost(strcontains(a, "/") ? a : (strcontains(a, ":") ? "${a}/128" : "${a}/32"), 0)) && (!strcontains(a, "/") || try(cidrhost(a, 0) == split("/", a)[0], false)))])}."
+  }
+}
+
+variable "cluster_autoscaler" {
+  description = "How the cluster autoscaler treats the autoscaled pools: what decides how long an idle GPU node keeps costing money. GPU-friendly defaults: `scale_down_unneeded_time = \"5m\"` (the autoscaler's own default is 10m: an idle GPU node is removed after 5 minutes unneeded, halving the idle time billed per scale-down), `scale_down_utilization_threshold = 0.5` (a GPU node whose pods request less than half its GPUs is a candidate; the autoscaler's default, made explicit), `expanders = [\"least_waste\"]` (with several GPU pools, grow the one whose new node leaves the least capacity idle, so a one-GPU pod does not bring up an eight-GPU node). Raise the time for workloads that come back in bursts (a node started again costs minutes of image pulls and model loading)."
+  type = object({
+    scale_down_utilization_threshold = optional(number, 0.5)
+    scale_down_unneeded_time         = optional(string, "5m")
+    expanders                        = optional(list(string), ["least_waste"])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.cluster_autoscaler.scale_down_utilization_threshold >= 0 && var.cluster_autoscaler.scale_down_utilization_threshold <= 1
+    error_message = "cluster_autoscaler.scale_down_utilization_threshold must be between 0 and 1, not ${var.cluster_autoscaler.scale_down_utilization_threshold}."
+  }
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.cluster_autoscaler.scale_down_unneeded_time))
+    error_message = "cluster_autoscaler.scale_down_unneeded_time must be a duration such as 5m, 90s or 1h30m, not \"${var.cluster_autoscaler.scale_down_unneeded_time}\"."
+  }
+
+  validation {
+    condition     = length(var.cluster_autoscaler.expanders) > 0 && length(distinct(var.cluster_autoscaler.expanders)) == length(var.cluster_autoscaler.expanders) && alltrue([for e in var.cluster_autoscaler.expanders : contains(["least_waste", "priority", "random"], e)])
+    error_message = "cluster_autoscaler.expanders must list least_waste, priority or random, each at most once, not [${join(", ", var.cluster_autoscaler.expanders)}]."
+  }
+}
+
+variable "kubeconfig_expiry_seconds" {
+  description = "Lifetime of the token in the `kubeconfig` output, in seconds (DigitalOcean's `expiry_seconds`): 3600 (an hour) to 315360000. Default `86400` (a day; DigitalOcean's own default is 7 days): refresh fetches a new token when less than half the lifetime remains, so every run of up to 12 hours, plan to apply, finds a working token, and a token copied out of the state stops working within a day. Terraform Cloud runners: each run starts from the remote state, so the half-lifetime must cover the longest run including its wait for approval; raise it (e.g. `172800` for runs that wait up to a day) rather than lowering it, or set `store_secrets = false` and give each run its own short-lived token with the `attach_kubernetes_credentials` ephemeral resource. Changing it fetches a new kubeconfig in place."
+  type        = number
+  default     = 86400
+  nullable    = false
+
+  validation {
+    condition     = var.kubeconfig_expiry_seconds >= 3600 && var.kubeconfig_expiry_seconds <= 315360000 && floor(var.kubeconfig_expiry_seconds) == var.kubeconfig_expiry_seconds
+    error_message = "kubeconfig_expiry_seconds must be a whole number of seconds from 3600 (an hour) to 315360000 (ten years), not ${var.kubeconfig_expiry_seconds}."
+  }
+}
+
 variable "system_pool" {
   description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node."
   type = object({
@@ -478,6 +530,13 @@ variable "allow_public_trusted_sources" {
 
 variable "disable_ha_control_plane" {
   description = "UNSAFE opt-out. Run the Kubernetes control plane without high availability (a control-plane failure stops scheduling and scaling). Turning it off replaces the cluster; the databases stay. Default `false`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "disable_control_plane_firewall" {
+  description = "UNSAFE opt-out. Turn the control plane firewall off, so the Kubernetes API is reachable from any address (credentials still required); `control_plane_allowed_addresses` is then ignored (pass `[]`). Default `false`."
   type        = bool
   default     = false
   nullable    = false

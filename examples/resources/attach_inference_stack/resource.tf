@@ -23,6 +23,15 @@ resource "attach_inference_stack" "ml" {
         # taints default to nvidia.com/gpu:NoSchedule
       }
     }
+    # Idle GPU nodes go after 5 minutes unneeded (the autoscaler's default: 10).
+    cluster_autoscaler_configuration = {
+      scale_down_unneeded_time = "5m"
+      expanders                = ["least_waste"]
+    }
+    # The Kubernetes API answers these addresses only (and the nodes).
+    control_plane_firewall = {
+      allowed_addresses = ["203.0.113.0/24", "198.51.100.7"]
+    }
   }
 
   databases = {

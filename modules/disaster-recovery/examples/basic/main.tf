@@ -15,6 +15,10 @@ module "primary" {
     }
   }
 
+  # The Kubernetes API answers these addresses only: replace this
+  # documentation range (TEST-NET-3) with your own.
+  control_plane_allowed_addresses = ["203.0.113.0/24"]
+
   # Applied and destroyed by the module tests; keep protection on for real data.
   disable_deletion_protection = true
 }

@@ -36,6 +36,9 @@ module "inference_stack" {
     }
   }
 
+  # The Kubernetes API answers these addresses only (and the cluster's nodes).
+  control_plane_allowed_addresses = var.control_plane_allowed_addresses
+
   # Credentials in state, as sensitive values (the connection_env and
   # kubeconfig outputs). false keeps every credential out of state; read
   # them from the provider's ephemeral resources then (Terraform 1.10+).

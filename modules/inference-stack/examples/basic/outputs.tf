@@ -34,3 +34,8 @@ output "kubeconfig" {
   value       = module.inference_stack.kubeconfig
   sensitive   = true
 }
+
+output "kubeconfig_expires_at" {
+  description = "When the kubeconfig's token expires: a day after it was fetched, renewed by refresh when less than half of it remains."
+  value       = module.inference_stack.kubeconfig_expires_at
+}

@@ -70,6 +70,9 @@ module "inference_stack" {
     }
   }
 
+  # The Kubernetes API answers these addresses only (and the cluster's nodes).
+  control_plane_allowed_addresses = var.control_plane_allowed_addresses
+
   # Applied and destroyed by the module tests; leave protection on for
   # real data.
   disable_deletion_protection = true

@@ -9,3 +9,9 @@ variable "region" {
   type        = string
   default     = "tor1"
 }
+
+variable "control_plane_allowed_addresses" {
+  description = "Who may reach the Kubernetes API. The default is a documentation range (TEST-NET-3): replace it with your operators', CI runners' and VPN's addresses."
+  type        = list(string)
+  default     = ["203.0.113.0/24"]
+}
