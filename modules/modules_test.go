@@ -523,6 +523,8 @@ var offending = map[string]string{
 	"inference-stack var.control_plane_allowed_addresses[0]": `not "10.0.0.300", "203.0.113.7/24"`,
 	"inference-stack var.cluster_autoscaler[0]":              `not 1.5`,
 	"inference-stack var.kubeconfig_expiry_seconds[0]":       `not 60.`,
+	"inference-stack var.system_pool[2]":                     `not "cost center"`,
+	"inference-stack var.gpu_pools[4]":                       `not gpu_pools["h100"].tags "cost/center"`,
 	"inference-stack var.cluster_autoscaler[1]":              `not "5 minutes"`,
 	"inference-stack var.cluster_autoscaler[2]":              `not [least_waste, most_pods]`,
 	"database-attachment precondition[0]":                    `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
@@ -554,6 +556,8 @@ var inferenceStackRows = []checkRow{
 	{"var.gpu_pools[0]", map[string]string{"gpu_pools": `{ H100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`}, "gpu_pools keys must be 2-20 lowercase letters"},
 	{"var.gpu_pools[1]", map[string]string{"gpu_pools": `{ h100 = { size = "s-4vcpu-8gb", max_nodes = 2 } }`}, "gpu_pools[*].size must be a GPU size"},
 	{"var.gpu_pools[2]", map[string]string{"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", min_nodes = 3, max_nodes = 2 } }`}, "gpu_pools[*] must satisfy 0 <= min_nodes <= max_nodes <= 100"},
+	{"var.system_pool[2]", map[string]string{"system_pool": `{ tags = ["cost center"] }`}, "system_pool.tags may contain only letters, digits, colons, dashes and underscores"},
+	{"var.gpu_pools[4]", map[string]string{"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2, tags = ["ok", "cost/center"] } }`}, "gpu_pools[*].tags may contain only letters, digits, colons, dashes and underscores"},
 	{"var.gpu_pools[3]", map[string]string{"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2, taints = [] } }`}, "gpu_pools[*].taints must be null (the GPU vendor's taint) or a non-empty list"},
 	{"var.databases[0]", dbs(`Vectors = { engine = "pg", size = "db-s-2vcpu-4gb" }`), "databases keys must be 2-20 lowercase letters"},
 	{"var.databases[1]", dbs(`vectors = { engine = "postgres", size = "db-s-2vcpu-4gb" }`), "databases[*].engine must be pg, mysql, valkey"},
@@ -832,6 +836,7 @@ func TestInferenceStackDefaults(t *testing.T) {
 		gpu := get(cluster, "gpu_pools", "h100").(map[string]any)
 		expect(t, "gpu min_nodes", gpu["min_nodes"], 0.0)
 		expect(t, "gpu max_nodes", gpu["max_nodes"], 2.0)
+		expect(t, "gpu tags", gpu["tags"], nil)
 		for key, n := range map[string]float64{"vectors": 2, "cache": 2, "docs": 3, "events": 3} {
 			db := get(v, "databases", key).(map[string]any)
 			expect(t, key+".node_count", db["node_count"], n)
@@ -879,6 +884,8 @@ func TestInferenceStackDefaults(t *testing.T) {
 			"-var", "disable_ha_control_plane=true", "-var", "disable_surge_upgrade=true", "-var", "disable_auto_upgrade=true",
 			"-var", "disable_deletion_protection=true", "-var", "allow_single_node_databases=true", "-var", "allow_public_trusted_sources=true",
 			"-var", "disable_control_plane_firewall=true", "-var", "control_plane_allowed_addresses=[]",
+			"-var", `gpu_pools={ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2, tags = ["cost-center:gpu"] } }`,
+			"-var", `system_pool={ tags = ["system"] }`,
 			"-var", `databases={ vectors = { engine = "pg", size = "db-s-1vcpu-1gb", node_count = 1, trusted_sources = [{ type = "ip_addr", value = "203.0.113.10" }] } }`,
 		)
 		cluster := get(v, "cluster").(map[string]any)
@@ -886,6 +893,8 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "cluster.surge_upgrade", cluster["surge_upgrade"], false)
 		expect(t, "cluster.auto_upgrade", cluster["auto_upgrade"], false)
 		expect(t, "cluster.control_plane_firewall", cluster["control_plane_firewall"], nil)
+		expect(t, "gpu tags", get(cluster, "gpu_pools", "h100", "tags"), []any{"cost-center:gpu"})
+		expect(t, "system_pool tags", get(cluster, "system_pool", "tags"), []any{"system"})
 		db := get(v, "databases", "vectors").(map[string]any)
 		expect(t, "vectors.node_count", db["node_count"], 1.0)
 		expect(t, "vectors.deletion_protection", db["deletion_protection"], false)

@@ -197,6 +197,11 @@ func badInputCases() []badInputCase {
 		{"kubeconfig beyond ten years", "bix", "tor1", lcCluster(`
     kubeconfig_expiry_seconds = 315360001`),
 			`cluster\.kubeconfig_expiry_seconds value must be between 3600 and 315360000, got: 315360001`},
+		// ---- node pool tags ----
+		{"pool tag with a space", "bix", "tor1", biGPU(`size = "gpu-h100x1-80gb"
+        max_nodes = 1
+        tags = ["cost center"]`),
+			`cluster\.gpu_pools\["accel"\]\.tags.*must be 1-255 letters, digits, colons, dashes and underscores`},
 		// ---- taints ----
 		{"taint effect in lowercase", "bix", "tor1", strings.Replace(c, "node_count = 2", `node_count = 2
       taints     = [{ key = "dedicated", effect = "noschedule" }]`, 1),

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 // The cluster settings of issue 12, each through the whole path: set at
@@ -291,6 +292,99 @@ func TestAccInferenceStackKubeconfigExpiry(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"kubeconfig", "kubeconfig_expires_at", "cluster.version"}},
 			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateKind: resource.ImportBlockWithID,
 				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{lcEmptyPlan}}},
+		},
+	})
+}
+
+// csPoolTags checks the tags of the cluster's pool called pool, as
+// DigitalOcean has them, without DOKS's and the identity tag.
+func csPoolTags(o outOfBand, name, pool string, want ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		var got []string
+		for _, t := range o.pool(o.cluster(name), pool).Tags {
+			if t != "k8s" && !strings.HasPrefix(t, "k8s:") && !strings.HasPrefix(t, stack.PoolTagPrefix) {
+				got = append(got, t)
+			}
+		}
+		slices.Sort(got)
+		want = slices.Clone(want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("pool %s of %s has tags %v, want %v", pool, name, got, want)
+		}
+		return nil
+	}
+}
+
+// csPoolTagsStack is a stack tagged team-ml whose system pool has
+// systemTags (no tags attribute when empty) and whose h100 pool has gpuTags.
+func csPoolTagsStack(srv *emulator.Server, systemTags, gpuTags string) string {
+	if systemTags != "" {
+		systemTags = "\n      tags       = [" + systemTags + "]"
+	}
+	return lcStack(srv, "acs", "tor1", `  tags = ["team-ml"]`+fmt.Sprintf(`
+  cluster = {
+    version = "1.33"
+    system_pool = {
+      size       = "s-2vcpu-4gb"
+      node_count = 2%s
+    }
+    gpu_pools = {
+      h100 = { size = "gpu-h100x1-80gb", max_nodes = 2, tags = [%s] }
+    }
+  }
+`, systemTags, gpuTags))
+}
+
+func TestAccInferenceStackNodePoolTags(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	oob := outOfBand{t: t, api: testGodo(t, srv)}
+	first := csPoolTagsStack(srv, `"system"`, `"cost-center:gpu", "team-ml"`)
+	second := csPoolTagsStack(srv, ``, `"cost-center:research"`)
+	clusterID := statecheck.CompareValue(compare.ValuesSame())
+	sameCluster := func() statecheck.StateCheck { return clusterID.AddStateValue(stackAddr, tfjsonpath.New("cluster_id")) }
+	inPlace := resource.ConfigPlanChecks{
+		PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionUpdate)},
+		PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+	}
+	secondTags := resource.ComposeAggregateTestCheckFunc(
+		csPoolTags(oob, "acs", "system", "attach-stack:acs", "team-ml"),
+		csPoolTags(oob, "acs", "h100", "attach-stack:acs", "team-ml", "cost-center:research"))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			// A pool tag may also be a stack tag ("team-ml"): listed on the
+			// pool, it stays in the pool's tags.
+			{Config: first, ConfigStateChecks: []statecheck.StateCheck{sameCluster()},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					csPoolTags(oob, "acs", "system", "attach-stack:acs", "team-ml", "system"),
+					csPoolTags(oob, "acs", "h100", "attach-stack:acs", "team-ml", "cost-center:gpu"))},
+			// Changed in place, no pool replaced.
+			{Config: second, ConfigPlanChecks: inPlace, ConfigStateChecks: []statecheck.StateCheck{sameCluster()}, Check: secondTags},
+			// Imported (DigitalOcean cannot tell a pool tag that is also a
+			// stack tag from the stack's, so this import is of pools whose
+			// tags are their own).
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"kubeconfig", "kubeconfig_expires_at", "cluster.version"}},
+			{ResourceName: stackAddr, ImportState: true, ImportStateId: "acs", ImportStateKind: resource.ImportBlockWithID,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{lcEmptyPlan}}},
+			// Drift: a tag added to a pool and one removed, through the API.
+			func() resource.TestStep {
+				s := driftStep(second, func() {
+					cl := oob.cluster("acs")
+					p := oob.pool(cl, "h100")
+					tags := slices.DeleteFunc(slices.Clone(p.Tags), func(t string) bool { return t == "cost-center:research" })
+					tags = append(tags, "someone-elses")
+					_, _, err := oob.api.Kubernetes.UpdateNodePool(context.Background(), cl.ID, p.ID, &godo.KubernetesNodePoolUpdateRequest{
+						Name: p.Name, Tags: tags, Labels: p.Labels, Taints: &p.Taints, AutoScale: godo.PtrTo(p.AutoScale),
+						MinNodes: godo.PtrTo(p.MinNodes), MaxNodes: godo.PtrTo(p.MaxNodes)})
+					oob.must(err, "retagging pool h100")
+				})
+				s.Check = secondTags
+				return s
+			}(),
 		},
 	})
 }

@@ -75,6 +75,8 @@ type nodePoolModel struct {
 	// Taints is a types.List: GPU pools compute a default, unknown until
 	// planned.
 	Taints types.List `tfsdk:"taints"`
+
+	Tags []types.String `tfsdk:"tags"`
 }
 
 type taintModel struct {
@@ -242,6 +244,7 @@ func (p *nodePoolModel) toSpec() stack.NodePoolSpec {
 	for _, t := range taintsOf(p.Taints) {
 		s.Taints = append(s.Taints, stack.Taint{Key: t.Key.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()})
 	}
+	s.Tags = valueStrings(p.Tags)
 	return s
 }
 
@@ -623,6 +626,12 @@ func observePool(prior *nodePoolModel, s stack.NodePoolSpec) *nodePoolModel {
 		}
 	} else {
 		p.Labels = nil
+	}
+	// Tags: the pool's own, in the form the configuration has them
+	// (null, or a list, empty included).
+	p.Tags = nil
+	if len(s.Tags) > 0 || prior != nil && prior.Tags != nil {
+		p.Tags = stringValues(s.Tags)
 	}
 	var taints []taintModel
 	for _, t := range s.Taints {

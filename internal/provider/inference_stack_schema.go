@@ -35,6 +35,9 @@ var (
 	poolNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_-]{2,59}$`)
 	userNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,62}$`)
 	dbNamePattern   = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_$-]{0,62}$`)
+	// DigitalOcean's tag names (spec components/schemas/tags, name:
+	// pattern ^[a-zA-Z0-9_\-\:]+$, maxLength 255).
+	tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_:-]{1,255}$`)
 )
 
 // poolNameRule is the message of a pool name DigitalOcean would refuse.
@@ -265,6 +268,15 @@ func nodePoolAttributes(gpu bool) map[string]schema.Attribute {
 			Optional:            true,
 			ElementType:         types.StringType,
 			MarkdownDescription: "Kubernetes labels on the pool's nodes (DOKS adds its own `doks.digitalocean.com/*` labels).",
+		},
+		"tags": schema.SetAttribute{
+			Optional:    true,
+			ElementType: types.StringType,
+			MarkdownDescription: "Tags on the pool and its nodes' Droplets, on top of the stack's `tags` and `attach-stack:<name>` " +
+				"(which every pool carries): e.g. a cost center per GPU pool for billing reports. Changed in place; a tag added " +
+				"or removed outside Terraform shows as drift.",
+			Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(tagPattern,
+				"must be 1-255 letters, digits, colons, dashes and underscores (DigitalOcean's tag names)"))},
 		},
 		"taints": schema.ListNestedAttribute{
 			Optional:            true,

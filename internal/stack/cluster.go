@@ -580,7 +580,9 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 		}
 	}
 	for key, p := range poolsByKey(c.NodePools, prior) {
-		s.Pools[key] = poolStatusFrom(p, key, r.poolSpecFor(key))
+		want := r.poolSpecFor(key)
+		s.Pools[key] = poolStatusFrom(p, key, want)
+		s.Pools[key].Spec.Tags = r.poolOwnTags(s.Pools[key].Tags, want)
 	}
 	if prior != nil && prior.ID == c.ID {
 		for key, p := range s.Pools {

@@ -137,11 +137,15 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 		if a := c.Autoscaler; a != nil && (a.ScaleDownUtilizationThreshold != nil || a.ScaleDownUnneededTime != "" || len(a.Expanders) > 0) {
 			spec.Cluster.Autoscaler = a.clone()
 		}
+		stackTags := spec.AllTags()
 		for k, p := range c.Pools {
+			ps := p.Spec
+			// A pool's own tags are those its stack's parts do not all carry.
+			ps.Tags = PoolOwnTags(p.Tags, stackTags, nil)
 			if k == SystemPoolName {
-				spec.Cluster.SystemPool = p.Spec
+				spec.Cluster.SystemPool = ps
 			} else {
-				spec.Cluster.GPUPools[k] = p.Spec
+				spec.Cluster.GPUPools[k] = ps
 			}
 		}
 		if err := r.fetchKubeconfig(ctx, true); err != nil {

@@ -139,6 +139,10 @@ type NodePoolSpec struct {
 	MaxNodes  int
 	Labels    map[string]string
 	Taints    []Taint
+	// Tags are the pool's own tags, on top of the stack's (Spec.AllTags)
+	// and its identity tag. In a status: the pool's tags other than those,
+	// plus any of them the spec lists.
+	Tags []string
 }
 
 // Taint is a Kubernetes taint on a node pool.
@@ -445,6 +449,7 @@ func (c *ClusterStatus) clone() *ClusterStatus {
 	for k, p := range c.Pools {
 		pc := *p
 		pc.Spec.Labels = maps.Clone(p.Spec.Labels)
+		pc.Spec.Tags = slices.Clone(p.Spec.Tags)
 		pc.Spec.Taints = slices.Clone(p.Spec.Taints)
 		out.Pools[k] = &pc
 	}

@@ -121,7 +121,7 @@ func nodePoolCreateRequest(name, key string, p NodePoolSpec, tags []string) *god
 	req := &godo.KubernetesNodePoolCreateRequest{
 		Name:   name,
 		Size:   p.Size,
-		Tags:   poolTags(key, tags),
+		Tags:   poolTags(key, append(slices.Clone(tags), p.Tags...)),
 		Labels: poolLabels(key, p.Labels),
 		Taints: godoTaints(p.Taints),
 	}
@@ -146,6 +146,26 @@ func godoTaints(ts []Taint) []godo.Taint {
 // poolSpecFor is what the stack wants of a pool (to filter what DOKS adds).
 func (r *run) poolSpecFor(key string) NodePoolSpec {
 	return desiredPools(r.spec)[key]
+}
+
+// poolOwnTags is what of a pool's tags (without DOKS's and its identity)
+// is the pool's own: those the stack does not put on every part, and those
+// want lists (a tag may be both the stack's and the pool's). Sorted; nil
+// when none.
+func (r *run) poolOwnTags(tags []string, want NodePoolSpec) []string {
+	return PoolOwnTags(tags, r.spec.AllTags(), want.Tags)
+}
+
+// PoolOwnTags is poolOwnTags for a stack whose parts carry stackTags.
+func PoolOwnTags(tags, stackTags, want []string) []string {
+	var out []string
+	for _, t := range tags {
+		if !slices.Contains(stackTags, t) || slices.Contains(want, t) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // poolStatusFrom maps the API pool of key onto what the stack manages of
@@ -284,12 +304,12 @@ func (r *run) reconcileNodePools(ctx context.Context, cur *ClusterStatus) (map[s
 			if err != nil {
 				return nil, err
 			}
-		case !SamePoolConfig(have.Spec, spec) || !sameStrings(have.Tags, tags) || !have.Marked:
+		case !SamePoolConfig(have.Spec, spec) || !sameStrings(have.Tags, append(slices.Clone(tags), spec.Tags...)) || !have.Marked:
 			// A pool without its identity (made before the tag existed)
 			// gets it here.
 			req := &godo.KubernetesNodePoolUpdateRequest{
 				Name:      have.Name,
-				Tags:      poolTags(key, tags),
+				Tags:      poolTags(key, append(slices.Clone(tags), spec.Tags...)),
 				Labels:    poolLabels(key, spec.Labels),
 				Taints:    godo.PtrTo(godoTaints(spec.Taints)),
 				AutoScale: godo.PtrTo(spec.AutoScale),
@@ -360,7 +380,9 @@ func (r *run) waitNodePoolGone(ctx context.Context, cur *ClusterStatus, old *Nod
 func (r *run) recordNodePool(clusterID, key string, p *godo.KubernetesNodePool, spec NodePoolSpec) {
 	r.update(func(st *Status) {
 		if st.Cluster != nil && st.Cluster.ID == clusterID {
-			st.Cluster.Pools[key] = poolStatusFrom(p, key, spec)
+			s := poolStatusFrom(p, key, spec)
+			s.Spec.Tags = r.poolOwnTags(s.Tags, spec)
+			st.Cluster.Pools[key] = s
 		}
 	})
 }

@@ -100,6 +100,7 @@ locals {
       min_nodes = pool.min_nodes
       max_nodes = pool.max_nodes
       labels    = length(pool.labels) > 0 ? pool.labels : null
+      tags      = length(pool.tags) > 0 ? pool.tags : null
       # Null: the provider applies the GPU vendor's NoSchedule taint.
       taints = pool.taints
     }
@@ -143,6 +144,7 @@ resource "attach_inference_stack" "this" {
       size       = var.system_pool.size
       node_count = var.system_pool.node_count
       labels     = length(var.system_pool.labels) > 0 ? var.system_pool.labels : null
+      tags       = length(var.system_pool.tags) > 0 ? var.system_pool.tags : null
     }
     gpu_pools = length(local.gpu_pools) > 0 ? local.gpu_pools : null
 

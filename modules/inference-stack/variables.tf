@@ -183,11 +183,12 @@ variable "kubeconfig_expiry_seconds" {
 }
 
 variable "system_pool" {
-  description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node."
+  description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node; `tags` are the pool's own, on top of `tags`."
   type = object({
     size       = optional(string, "s-4vcpu-8gb")
     node_count = optional(number, 2)
     labels     = optional(map(string), {})
+    tags       = optional(set(string), [])
   })
   default  = {}
   nullable = false
@@ -201,15 +202,21 @@ variable "system_pool" {
     condition     = floor(var.system_pool.node_count) == var.system_pool.node_count && var.system_pool.node_count >= 2 && var.system_pool.node_count <= 100
     error_message = "system_pool.node_count must be a whole number from 2 to 100, not ${var.system_pool.node_count}: one node would take CoreDNS and the controllers down with it."
   }
+
+  validation {
+    condition     = alltrue([for t in var.system_pool.tags : can(regex("^[a-zA-Z0-9_:-]{1,255}$", t))])
+    error_message = "system_pool.tags may contain only letters, digits, colons, dashes and underscores (1-255 characters, DigitalOcean's tag names), not ${join(", ", [for t in var.system_pool.tags : "\"${t}\"" if !can(regex("^[a-zA-Z0-9_:-]{1,255}$", t))])}."
+  }
 }
 
 variable "gpu_pools" {
-  description = "GPU pools by name (2-20 lowercase letters, digits, dashes). Each autoscales between `min_nodes` (default 0: an idle pool costs nothing) and `max_nodes`, and is tainted (`taints` null: the GPU vendor's `nvidia.com/gpu:NoSchedule` or `amd.com/gpu:NoSchedule`) so only GPU workloads land there."
+  description = "GPU pools by name (2-20 lowercase letters, digits, dashes). Each autoscales between `min_nodes` (default 0: an idle pool costs nothing) and `max_nodes`, and is tainted (`taints` null: the GPU vendor's `nvidia.com/gpu:NoSchedule` or `amd.com/gpu:NoSchedule`) so only GPU workloads land there. `tags` are the pool's own, on top of `tags` (e.g. a cost center per GPU pool)."
   type = map(object({
     size      = string
     max_nodes = number
     min_nodes = optional(number, 0)
     labels    = optional(map(string), {})
+    tags      = optional(set(string), [])
     taints = optional(list(object({
       key    = string
       value  = optional(string, "")
@@ -246,6 +253,11 @@ variable "gpu_pools" {
       )
     ])
     error_message = "gpu_pools[*].taints must be null (the GPU vendor's taint) or a non-empty list with effects NoSchedule, PreferNoSchedule or NoExecute: an untainted GPU pool lets any pod take a GPU node. Fix ${join(", ", [for name, p in var.gpu_pools : "gpu_pools[\"${name}\"].taints (${length(coalesce(p.taints, [])) == 0 ? "empty" : join(", ", [for t in coalesce(p.taints, []) : "${t.key} ${t.effect}"])})" if !(p.taints == null || (length(coalesce(p.taints, [])) > 0 && alltrue([for t in coalesce(p.taints, []) : contains(["NoSchedule", "PreferNoSchedule", "NoExecute"], t.effect)])))])}."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for p in var.gpu_pools : [for t in p.tags : can(regex("^[a-zA-Z0-9_:-]{1,255}$", t))]]))
+    error_message = "gpu_pools[*].tags may contain only letters, digits, colons, dashes and underscores (1-255 characters, DigitalOcean's tag names), not ${join(", ", flatten([for name, p in var.gpu_pools : [for t in p.tags : "gpu_pools[\"${name}\"].tags \"${t}\"" if !can(regex("^[a-zA-Z0-9_:-]{1,255}$", t))]]))}."
   }
 }
 
