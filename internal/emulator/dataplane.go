@@ -630,3 +630,20 @@ func (ca *dbCA) serverCertificate() (certPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
 }
+
+// reserveLocked takes a free loopback port and a fresh folder for a new
+// server of kind; callers hold dp.mu.
+func (dp *dataPlane) reserveLocked(kind string) (int, string, error) {
+	if dp.closed {
+		return 0, "", errors.New("the data plane is closed")
+	}
+	port, err := dp.freePort()
+	if err != nil {
+		return 0, "", err
+	}
+	dir, err := dp.newDir(kind)
+	if err != nil {
+		return 0, "", err
+	}
+	return port, dir, nil
+}

@@ -51,14 +51,7 @@ func (dp *dataPlane) startPostgres(cl *dbCluster, ca *dbCA) error {
 	}
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	if dp.closed {
-		return errors.New("the data plane is closed")
-	}
-	port, err := dp.freePort()
-	if err != nil {
-		return err
-	}
-	dir, err := dp.newDir("pg")
+	port, dir, err := dp.reserveLocked("pg")
 	if err != nil {
 		return err
 	}

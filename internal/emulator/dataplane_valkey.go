@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -35,14 +34,7 @@ func (dp *dataPlane) startValkey(cl *dbCluster, ca *dbCA) error {
 	}
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	if dp.closed {
-		return errors.New("the data plane is closed")
-	}
-	port, err := dp.freePort()
-	if err != nil {
-		return err
-	}
-	dir, err := dp.newDir("valkey")
+	port, dir, err := dp.reserveLocked("valkey")
 	if err != nil {
 		return err
 	}
