@@ -303,6 +303,9 @@ func checkFuzzResponse(t *testing.T, r *http.Request, rec *httptest.ResponseReco
 		}
 		return
 	}
+	if rec.Code == http.StatusAccepted && rec.Body.Len() == 0 {
+		return // the spec's "accepted" response has no content (resize, upgrade, node delete)
+	}
 	ct := rec.Header().Get("Content-Type")
 	if rec.Code == http.StatusOK && ct == "application/yaml" && strings.HasSuffix(r.URL.Path, "/kubeconfig") {
 		if !bytes.HasPrefix(rec.Body.Bytes(), []byte("apiVersion: v1\n")) {
