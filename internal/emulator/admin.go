@@ -17,6 +17,8 @@ import (
 //	POST   /_emulator/faults              inject a Fault (JSON)
 //	DELETE /_emulator/faults[/{id}]       clear all faults, or one
 //	POST   /_emulator/transitions/fail    {"kind":"database","count":1}
+//	POST   /_emulator/kubernetes/clusters/{id}/workload_resources
+//	                                      {"load_balancers":["web"],"volumes":["pvc-1"]}: what a workload would create
 //	POST   /_emulator/reset               drop all state
 const adminPrefix = "/_emulator/"
 
@@ -219,6 +221,7 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, body []byt
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodPost && e.serveWorkloadResourcesAdmin(w, path, body):
 	case path == "reset" && r.Method == http.MethodPost:
 		e.Reset()
 		w.WriteHeader(http.StatusNoContent)

@@ -130,6 +130,9 @@ type kubernetesStore struct {
 	// goneDroplets are the Droplets of nodes that went, lingering in their
 	// VPC for Realism.DropletLinger.
 	goneDroplets []k8sGoneDroplet
+	// workloadResources are the load balancers and volumes the clusters'
+	// workloads created, kept ones included (see kubernetes_workload_resources.go).
+	workloadResources []*k8sWorkloadResource
 }
 
 func newKubernetesStore(e *Emulator) *kubernetesStore {
@@ -142,6 +145,7 @@ func (s *kubernetesStore) reset() {
 	s.clusters = map[string]*k8sCluster{}
 	s.deleting = map[string]*k8sCluster{}
 	s.goneDroplets = nil
+	s.workloadResources = nil
 }
 
 // clusterExists reports whether id names a live (not deleted) cluster; the
@@ -287,7 +291,7 @@ func (s *kubernetesStore) inventory() []Item {
 	for _, cl := range k8sSortedClusters(s.deleting) {
 		add(cl, true)
 	}
-	return items
+	return append(items, s.workloadResourceItems()...)
 }
 
 // status summarises a pool's nodes for the inventory: "failed" when a node
@@ -352,7 +356,7 @@ func (s *kubernetesStore) vpcMembers(vpcID string) []vpcMember {
 			out = append(out, vpcMember{Name: d.name, URN: k8sDropletURN(d.dropletID), CreatedAt: d.createdAt, lingering: true})
 		}
 	}
-	return out
+	return append(out, s.workloadVPCMembers(vpcID)...)
 }
 
 func (s *kubernetesStore) resolveURN(urn string) bool {

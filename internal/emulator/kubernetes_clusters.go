@@ -665,17 +665,19 @@ type k8sAssociatedResourceJSON struct {
 }
 
 // associatedResources lists the load balancers, volumes and snapshots the
-// cluster created. The emulator runs no workloads, so there are none.
+// cluster's workloads created (spec kubernetes_list_associatedResources).
 func (s *kubernetesStore) associatedResources(c *call) {
-	if _, ok := s.find(c); ok {
+	if cl, ok := s.find(c); ok {
 		c.respond(http.StatusOK, map[string]any{
-			"load_balancers":   []k8sAssociatedResourceJSON{},
-			"volumes":          []k8sAssociatedResourceJSON{},
+			"load_balancers":   s.workloadResourcesOf(cl.id, "load_balancer"),
+			"volumes":          s.workloadResourcesOf(cl.id, "volume"),
 			"volume_snapshots": []k8sAssociatedResourceJSON{},
 		})
 	}
 }
 
+// deleteSelective deletes the cluster and the associated resources listed
+// by id; the others stay (spec kubernetes_destroy_associatedResourcesSelective).
 func (s *kubernetesStore) deleteSelective(c *call) {
 	cl, ok := s.find(c)
 	if !ok {
@@ -689,18 +691,29 @@ func (s *kubernetesStore) deleteSelective(c *call) {
 	if !c.decode(&req) {
 		return
 	}
-	for field, ids := range map[string][]string{"load_balancers": req.LoadBalancers, "volumes": req.Volumes, "volume_snapshots": req.VolumeSnapshots} {
-		if len(ids) > 0 {
-			c.unprocessable("%s: %q is not associated with cluster %s; list its associated resources with GET .../destroy_with_associated_resources", field, ids[0], cl.id)
-			return
+	listed := map[string]bool{}
+	for _, f := range []struct {
+		field, kind string
+		ids         []string
+	}{{"load_balancers", "load_balancer", req.LoadBalancers}, {"volumes", "volume", req.Volumes}, {"volume_snapshots", "volume_snapshot", req.VolumeSnapshots}} {
+		for _, id := range f.ids {
+			if !slices.ContainsFunc(s.workloadResourcesOf(cl.id, f.kind), func(r k8sAssociatedResourceJSON) bool { return r.ID == id }) {
+				c.unprocessable("%s: %q is not associated with cluster %s; list its associated resources with GET .../destroy_with_associated_resources", f.field, id, cl.id)
+				return
+			}
+			listed[id] = true
 		}
 	}
+	s.releaseWorkloadResources(cl.id, func(r *k8sWorkloadResource) bool { return listed[r.id] })
 	s.remove(cl, c.now)
 	c.noContent()
 }
 
+// deleteDangerous deletes the cluster with every associated resource (spec
+// kubernetes_destroy_associatedResourcesDangerous).
 func (s *kubernetesStore) deleteDangerous(c *call) {
 	if cl, ok := s.find(c); ok {
+		s.releaseWorkloadResources(cl.id, func(*k8sWorkloadResource) bool { return true })
 		s.remove(cl, c.now)
 		c.noContent()
 	}

@@ -47,6 +47,9 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 	if req.Plan.Raw.IsNull() {
 		checkDestroy(state, status, &resp.Diagnostics)
 		warnAttachedElsewhere(ctx, r.client.Godo, state, &resp.Diagnostics)
+		if state != nil {
+			warnWorkloadResources(ctx, r.client.Godo, state.ClusterID.ValueString(), clusterNameOf(state, status), "Destroying the stack", keepsWorkloadResources(state), &resp.Diagnostics)
+		}
 		return
 	}
 
@@ -79,7 +82,11 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		// resp.RequiresReplace does not carry the schema's RequiresReplace
 		// paths here (the framework hands ModifyPlan an empty list), so the
 		// planner works out a whole-stack replacement itself.
-		p.protectData(len(resp.RequiresReplace) > 0 || p.replacesStack())
+		replacingStack := len(resp.RequiresReplace) > 0 || p.replacesStack()
+		p.protectData(replacingStack)
+		if replacingStack {
+			warnWorkloadResources(ctx, p.api, state.ClusterID.ValueString(), clusterNameOf(state, status), "Replacing the stack", keepsWorkloadResources(state), p.diags)
+		}
 		p.markRecomputed()
 		p.continueUnfinished()
 		p.warnTagsOnExistingReplicas()
@@ -823,6 +830,7 @@ func (p *planner) markRecomputed() {
 			p.diags.AddAttributeWarning(path.Root("cluster"), "The cluster will be replaced",
 				fmt.Sprintf("Cluster %s will be replaced (%s): a new cluster is created, every database's firewall is re-pointed to it, then the old cluster is deleted. The databases keep their ids and data.",
 					p.status.Cluster.Name, reason))
+			warnWorkloadResources(p.ctx, p.api, p.status.Cluster.ID, p.status.Cluster.Name, "Replacing the cluster", keepsWorkloadResources(plan), p.diags)
 		}
 	}
 	if clusterChanges {

@@ -190,7 +190,8 @@ func clusterSchema() schema.SingleNestedAttribute {
 				MarkdownDescription: "Keep the load balancers and volumes the cluster's workloads created (Kubernetes `LoadBalancer` " +
 					"Services, PersistentVolumes) when the cluster is deleted, by destroy or by a cluster replacement. Default `false`: " +
 					"they are deleted with the cluster (DigitalOcean's `destroy_with_associated_resources`), so nothing keeps billing. " +
-					"`true`: they stay in the account, still billed, for you to reuse or delete.",
+					"`true`: they stay in the account, still billed, for you to reuse or delete (a kept load balancer also keeps the " +
+					"stack's VPC). Either way, a plan that deletes the cluster (destroy, a cluster or stack replacement) names them in a warning first.",
 			},
 			"surge_upgrade": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
