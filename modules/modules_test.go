@@ -513,6 +513,7 @@ var offending = map[string]string{
 	"inference-stack var.databases[20]":                      `databases["vectors"].pools["ab"] (mode transaction, size 5)`,
 	"inference-stack var.databases[21]":                      `databases["docs"] (mysql)`,
 	"inference-stack var.databases[22]":                      `databases["vectors"].rotate_passwords["reader"] = 1`,
+	"inference-stack var.databases[23]":                      `databases["vectors"].config["max-connections"] = "100"`,
 	"inference-stack var.database_maintenance_window[0]":     `not "any"`,
 	"inference-stack var.database_maintenance_window[1]":     `not "5:00"`,
 	"inference-stack precondition[0]":                        `databases["vectors"].node_count = 1`,
@@ -582,6 +583,7 @@ var inferenceStackRows = []checkRow{
 	{"var.databases[20]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", pools = { ab = { size = 5 } } }`), "databases[*].pools need a name of 3-60 letters"},
 	{"var.databases[21]", dbs(`docs = { engine = "mysql", size = "db-s-2vcpu-4gb", pools = { reader = { size = 5 } } }`), "databases[*].pools are PgBouncer pools, offered for pg only"},
 	{"var.databases[22]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = {} }, rotate_passwords = { reader = 1 } }`), "databases[*].rotate_passwords takes a whole-number version from 0 up per app"},
+	{"var.databases[23]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", config = { "max-connections" = "100" } }`), "databases[*].config keys are DigitalOcean engine setting names"},
 	{"var.database_maintenance_window[0]", map[string]string{"database_maintenance_window": `{ day = "any" }`}, "database_maintenance_window.day must be a lowercase weekday"},
 	{"var.database_maintenance_window[1]", map[string]string{"database_maintenance_window": `{ hour = "5:00" }`}, "database_maintenance_window.hour must be HH:MM"},
 	// Preconditions: unsafe choices refused unless their named opt-out is set.

@@ -188,6 +188,7 @@ func tour(t *testing.T, c *godo.Client, srv *Server) {
 	t.Run("projects", func(t *testing.T) { tourProjects(t, c, srv) })
 	t.Run("kubernetes", func(t *testing.T) { tourKubernetes(t, c, srv) })
 	t.Run("databases", func(t *testing.T) { tourDatabases(t, c, srv) })
+	t.Run("database-config", func(t *testing.T) { tourDatabaseConfig(t, c, srv) })
 	t.Run("tags", func(t *testing.T) { tourTags(t, c, srv) })
 }
 

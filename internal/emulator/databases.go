@@ -77,6 +77,7 @@ type dbCluster struct {
 	maintenance dbMaintenanceWindow
 	eviction    string
 	autoscale   *dbStorageAutoscale // nil until configured (database_autoscale.go)
+	config      map[string]any      // engine settings PATCHed (database_config.go)
 }
 
 type dbMaintenanceWindow struct {
@@ -151,6 +152,8 @@ func (s *databaseStore) register(r *router) {
 	r.handle(http.MethodPut, one+"/eviction_policy", s.putEvictionPolicy)
 	r.handle(http.MethodGet, one+"/autoscale", s.getAutoscale)
 	r.handle(http.MethodPut, one+"/autoscale", s.putAutoscale)
+	r.handle(http.MethodGet, one+"/config", s.getConfig)
+	r.handle(http.MethodPatch, one+"/config", s.patchConfig)
 }
 
 // advance applies due transitions: provisioning, resizes, promotions, and

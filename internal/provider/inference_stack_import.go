@@ -101,6 +101,7 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 			EvictionPolicy:     types.StringNull(),
 			DeletionProtection: types.BoolValue(true),
 			RetainOnDestroy:    types.BoolValue(false),
+			Config:             types.MapNull(types.StringType),
 		}
 		if d.ExistingID != "" {
 			dm.ExistingID = types.StringValue(d.ExistingID)

@@ -114,6 +114,7 @@ type databaseModel struct {
 	AttachedClusterID types.String `tfsdk:"attached_cluster_id"`
 
 	StorageAutoscale *storageAutoscaleModel `tfsdk:"storage_autoscale"`
+	Config           types.Map              `tfsdk:"config"`
 }
 
 type storageAutoscaleModel struct {
@@ -306,6 +307,7 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 		s.TrustedSources = append(s.TrustedSources, stack.Rule{Type: r.Type.ValueString(), Value: r.Value.ValueString()})
 	}
 	s.StorageAutoscale = d.StorageAutoscale.toSpec()
+	s.Config = d.configSpec()
 	return s
 }
 
@@ -593,6 +595,7 @@ func (m *stackModel) observe(st *stack.Status) {
 		if d.StorageAutoscale != nil && ds.StorageAutoscale != nil {
 			d.StorageAutoscale = storageAutoscaleOf(ds.StorageAutoscale)
 		}
+		d.observeConfig(ds)
 		var rules []ruleModel
 		for _, r := range ds.TrustedSources {
 			rules = append(rules, ruleModel{Type: types.StringValue(r.Type), Value: types.StringValue(r.Value)})

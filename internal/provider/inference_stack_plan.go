@@ -608,6 +608,7 @@ func (p *planner) dbSize(at path.Path, engine string, eo godo.DatabaseEngineOpti
 // engineFeatures rejects what an engine does not have.
 func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) {
 	p.storageAutoscaleFeature(at, engine, d)
+	p.configSettings(at, engine, d)
 	if len(d.Pools) > 0 && engine != "pg" {
 		p.attrError(at.AtName("pools"), "Connection pools need PostgreSQL",
 			fmt.Sprintf("PgBouncer pools exist only for pg; this database is %s. Remove pools, or use engine = \"pg\".", engine))

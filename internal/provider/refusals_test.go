@@ -102,6 +102,11 @@ resource "attach_database_attachment" "test" {
 			`Not supported by the engine.*database cache is valkey: PgBouncer pools exist for pg only; remove pool`},
 		{"attachment: the 101st rule", attachment(full.ID, `user = "app"`),
 			`Too many firewall rules.*cluster_id\s+=.*Database full-pg would have 101 firewall rules \(1 for the cluster \(its k8s rule\), 100 already on the database from outside this configuration\); DigitalOcean allows 100 per database.*Remove a rule from the database's firewall`},
+		// Issue 12: engine settings of an attached database are checked against its engine.
+		{"stack: a valkey setting on an attached valkey, out of range", stack(cache.ID, `config = { valkey_timeout = "-1" }`),
+			`Engine setting value refused.*config\["valkey_timeout"\] = "-1".*an integer from 0 to 31536000.*Attribute:\s+databases\["shared"\]\.config\["valkey_timeout"\]`},
+		{"stack: a pg setting on an attached valkey", stack(cache.ID, `config = { work_mem = "16" }`),
+			`Unknown engine setting.*"work_mem" is not a valkey setting.*Attribute:\s+databases\["shared"\]\.config\["work_mem"\]`},
 		{"stack: users on an attached valkey", stack(cache.ID, `users = ["app"]`),
 			`Users not supported on Valkey.*User management is not supported for Caching or Valkey clusters.*Attribute:\s+databases\["shared"\]\.users`},
 		{"stack: the cluster's rule on a full database", stack(full.ID, ``),

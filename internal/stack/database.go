@@ -404,6 +404,9 @@ func (r *run) refreshDatabaseStep(key string) func(ctx context.Context) error {
 		if err := r.refreshStorageAutoscale(ctx, key, prior); err != nil {
 			return err
 		}
+		if err := r.refreshConfig(ctx, key, prior); err != nil {
+			return err
+		}
 		return r.refreshReplicas(ctx, key, prior)
 	}
 }

@@ -132,7 +132,8 @@ func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, erro
 		g.add("eviction-policy:"+key, []string{db}, r.ensureEvictionPolicyStep(key))
 		g.add("replicas:"+key, []string{db}, r.ensureReplicasStep(key))
 		g.add("storage-autoscale:"+key, []string{db}, r.ensureStorageAutoscaleStep(key))
-		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key, "storage-autoscale:" + key}, r.markProvisionedStep(key))
+		g.add("config:"+key, []string{db}, r.ensureConfigStep(key))
+		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key, "storage-autoscale:" + key, "config:" + key}, r.markProvisionedStep(key))
 		projectDeps = append(projectDeps, db)
 		retireDeps = append(retireDeps, "firewall:"+key)
 	}

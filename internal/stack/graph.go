@@ -115,6 +115,8 @@ func StepPhrase(name string) string {
 			return "the storage autoscaling of database " + key
 		case "replicas":
 			return "the read replicas of database " + key
+		case "config":
+			return "the engine settings of database " + key
 		case "provisioned":
 			return "recording that database " + key + " is provisioned"
 		case "remove-database":

@@ -181,6 +181,10 @@ type DatabaseSpec struct {
 	RetainOnDestroy bool
 	// StorageAutoscale is the storage autoscaling wanted (nil: left as it is).
 	StorageAutoscale *StorageAutoscale
+	// Config holds engine settings by name, each value as the configuration
+	// writes it ("100", "true", JSON for arrays and objects); settings left
+	// out keep DigitalOcean's values (database_config.go).
+	Config map[string]string
 }
 
 // Owned reports whether the stack created (and may delete) the database.
@@ -365,6 +369,9 @@ type DatabaseStatus struct {
 	TrustedSources    []Rule
 	// StorageAutoscale as DigitalOcean reports it (nil: not managed).
 	StorageAutoscale *StorageAutoscale `json:",omitempty"`
+	// Config holds the engine settings the stack manages, as DigitalOcean
+	// reports them (engineconfig.Format).
+	Config map[string]string `json:",omitempty"`
 }
 
 // StorageAutoscale is a database's storage autoscaling: when Enabled,
@@ -419,6 +426,7 @@ func (s *Status) Clone() *Status {
 			dc.Users = map[string]string{}
 		}
 		dc.Rotated = maps.Clone(d.Rotated)
+		dc.Config = maps.Clone(d.Config)
 		dc.DBs = slices.Clone(d.DBs)
 		dc.TrustedSources = slices.Clone(d.TrustedSources)
 		dc.Pools = map[string]*PoolStatus{}

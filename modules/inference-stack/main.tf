@@ -51,6 +51,8 @@ locals {
       size             = db.size
       node_count       = db.existing_id == null ? coalesce(db.node_count, local.standby_node_count[db.engine]) : null
       storage_size_mib = db.storage_size_mib
+      # Engine settings: passed through; the provider validates them.
+      config = length(db.config) > 0 ? db.config : null
       # Secure default: the memory layer grows without a human (owned
       # databases whose storage can grow, i.e. all but Valkey).
       storage_autoscale = db.storage_autoscale != null ? db.storage_autoscale : (

@@ -277,7 +277,10 @@ variable "databases" {
     `mode` (default transaction), `db` (default defaultdb) and `user` (default doadmin)), `replicas` (pg/mysql read replicas),
     `eviction_policy` (valkey), `trusted_sources` (extra firewall rules, IPv4 only, at most 99; public addresses need
     `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`), `deletion_protection`
-    (default true: the plan refuses to delete the database once it has held data) and `retain_on_destroy`.
+    (default true: the plan refuses to delete the database once it has held data), `retain_on_destroy` and `config`
+    (engine settings by name, values as strings: `{ max_connections = "200", work_mem = "16" }`, JSON for arrays and
+    objects; names, types and ranges are DigitalOcean's for the engine and checked by the provider at plan time; only the
+    settings listed are managed, and removing one leaves it as it is on DigitalOcean).
     `existing_id` attaches a database the stack does not own (on the stack's VPC): leave `engine`, `version`, `size`,
     `node_count`, `storage_size_mib` and `replicas` unset (DigitalOcean describes it); the stack adds its rule, users, dbs
     and pools and never deletes it.
@@ -320,6 +323,7 @@ variable "databases" {
     }))
     deletion_protection = optional(bool, true)
     retain_on_destroy   = optional(bool, false)
+    config              = optional(map(string), {})
   }))
   default  = {}
   nullable = false
@@ -484,6 +488,13 @@ variable "databases" {
       ]
     ]))
     error_message = "databases[*].rotate_passwords takes a whole-number version from 0 up per app (app_databases key), user (users) or doadmin (the admin), and valkey has no password reset: ${join(", ", flatten([for key, db in var.databases : [for name, v in db.rotate_passwords : "databases[\"${key}\"].rotate_passwords[\"${name}\"] = ${v}" if !(db.engine != "valkey" && floor(v) == v && v >= 0 && (name == "doadmin" || contains(keys(db.app_databases), name) || contains(db.users, name)))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for name in keys(db.config) : can(regex("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)?$", name))]
+    ]))
+    error_message = "databases[*].config keys are DigitalOcean engine setting names, lowercase with underscores (max_connections, work_mem, valkey_timeout; the provider checks each against the engine's settings): rename ${join(", ", flatten([for key, db in var.databases : [for name, v in db.config : "databases[\"${key}\"].config[\"${name}\"] = \"${v}\"" if !can(regex("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)?$", name))]]))}."
   }
 }
 
