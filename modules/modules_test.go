@@ -521,6 +521,7 @@ var offending = map[string]string{
 	"inference-stack precondition[2]":                        `gpu_pools["mi300"].size = "gpu-mi300x1-192gb"`,
 	"inference-stack precondition[3]":                        `control_plane_allowed_addresses = []`,
 	"inference-stack precondition[4]":                        `control_plane_allowed_addresses value 0.0.0.0/0`,
+	"inference-stack precondition[5]":                        `cluster_plugins.nvidia_gpu_device_plugin = false while gpu_pools h100 have NVIDIA GPUs`,
 	"inference-stack var.control_plane_allowed_addresses[0]": `not "10.0.0.300", "203.0.113.7/24"`,
 	"inference-stack var.cluster_autoscaler[0]":              `not 1.5`,
 	"inference-stack var.kubeconfig_expiry_seconds[0]":       `not 60.`,
@@ -592,6 +593,7 @@ var inferenceStackRows = []checkRow{
 	{"precondition[2]", map[string]string{"gpu_pools": `{ mi300 = { size = "gpu-mi300x1-192gb", max_nodes = 1 } }`}, "See gpu_sizes_by_region of the attach_kubernetes_options data source"},
 	{"precondition[3]", map[string]string{"control_plane_allowed_addresses": `[]`}, "would lock every client (kubectl, CI, the Kubernetes provider) out of the Kubernetes API"},
 	{"precondition[4]", map[string]string{"control_plane_allowed_addresses": `["203.0.113.0/24", "0.0.0.0/0"]`}, "opens the Kubernetes API to every address on the internet"},
+	{"precondition[5]", map[string]string{"gpu_pools": `{ h100 = { size = "gpu-h100x1-80gb", max_nodes = 1 } }`, "cluster_plugins": `{ nvidia_gpu_device_plugin = false }`}, "those GPUs would not be schedulable"},
 	{"var.kubeconfig_expiry_seconds[0]", map[string]string{"kubeconfig_expiry_seconds": `60`}, "kubeconfig_expiry_seconds must be a whole number of seconds from 3600"},
 	{"var.cluster_autoscaler[0]", map[string]string{"cluster_autoscaler": `{ scale_down_utilization_threshold = 1.5 }`}, "cluster_autoscaler.scale_down_utilization_threshold must be between 0 and 1"},
 	{"var.cluster_autoscaler[1]", map[string]string{"cluster_autoscaler": `{ scale_down_unneeded_time = "5 minutes" }`}, "cluster_autoscaler.scale_down_unneeded_time must be a duration such as 5m"},
@@ -835,6 +837,11 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "cluster.kubeconfig_expiry_seconds", cluster["kubeconfig_expiry_seconds"], 86400.0)
 		expect(t, "cluster.cluster_autoscaler_configuration", cluster["cluster_autoscaler_configuration"],
 			map[string]any{"scale_down_utilization_threshold": 0.5, "scale_down_unneeded_time": "5m", "expanders": []any{"least_waste"}})
+		// The plugins follow the pools' vendors: one NVIDIA one-GPU pool.
+		for attr, want := range map[string]bool{"nvidia_gpu_device_plugin": true, "amd_gpu_device_plugin": false,
+			"amd_gpu_device_metrics_exporter_plugin": false, "rdma_shared_dev_plugin": false, "routing_agent": false} {
+			expect(t, "cluster."+attr, cluster[attr], want)
+		}
 		gpu := get(cluster, "gpu_pools", "h100").(map[string]any)
 		expect(t, "gpu min_nodes", gpu["min_nodes"], 0.0)
 		expect(t, "gpu max_nodes", gpu["max_nodes"], 2.0)
@@ -853,6 +860,17 @@ func TestInferenceStackDefaults(t *testing.T) {
 		pool := get(vectors, "pools", "rag").(map[string]any)
 		for k, want := range map[string]any{"mode": "transaction", "size": 15.0, "db": "rag", "user": "rag"} {
 			expect(t, "vectors.pools.rag."+k, pool[k], want)
+		}
+	})
+
+	// An AMD 8-GPU pool: the AMD device plugin, its metrics exporter (the
+	// module's choice) and RDMA on, NVIDIA's off; all known at plan time.
+	t.Run("amd pools", func(t *testing.T) {
+		cluster := get(planned("-var", "region=atl1", "-var", "databases={}",
+			"-var", `gpu_pools={ mi300 = { size = "gpu-mi300x8-1536gb", max_nodes = 1 } }`), "cluster").(map[string]any)
+		for attr, want := range map[string]bool{"nvidia_gpu_device_plugin": false, "amd_gpu_device_plugin": true,
+			"amd_gpu_device_metrics_exporter_plugin": true, "rdma_shared_dev_plugin": true, "routing_agent": false} {
+			expect(t, "cluster."+attr, cluster[attr], want)
 		}
 	})
 

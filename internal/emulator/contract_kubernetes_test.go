@@ -30,6 +30,12 @@ func tourKubernetes(t *testing.T, c *godo.Client, srv *Server) {
 	cl, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
 		Name: "tour-k8s", RegionSlug: "tor1", VersionSlug: "1.32.5-do.0", VPCUUID: v.ID,
 		Tags: []string{"tour"}, HA: &ha, SurgeUpgrade: true,
+		// The GPU stack's plugins, each {"enabled": bool} (spec cluster).
+		NvidiaGpuDevicePlugin:             &godo.KubernetesNvidiaGpuDevicePlugin{Enabled: godo.PtrTo(true)},
+		RdmaSharedDevicePlugin:            &godo.KubernetesRdmaSharedDevicePlugin{Enabled: godo.PtrTo(false)},
+		AmdGpuDevicePlugin:                &godo.KubernetesAmdGpuDevicePlugin{Enabled: godo.PtrTo(false)},
+		AmdGpuDeviceMetricsExporterPlugin: &godo.KubernetesAmdGpuDeviceMetricsExporterPlugin{Enabled: godo.PtrTo(false)},
+		RoutingAgent:                      &godo.KubernetesRoutingAgent{Enabled: godo.PtrTo(true)},
 		NodePools: []*godo.KubernetesNodePoolCreateRequest{
 			{Name: "cpu", Size: "s-2vcpu-4gb", Count: 2, Labels: map[string]string{"role": "api"}},
 			{Name: "gpu", Size: "gpu-l40sx1-48gb", Count: 1, AutoScale: true, MinNodes: 1, MaxNodes: 2,
@@ -56,6 +62,11 @@ func tourKubernetes(t *testing.T, c *godo.Client, srv *Server) {
 	autoUpgrade := true
 	if _, _, err := c.Kubernetes.Update(ctx, cl.ID, &godo.KubernetesClusterUpdateRequest{
 		Name: "tour-k8s-2", Tags: []string{"tour", "renamed"}, AutoUpgrade: &autoUpgrade, SurgeUpgrade: true,
+		RoutingAgent:                      &godo.KubernetesRoutingAgent{Enabled: godo.PtrTo(false)},
+		NvidiaGpuDevicePlugin:             &godo.KubernetesNvidiaGpuDevicePlugin{Enabled: godo.PtrTo(true)},
+		RdmaSharedDevicePlugin:            &godo.KubernetesRdmaSharedDevicePlugin{Enabled: godo.PtrTo(true)},
+		AmdGpuDevicePlugin:                &godo.KubernetesAmdGpuDevicePlugin{Enabled: godo.PtrTo(false)},
+		AmdGpuDeviceMetricsExporterPlugin: &godo.KubernetesAmdGpuDeviceMetricsExporterPlugin{Enabled: godo.PtrTo(true)},
 	}); err != nil {
 		t.Fatal(err)
 	}

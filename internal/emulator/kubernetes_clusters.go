@@ -153,7 +153,11 @@ func (cl *k8sCluster) toJSON() k8sClusterJSON {
 
 // effectivePlugins is what the user set plus DOKS's defaults: the NVIDIA and
 // AMD device plugins are on when a pool has such GPUs, and the RDMA shared
-// device plugin when a pool has 8-GPU machines.
+// device plugin when a pool has 8-GPU machines. The defaults follow the
+// pools the cluster has now, so a GPU pool added later turns its plugin on;
+// a value the user set (on create or PUT) wins over them. Plugins neither
+// set nor defaulted are left out of the cluster (each is nullable, spec
+// cluster_read).
 func (cl *k8sCluster) effectivePlugins() map[string]bool {
 	out := map[string]bool{}
 	for _, p := range cl.pools {
@@ -162,14 +166,18 @@ func (cl *k8sCluster) effectivePlugins() map[string]bool {
 			continue
 		}
 		if size.GPU.Brand == "amd" {
+			// openapi kubernetes/models/amd_gpu_device_plugin.yml: "enabled by default for clusters with an AMD GPU node pool".
 			out["amd_gpu_device_plugin"] = true
 		} else {
+			// openapi kubernetes/models/nvidia_gpu_device_plugin.yml: "enabled by default for clusters with an Nvidia GPU node pool".
 			out["nvidia_gpu_device_plugin"] = true
 		}
 		if size.multiNodeGPU() {
+			// godo v1.236.0 KubernetesRdmaSharedDevicePlugin: "If a cluster has a multi-node GPU ready slug it will be enabled by default."
 			out["rdma_shared_dev_plugin"] = true
 		}
 	}
+	// routing_agent and amd_gpu_device_metrics_exporter_plugin have no default in the spec or godo: off until set.
 	for name, v := range cl.plugins {
 		out[name] = v
 	}
@@ -327,7 +335,9 @@ func k8sValidateSSO(s *k8sSSOJSON) error {
 }
 
 // k8sApplyPlugins records the plugins the request sets and checks the
-// exclusions godo documents.
+// exclusions godo documents. A plugin the request leaves out (or sends as
+// null, or without enabled) keeps its value: spec cluster_update marks none
+// of them required.
 func k8sApplyPlugins(req k8sClusterPlugins, set map[string]bool, gpuOperatorReady bool) error {
 	for name, field := range req.fields() {
 		if p := *field; p != nil && p.Enabled != nil {

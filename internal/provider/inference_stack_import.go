@@ -83,6 +83,7 @@ func modelFromSpec(spec stack.Spec, st *stack.Status) stackModel {
 		}
 		cm.ControlPlaneFirewall = observeFirewall(nil, c.ControlPlaneFirewall)
 		cm.Autoscaler = importedAutoscaler(c.Autoscaler)
+		cm.clusterPluginsModel = observedPlugins(c.Plugins)
 		// DigitalOcean keeps no record of it: the lifetime import fetched
 		// the kubeconfig with (the default).
 		cm.KubeconfigExpiry = kubeconfigExpiry(st.Cluster)

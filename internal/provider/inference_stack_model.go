@@ -59,6 +59,9 @@ type clusterModel struct {
 	ControlPlaneFirewall *controlPlaneFirewallModel `tfsdk:"control_plane_firewall"`
 	Autoscaler           *autoscalerModel           `tfsdk:"cluster_autoscaler_configuration"`
 	KubeconfigExpiry     types.Int64                `tfsdk:"kubeconfig_expiry_seconds"`
+
+	// The GPU device plugins and the routing agent (cluster_plugins.go).
+	clusterPluginsModel
 }
 
 type clusterWindowModel struct {
@@ -203,6 +206,7 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 		}
 		s.Cluster.ControlPlaneFirewall = c.ControlPlaneFirewall.toSpec()
 		s.Cluster.Autoscaler = c.Autoscaler.toSpec()
+		s.Cluster.Plugins = c.clusterPluginsModel.toSpec()
 		if e := c.KubeconfigExpiry; !e.IsNull() && !e.IsUnknown() {
 			s.Cluster.KubeconfigLifetime = time.Duration(e.ValueInt64()) * time.Second
 		}
@@ -537,6 +541,7 @@ func (m *stackModel) observe(st *stack.Status) {
 		}
 		m.Cluster.ControlPlaneFirewall = observeFirewall(m.Cluster.ControlPlaneFirewall, c.ControlPlaneFirewall)
 		m.Cluster.Autoscaler = observeAutoscaler(m.Cluster.Autoscaler, c.Autoscaler)
+		m.Cluster.clusterPluginsModel = observedPlugins(c.Plugins)
 		// Null in a state written before the setting existed: the lifetime
 		// used, so the upgrade plans no change.
 		if m.Cluster.KubeconfigExpiry.IsNull() {

@@ -282,6 +282,7 @@ func (p *planner) cluster() {
 	}
 	p.controlPlaneFirewall(c)
 	p.autoscalerExpandersOnce(c)
+	p.clusterPlugins()
 }
 
 func (p *planner) stateHasCluster() bool {

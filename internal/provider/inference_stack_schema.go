@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -163,7 +164,7 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 }
 
 func clusterSchema() schema.SingleNestedAttribute {
-	return schema.SingleNestedAttribute{
+	s := schema.SingleNestedAttribute{
 		Required:            true,
 		MarkdownDescription: "The DOKS cluster: the stateless execution layer.",
 		Attributes: map[string]schema.Attribute{
@@ -237,6 +238,8 @@ func clusterSchema() schema.SingleNestedAttribute {
 			"kubeconfig_expiry_seconds":        kubeconfigExpirySchema(),
 		},
 	}
+	maps.Copy(s.Attributes, clusterPluginAttributes())
+	return s
 }
 
 func nodePoolAttributes(gpu bool) map[string]schema.Attribute {

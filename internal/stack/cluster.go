@@ -90,6 +90,7 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 		req.ControlPlaneFirewall = firewallRequest(c.ControlPlaneFirewall)
 	}
 	req.ClusterAutoscalerConfiguration = autoscalerRequest(c.Autoscaler)
+	c.Plugins.setOn(req)
 	created, err := r.createClusterOnceNameFree(ctx, req)
 	if err != nil {
 		// Only a live cluster carrying the stack's tag is adopted, never
@@ -206,7 +207,7 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 		cur.SurgeUpgrade != c.SurgeUpgrade || (c.MaintenanceDay != "" && cur.MaintenanceDay != c.MaintenanceDay) ||
 		(c.MaintenanceStart != "" && cur.MaintenanceStart != c.MaintenanceStart) ||
 		!firewallMatches(cur.ControlPlaneFirewall, c.ControlPlaneFirewall) ||
-		!AutoscalerMatches(cur.Autoscaler, c.Autoscaler) {
+		!AutoscalerMatches(cur.Autoscaler, c.Autoscaler) || !PluginsMatch(cur.Plugins, c.Plugins) {
 		req := &clusterUpdate{
 			Name:                 cur.Name,
 			Tags:                 want,
@@ -215,6 +216,7 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 			HA:                   c.HA,
 			ControlPlaneFirewall: firewallRequest(c.ControlPlaneFirewall),
 			Autoscaler:           autoscalerRequest(c.Autoscaler),
+			clusterPluginsUpdate: c.Plugins.update(),
 		}
 		if c.MaintenanceStart != "" || c.MaintenanceDay != "" {
 			req.MaintenancePolicy = maintenancePolicy(c)
@@ -266,6 +268,8 @@ type clusterUpdate struct {
 	ControlPlaneFirewall *godo.KubernetesControlPlaneFirewall `json:"control_plane_firewall"`
 	// Autoscaler is omitted when the spec leaves it to DigitalOcean.
 	Autoscaler *godo.KubernetesClusterAutoscalerConfiguration `json:"cluster_autoscaler_configuration,omitempty"`
+	// The managed plugins, each sent with its enabled value.
+	clusterPluginsUpdate
 }
 
 // autoscalerRequest is the API's form of a (nil when a is).
@@ -579,6 +583,7 @@ func (r *run) clusterStatusFrom(c *godo.KubernetesCluster, generation int, prior
 			s.Autoscaler.ScaleDownUnneededTime = *a.ScaleDownUnneededTime
 		}
 	}
+	s.Plugins = pluginsFrom(c)
 	for key, p := range poolsByKey(c.NodePools, prior) {
 		want := r.poolSpecFor(key)
 		s.Pools[key] = poolStatusFrom(p, key, want)

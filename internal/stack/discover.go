@@ -137,6 +137,14 @@ func (e *Engine) Discover(ctx context.Context, name string) (Spec, *Status, erro
 		if a := c.Autoscaler; a != nil && (a.ScaleDownUtilizationThreshold != nil || a.ScaleDownUnneededTime != "" || len(a.Expanders) > 0) {
 			spec.Cluster.Autoscaler = a.clone()
 		}
+		// Every plugin as the cluster has it (unreported: off).
+		spec.Cluster.Plugins = ClusterPlugins{
+			NvidiaGpuDevicePlugin:       godo.PtrTo(On(c.Plugins.NvidiaGpuDevicePlugin)),
+			AmdGpuDevicePlugin:          godo.PtrTo(On(c.Plugins.AmdGpuDevicePlugin)),
+			AmdGpuDeviceMetricsExporter: godo.PtrTo(On(c.Plugins.AmdGpuDeviceMetricsExporter)),
+			RdmaSharedDevicePlugin:      godo.PtrTo(On(c.Plugins.RdmaSharedDevicePlugin)),
+			RoutingAgent:                godo.PtrTo(On(c.Plugins.RoutingAgent)),
+		}
 		stackTags := spec.AllTags()
 		for k, p := range c.Pools {
 			ps := p.Spec

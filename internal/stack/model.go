@@ -77,6 +77,9 @@ type ClusterSpec struct {
 	// Autoscaler tunes DOKS's cluster autoscaler; nil leaves DigitalOcean's
 	// configuration as it is.
 	Autoscaler *AutoscalerConfig
+	// Plugins are the GPU device plugins, AMD's metrics exporter and the
+	// routing agent; a nil one is left to DigitalOcean.
+	Plugins ClusterPlugins
 	// KubeconfigLifetime is how long the kubeconfig's token lasts
 	// (DigitalOcean's expiry_seconds); 0 is KubeconfigLifetime.
 	KubeconfigLifetime time.Duration
@@ -279,6 +282,8 @@ type ClusterStatus struct {
 	ControlPlaneFirewall *ControlPlaneFirewall `json:",omitempty"`
 	// Autoscaler is the cluster's autoscaler configuration, as read back.
 	Autoscaler *AutoscalerConfig `json:",omitempty"`
+	// Plugins are the cluster's plugins as read back.
+	Plugins ClusterPlugins
 	// KubeconfigLifetime is the lifetime Kubeconfig was fetched with (0:
 	// KubeconfigLifetime, as before it was recorded).
 	KubeconfigLifetime time.Duration `json:",omitempty"`
@@ -453,6 +458,7 @@ func (c *ClusterStatus) clone() *ClusterStatus {
 	out.Droplets = maps.Clone(c.Droplets)
 	out.ControlPlaneFirewall = c.ControlPlaneFirewall.clone()
 	out.Autoscaler = c.Autoscaler.clone()
+	out.Plugins = c.Plugins.clone()
 	out.Pools = map[string]*NodePoolStatus{}
 	for k, p := range c.Pools {
 		pc := *p

@@ -111,6 +111,16 @@ locals {
   # Allowed addresses that open the Kubernetes API to every address (a /0).
   public_control_plane_addresses = [for a in var.control_plane_allowed_addresses : a if endswith(a, "/0")]
 
+  # GPU vendors of the pools, by slug (gpu_pools sizes start with gpu-):
+  # AMD's are gpu-mi..., every other GPU size is NVIDIA's.
+  amd_gpu_pools    = [for name, pool in var.gpu_pools : name if startswith(pool.size, "gpu-mi")]
+  nvidia_gpu_pools = [for name, pool in var.gpu_pools : name if !startswith(pool.size, "gpu-mi")]
+  # A device plugin turned off while a pool of its vendor needs it.
+  gpu_plugins_off = concat(
+    var.cluster_plugins.nvidia_gpu_device_plugin == false && length(local.nvidia_gpu_pools) > 0 ? ["cluster_plugins.nvidia_gpu_device_plugin = false while gpu_pools ${join(", ", local.nvidia_gpu_pools)} have NVIDIA GPUs"] : [],
+    var.cluster_plugins.amd_gpu_device_plugin == false && length(local.amd_gpu_pools) > 0 ? ["cluster_plugins.amd_gpu_device_plugin = false while gpu_pools ${join(", ", local.amd_gpu_pools)} have AMD GPUs"] : [],
+  )
+
   gpu_sizes_not_offered = [
     for name, pool in var.gpu_pools : "gpu_pools[\"${name}\"].size = \"${pool.size}\""
     if !contains(lookup(data.attach_kubernetes_options.current.gpu_sizes_by_region, var.region, []), pool.size)
@@ -152,6 +162,14 @@ resource "attach_inference_stack" "this" {
 
     kubeconfig_expiry_seconds = var.kubeconfig_expiry_seconds
 
+    # Null device plugins follow the pools' GPU vendors (the provider
+    # decides at plan time); AMD's metrics exporter follows the AMD pools.
+    nvidia_gpu_device_plugin               = var.cluster_plugins.nvidia_gpu_device_plugin
+    amd_gpu_device_plugin                  = var.cluster_plugins.amd_gpu_device_plugin
+    rdma_shared_dev_plugin                 = var.cluster_plugins.rdma_shared_dev_plugin
+    amd_gpu_device_metrics_exporter_plugin = coalesce(var.cluster_plugins.amd_gpu_device_metrics_exporter_plugin, length(local.amd_gpu_pools) > 0)
+    routing_agent                          = var.cluster_plugins.routing_agent
+
     # GPU-friendly scale-down (see var.cluster_autoscaler).
     cluster_autoscaler_configuration = var.cluster_autoscaler
 
@@ -190,6 +208,11 @@ resource "attach_inference_stack" "this" {
     precondition {
       condition     = var.disable_control_plane_firewall || length(local.public_control_plane_addresses) == 0
       error_message = "control_plane_allowed_addresses value ${join(", ", local.public_control_plane_addresses)} opens the Kubernetes API to every address on the internet. List narrower ranges (your offices, CI runners, VPN), or set disable_control_plane_firewall = true to make that choice explicit."
+    }
+
+    precondition {
+      condition     = length(local.gpu_plugins_off) == 0
+      error_message = "${join("; ", local.gpu_plugins_off)}: those GPUs would not be schedulable (nothing advertises nvidia.com/gpu or amd.com/gpu, so GPU pods stay Pending). Remove the key from cluster_plugins (it then follows the pools) or set it to true."
     }
   }
 }

@@ -182,6 +182,21 @@ variable "kubeconfig_expiry_seconds" {
   }
 }
 
+variable "cluster_plugins" {
+  description = "The cluster's GPU plugins and routing agent. Null keys follow the GPU vendors of `gpu_pools`, decided at plan time and shown in the plan: `nvidia_gpu_device_plugin` on when a pool has an NVIDIA size (every `gpu-` size but `gpu-mi...`), `amd_gpu_device_plugin` on when a pool has an AMD size (`gpu-mi300x...`), `rdma_shared_dev_plugin` on when a pool has 8-GPU machines (`...x8-...`, multi-node RDMA networking), as DigitalOcean does; `amd_gpu_device_metrics_exporter_plugin` on when a pool is AMD (the module's choice: per-GPU utilisation, memory and power as Prometheus metrics; DigitalOcean leaves it off). `routing_agent` defaults to `false` (DOKS's custom node routes, unneeded unless you route egress through a gateway). A device plugin set to `false` while a pool of its vendor exists is refused: that pool's GPUs would not be schedulable."
+  type = object({
+    nvidia_gpu_device_plugin               = optional(bool)
+    amd_gpu_device_plugin                  = optional(bool)
+    amd_gpu_device_metrics_exporter_plugin = optional(bool)
+    rdma_shared_dev_plugin                 = optional(bool)
+    routing_agent                          = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+  # Each key is typed bool; the cross-check against gpu_pools (a device
+  # plugin off while its vendor's pool exists) is a precondition in main.tf.
+}
+
 variable "system_pool" {
   description = "The CPU pool for system workloads (CoreDNS, controllers, ingress): a CPU `size` and a fixed `node_count` of at least 2, so system workloads survive the loss of a node; `tags` are the pool's own, on top of `tags`."
   type = object({
