@@ -375,13 +375,17 @@ func TestLayout(t *testing.T) {
 		if !strings.Contains(readme, "```hcl") || !strings.Contains(readme, "## Inputs") || !strings.Contains(readme, "## Outputs") {
 			t.Errorf("%s/README.md: want a ```hcl usage block and Inputs and Outputs tables", m)
 		}
+		// Each input and output starts a row of its own table (a row spliced
+		// into another table would still contain the name).
+		_, inputs, _ := strings.Cut(readme, "## Inputs")
+		inputs, outputs, _ := strings.Cut(inputs, "## Outputs")
 		for _, n := range variableNames.FindAllStringSubmatch(readFile(t, filepath.Join(m, "variables.tf")), -1) {
-			if !strings.Contains(readme, "| `"+n[1]+"` |") {
+			if !strings.Contains(inputs, "\n| `"+n[1]+"` |") {
 				t.Errorf("%s/README.md: input %s missing from the Inputs table", m, n[1])
 			}
 		}
 		for _, n := range outputNames.FindAllStringSubmatch(readFile(t, filepath.Join(m, "outputs.tf")), -1) {
-			if !strings.Contains(readme, "| `"+n[1]+"` |") {
+			if !strings.Contains(outputs, "\n| `"+n[1]+"` |") {
 				t.Errorf("%s/README.md: output %s missing from the Outputs table", m, n[1])
 			}
 		}
