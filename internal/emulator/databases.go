@@ -77,6 +77,7 @@ type dbCluster struct {
 	maintenance dbMaintenanceWindow
 	eviction    string
 	autoscale   *dbStorageAutoscale // nil until configured (database_autoscale.go)
+	topics      []*dbTopic          // Kafka (database_topics.go)
 }
 
 type dbMaintenanceWindow struct {
@@ -151,6 +152,11 @@ func (s *databaseStore) register(r *router) {
 	r.handle(http.MethodPut, one+"/eviction_policy", s.putEvictionPolicy)
 	r.handle(http.MethodGet, one+"/autoscale", s.getAutoscale)
 	r.handle(http.MethodPut, one+"/autoscale", s.putAutoscale)
+	r.handle(http.MethodGet, one+"/topics", s.listTopics)
+	r.handle(http.MethodPost, one+"/topics", s.createTopic)
+	r.handle(http.MethodGet, one+"/topics/{topic_name}", s.getTopic)
+	r.handle(http.MethodPut, one+"/topics/{topic_name}", s.updateTopic)
+	r.handle(http.MethodDelete, one+"/topics/{topic_name}", s.deleteTopic)
 }
 
 // advance applies due transitions: provisioning, resizes, promotions, and
@@ -254,7 +260,7 @@ func (cl *dbCluster) inventoryStatus() string {
 	return cl.status
 }
 
-// inventory lists clusters, replicas, and the users, databases and pools
+// inventory lists clusters, replicas, and the users, databases, pools and topics
 // someone added. The primary user and default database come with the
 // cluster and go with it, so the cluster's entry stands for them.
 func (s *databaseStore) inventory() []Item {
@@ -279,6 +285,9 @@ func (s *databaseStore) inventory() []Item {
 		}
 		for _, p := range cl.pools {
 			items = append(items, Item{Kind: "database_pool", ID: cl.ID + "/pools/" + p.Name, Name: p.Name, Parent: cl.ID})
+		}
+		for _, t := range cl.topics {
+			items = append(items, Item{Kind: "database_topic", ID: cl.ID + "/topics/" + t.Name, Name: t.Name, Parent: cl.ID})
 		}
 	}
 	return items
