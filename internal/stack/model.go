@@ -181,6 +181,11 @@ type DatabaseSpec struct {
 	RetainOnDestroy bool
 	// StorageAutoscale is the storage autoscaling wanted (nil: left as it is).
 	StorageAutoscale *StorageAutoscale
+	// UserSettings are the settings of users in Users, by name (see
+	// database_user_settings.go); users without an entry are left as they are.
+	UserSettings map[string]UserSettings
+	// Topics are the Kafka topics wanted, by name (database_topics.go).
+	Topics map[string]TopicSpec
 }
 
 // Owned reports whether the stack created (and may delete) the database.
@@ -365,6 +370,12 @@ type DatabaseStatus struct {
 	TrustedSources    []Rule
 	// StorageAutoscale as DigitalOcean reports it (nil: not managed).
 	StorageAutoscale *StorageAutoscale `json:",omitempty"`
+	// UserSettings as DigitalOcean reports them, for the users whose
+	// settings the stack manages.
+	UserSettings map[string]UserSettings `json:",omitempty"`
+	// Topics as DigitalOcean reports them, for the topics the stack
+	// created; Config holds the settings the stack manages only.
+	Topics map[string]TopicSpec `json:",omitempty"`
 }
 
 // StorageAutoscale is a database's storage autoscaling: when Enabled,
@@ -419,6 +430,8 @@ func (s *Status) Clone() *Status {
 			dc.Users = map[string]string{}
 		}
 		dc.Rotated = maps.Clone(d.Rotated)
+		dc.UserSettings = cloneUserSettings(d.UserSettings)
+		dc.Topics = cloneTopics(d.Topics)
 		dc.DBs = slices.Clone(d.DBs)
 		dc.TrustedSources = slices.Clone(d.TrustedSources)
 		dc.Pools = map[string]*PoolStatus{}
