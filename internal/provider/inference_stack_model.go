@@ -114,6 +114,9 @@ type databaseModel struct {
 	AttachedClusterID types.String `tfsdk:"attached_cluster_id"`
 
 	StorageAutoscale *storageAutoscaleModel `tfsdk:"storage_autoscale"`
+
+	UserSettings map[string]*userSettingsModel `tfsdk:"user_settings"`
+	Topics       map[string]*topicModel        `tfsdk:"topics"`
 }
 
 type storageAutoscaleModel struct {
@@ -306,6 +309,8 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 		s.TrustedSources = append(s.TrustedSources, stack.Rule{Type: r.Type.ValueString(), Value: r.Value.ValueString()})
 	}
 	s.StorageAutoscale = d.StorageAutoscale.toSpec()
+	s.UserSettings = userSettingsSpec(d.UserSettings)
+	s.Topics = topicsSpec(d.Topics)
 	return s
 }
 
@@ -593,6 +598,8 @@ func (m *stackModel) observe(st *stack.Status) {
 		if d.StorageAutoscale != nil && ds.StorageAutoscale != nil {
 			d.StorageAutoscale = storageAutoscaleOf(ds.StorageAutoscale)
 		}
+		d.UserSettings = observeUserSettings(d.UserSettings, ds.UserSettings)
+		d.Topics = observeTopics(d.Topics, ds.Topics)
 		var rules []ruleModel
 		for _, r := range ds.TrustedSources {
 			rules = append(rules, ruleModel{Type: types.StringValue(r.Type), Value: types.StringValue(r.Value)})

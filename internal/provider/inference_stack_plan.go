@@ -81,6 +81,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		// planner works out a whole-stack replacement itself.
 		p.protectData(len(resp.RequiresReplace) > 0 || p.replacesStack())
 		p.markRecomputed()
+		p.authPluginResets()
 		p.continueUnfinished()
 		p.warnTagsOnExistingReplicas()
 		p.warnPoolReplacement()
@@ -415,6 +416,7 @@ func (p *planner) databases() {
 			p.dbSize(at, engine, eo, d.Size.ValueString(), int(d.NodeCount.ValueInt64()))
 		}
 		p.engineFeatures(at, engine, d)
+		p.topicsFeature(at, engine, d, prior)
 		if known(d.Size) && known(d.NodeCount) {
 			dbID := ""
 			if prior != nil && prior.ExistingID.IsNull() && known(prior.ID) && prior.Engine.ValueString() == engine && prior.Version.Equal(d.Version) {
@@ -485,6 +487,7 @@ func (p *planner) attachedDatabase(key string, at path.Path, d *databaseModel, p
 		p.sameVPC(at, db)
 	}
 	p.engineFeatures(at, engine, d)
+	p.topicsFeature(at, engine, d, prior)
 	eo, _ := p.opts.engineOptions(engine)
 	p.poolBudget(key, at, d, prior, engine, size, d.ExistingID.ValueString(), layoutSizes(eo, nodes))
 }
@@ -601,6 +604,7 @@ func (p *planner) dbSize(at path.Path, engine string, eo godo.DatabaseEngineOpti
 // engineFeatures rejects what an engine does not have.
 func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) {
 	p.storageAutoscaleFeature(at, engine, d)
+	p.userSettingsFeature(at, engine, d)
 	if len(d.Pools) > 0 && engine != "pg" {
 		p.attrError(at.AtName("pools"), "Connection pools need PostgreSQL",
 			fmt.Sprintf("PgBouncer pools exist only for pg; this database is %s. Remove pools, or use engine = \"pg\".", engine))
@@ -807,6 +811,7 @@ func (p *planner) protectData(replacingStack bool) {
 						"Removing a name from dbs drops that logical database and its data, and deletion_protection = true forbids it. Set deletion_protection = false first, or keep the name.")
 				}
 			}
+			p.protectTopics(at, key, prior, planned)
 		}
 	}
 }
