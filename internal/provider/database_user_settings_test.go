@@ -336,6 +336,18 @@ func TestAccInferenceStackOpenSearchACLs(t *testing.T) {
 				s.Check = openSearchACLs(o, "reader", "logs-*:readwrite", "secrets:deny")
 				return s
 			}(),
+			{
+				// The entry removed: the ACLs it granted are revoked (the plan warns the user can do nothing).
+				Config: userSettingsConfig(srv, `{
+      engine              = "opensearch"
+      size                = "db-s-1vcpu-2gb"
+      node_count          = 1
+      deletion_protection = false
+      users               = ["reader"]
+    }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: empty},
+				Check:            openSearchACLs(o, "reader"),
+			},
 		},
 	})
 }
