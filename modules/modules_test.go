@@ -518,6 +518,11 @@ var offending = map[string]string{
 	"inference-stack var.databases[21]":                      `databases["docs"] (mysql)`,
 	"inference-stack var.databases[22]":                      `databases["vectors"].rotate_passwords["reader"] = 1`,
 	"inference-stack var.databases[23]":                      `databases["vectors"].config["max-connections"] = "100"`,
+	"inference-stack var.databases[24]":                      `databases["vectors"].user_settings["ghost"]`,
+	"inference-stack var.databases[25]":                      `databases["vectors"].user_settings["app"] (pg: kafka_acls)`,
+	"inference-stack var.databases[26]":                      `databases["stream"].user_settings["app"].kafka_acls { topic = "events", permission = "write" }`,
+	"inference-stack var.databases[27]":                      `databases["vectors"] (pg)`,
+	"inference-stack var.databases[28]":                      `databases["stream"].topics["events"] (partitions = 3, replication_factor = 4, node_count = 3)`,
 	"inference-stack var.database_maintenance_window[0]":     `not "any"`,
 	"inference-stack var.database_maintenance_window[1]":     `not "5:00"`,
 	"inference-stack precondition[0]":                        `databases["vectors"].node_count = 1`,
@@ -589,6 +594,11 @@ var inferenceStackRows = []checkRow{
 	{"var.databases[21]", dbs(`docs = { engine = "mysql", size = "db-s-2vcpu-4gb", pools = { reader = { size = 5 } } }`), "databases[*].pools are PgBouncer pools, offered for pg only"},
 	{"var.databases[22]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = {} }, rotate_passwords = { reader = 1 } }`), "databases[*].rotate_passwords takes a whole-number version from 0 up per app"},
 	{"var.databases[23]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", config = { "max-connections" = "100" } }`), "databases[*].config keys are DigitalOcean engine setting names"},
+	{"var.databases[24]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = {} }, user_settings = { ghost = {} } }`), "databases[*].user_settings keys must be users of the database"},
+	{"var.databases[25]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = {} }, user_settings = { app = { kafka_acls = [{ topic = "events", permission = "produce" }] } } }`), "kafka_acls is for kafka, opensearch_acls for opensearch and mysql_auth_plugin for mysql databases only"},
+	{"var.databases[26]", dbs(`stream = { engine = "kafka", size = "gd-2vcpu-8gb", users = ["app"], user_settings = { app = { kafka_acls = [{ topic = "events", permission = "write" }] } } }`), "kafka_acls permissions admin, consume, produce or produceconsume"},
+	{"var.databases[27]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", topics = { events = {} } }`), "databases[*].topics are Kafka topics, for kafka databases only"},
+	{"var.databases[28]", dbs(`stream = { engine = "kafka", size = "gd-2vcpu-8gb", topics = { events = { replication_factor = 4 } } }`), "a replication_factor from 2 up to the database's node_count"},
 	{"var.database_maintenance_window[0]", map[string]string{"database_maintenance_window": `{ day = "any" }`}, "database_maintenance_window.day must be a lowercase weekday"},
 	{"var.database_maintenance_window[1]", map[string]string{"database_maintenance_window": `{ hour = "5:00" }`}, "database_maintenance_window.hour must be HH:MM"},
 	// Preconditions: unsafe choices refused unless their named opt-out is set.
@@ -1657,4 +1667,61 @@ func TestInferenceStackPerDatabaseProtection(t *testing.T) {
 	w.applyAndReplan(module, with("-var", unprotected)...)
 	w.destroy(module, with("-var", unprotected)...)
 	requireEmpty(t, srv)
+}
+
+// Per-user settings and Kafka topics pass through to the provider as given:
+// ACLs as sets, the auth plugin, topics with their defaults and settings.
+func TestInferenceStackUserSettingsAndTopics(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	const module = "inference-stack"
+	w.init(module)
+	out := filepath.Join(t.TempDir(), "plan.out")
+	w.must(module, "plan", "-input=false", "-lock=false", "-no-color", "-out="+out,
+		"-var", `name=settings`, "-var", `region=tor1`, "-var", `control_plane_allowed_addresses=["203.0.113.0/24"]`,
+		"-var", `gpu_pools={ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`,
+		"-var", `databases={
+		  events = { engine = "kafka", size = "gd-2vcpu-8gb", users = ["producer"],
+		    user_settings = { producer = { kafka_acls = [{ topic = "events", permission = "produce" }] } },
+		    topics = { events = { partitions = 6, config = { retention_ms = "3600000" } } } }
+		  docs = { engine = "mysql", size = "db-s-2vcpu-4gb", app_databases = { legacy = {} },
+		    user_settings = { legacy = { mysql_auth_plugin = "mysql_native_password" } } }
+		}`)
+	var plan struct {
+		PlannedValues struct {
+			RootModule struct {
+				Resources []struct {
+					Address string         `json:"address"`
+					Values  map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"planned_values"`
+	}
+	if err := json.Unmarshal([]byte(w.must(module, "show", "-json", out)), &plan); err != nil {
+		t.Fatal(err)
+	}
+	var dbs map[string]any
+	for _, r := range plan.PlannedValues.RootModule.Resources {
+		if r.Address == "attach_inference_stack.this" {
+			dbs, _ = r.Values["databases"].(map[string]any)
+		}
+	}
+	get := func(v any, keys ...string) any {
+		for _, k := range keys {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		return v
+	}
+	acls, _ := get(dbs, "events", "user_settings", "producer", "kafka_acls").([]any)
+	if len(acls) != 1 || get(acls[0], "topic") != "events" || get(acls[0], "permission") != "produce" {
+		t.Fatalf("kafka_acls: %v", get(dbs, "events", "user_settings"))
+	}
+	if got := get(dbs, "events", "topics", "events"); get(got, "partitions") != float64(6) || get(got, "replication_factor") != float64(2) || get(got, "config", "retention_ms") != "3600000" {
+		t.Fatalf("topic events: %v", got)
+	}
+	if got := get(dbs, "docs", "user_settings", "legacy", "mysql_auth_plugin"); got != "mysql_native_password" {
+		t.Fatalf("mysql_auth_plugin: %v", got)
+	}
 }

@@ -174,6 +174,34 @@ func tourDatabases(t *testing.T, c *godo.Client, srv *Server) {
 	_, _, err = c.Databases.GetEvictionPolicy(ctx, pg.ID)
 	wantStatus(t, err, http.StatusUnprocessableEntity)
 
+	// Kafka: topics (create, list, get, update, delete) and a user's ACLs.
+	kf := createVisibleDB(t, c, dbRequest("tour-kafka", "kafka"))
+	waitDBStatus(t, c, kf.ID, "online")
+	retention := int64(3600000)
+	if _, _, err := c.Databases.CreateTopic(ctx, kf.ID, &godo.DatabaseCreateTopicRequest{Name: "tour-topic", PartitionCount: u32(3), ReplicationFactor: u32(2), Config: &godo.TopicConfig{RetentionMS: &retention}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Databases.ListTopics(ctx, kf.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Databases.UpdateTopic(ctx, kf.ID, "tour-topic", &godo.DatabaseUpdateTopicRequest{PartitionCount: u32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := c.Databases.GetTopic(ctx, kf.ID, "tour-topic"); err != nil || len(got.Partitions) != 4 {
+		t.Fatalf("topic after update: %v %+v", err, got)
+	}
+	_, err = c.Databases.UpdateTopic(ctx, kf.ID, "tour-topic", &godo.DatabaseUpdateTopicRequest{PartitionCount: u32(3)})
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+	if _, _, err := c.Databases.CreateUser(ctx, kf.ID, &godo.DatabaseCreateUserRequest{Name: "tour-producer", Settings: &godo.DatabaseUserSettings{ACL: []*godo.KafkaACL{{Topic: "tour-*", Permission: "produce"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _, err := c.Databases.UpdateUser(ctx, kf.ID, "tour-producer", &godo.DatabaseUpdateUserRequest{Settings: &godo.DatabaseUserSettings{ACL: []*godo.KafkaACL{{Topic: "tour-topic", Permission: "produceconsume"}}}}); err != nil || u.Settings == nil || len(u.Settings.ACL) != 1 || u.Settings.ACL[0].ID == "" {
+		t.Fatalf("user ACLs after update: %v %+v", err, u)
+	}
+	if _, err := c.Databases.DeleteTopic(ctx, kf.ID, "tour-topic"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Kubernetes firewall rule: needs a live cluster.
 	k8s, _, err := c.Kubernetes.Create(ctx, &godo.KubernetesClusterCreateRequest{
 		Name: "tour-db-k8s", RegionSlug: "nyc3", VersionSlug: "latest",
@@ -192,7 +220,7 @@ func tourDatabases(t *testing.T, c *godo.Client, srv *Server) {
 		t.Fatal(err)
 	}
 
-	for _, id := range []string{pg.ID, promoted.ID, vk.ID} {
+	for _, id := range []string{pg.ID, promoted.ID, vk.ID, kf.ID} {
 		if _, err := c.Databases.Delete(ctx, id); err != nil {
 			t.Fatal(err)
 		}

@@ -78,6 +78,7 @@ type dbCluster struct {
 	eviction    string
 	autoscale   *dbStorageAutoscale // nil until configured (database_autoscale.go)
 	config      map[string]any      // engine settings PATCHed (database_config.go)
+	topics      []*dbTopic          // Kafka (database_topics.go)
 }
 
 type dbMaintenanceWindow struct {
@@ -154,6 +155,11 @@ func (s *databaseStore) register(r *router) {
 	r.handle(http.MethodPut, one+"/autoscale", s.putAutoscale)
 	r.handle(http.MethodGet, one+"/config", s.getConfig)
 	r.handle(http.MethodPatch, one+"/config", s.patchConfig)
+	r.handle(http.MethodGet, one+"/topics", s.listTopics)
+	r.handle(http.MethodPost, one+"/topics", s.createTopic)
+	r.handle(http.MethodGet, one+"/topics/{topic_name}", s.getTopic)
+	r.handle(http.MethodPut, one+"/topics/{topic_name}", s.updateTopic)
+	r.handle(http.MethodDelete, one+"/topics/{topic_name}", s.deleteTopic)
 }
 
 // advance applies due transitions: provisioning, resizes, promotions, and
@@ -257,7 +263,7 @@ func (cl *dbCluster) inventoryStatus() string {
 	return cl.status
 }
 
-// inventory lists clusters, replicas, and the users, databases and pools
+// inventory lists clusters, replicas, and the users, databases, pools and topics
 // someone added. The primary user and default database come with the
 // cluster and go with it, so the cluster's entry stands for them.
 func (s *databaseStore) inventory() []Item {
@@ -282,6 +288,9 @@ func (s *databaseStore) inventory() []Item {
 		}
 		for _, p := range cl.pools {
 			items = append(items, Item{Kind: "database_pool", ID: cl.ID + "/pools/" + p.Name, Name: p.Name, Parent: cl.ID})
+		}
+		for _, t := range cl.topics {
+			items = append(items, Item{Kind: "database_topic", ID: cl.ID + "/topics/" + t.Name, Name: t.Name, Parent: cl.ID})
 		}
 	}
 	return items

@@ -289,6 +289,48 @@ func badInputCases() []badInputCase {
 			`databases\["vectors"\]\.storage_autoscale\.increment_gib value must be between 10 and 500, got: 600`},
 		{"storage autoscale on valkey", "bix", "tor1", c + biDB("valkey", "db-s-1vcpu-2gb", `storage_autoscale = { enabled = true }`),
 			`Storage autoscaling not on Valkey.*this database is valkey.*Remove storage_autoscale.*Attribute:\s+databases\["vectors"\]\.storage_autoscale`},
+		// ---- user settings and topics ----
+		{"user settings for a user not in users", "bix", "tor1", pg(`users = ["app"]
+      user_settings = { ghost = { mysql_auth_plugin = "mysql_native_password" } }`),
+			`User settings for a user not in users.*"ghost", which is not in users \(app\).*Add "ghost" to users.*Attribute:\s+databases\["vectors"\]\.user_settings\["ghost"\]`},
+		{"kafka acls on pg", "bix", "tor1", pg(`users = ["app"]
+      user_settings = { app = { kafka_acls = [{ topic = "t", permission = "produce" }] } }`),
+			`Kafka ACLs need Kafka.*this database is pg.*Remove kafka_acls from user "app".*Attribute:\s+databases\["vectors"\]\.user_settings\["app"\]\.kafka_acls`},
+		{"opensearch acls on kafka", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      users = ["app"]
+      user_settings = { app = { opensearch_acls = [{ index = "i", permission = "read" }] } }`),
+			`OpenSearch ACLs need OpenSearch.*this database is kafka.*Attribute:\s+databases\["vectors"\]\.user_settings\["app"\]\.opensearch_acls`},
+		{"auth plugin on pg", "bix", "tor1", pg(`users = ["app"]
+      user_settings = { app = { mysql_auth_plugin = "mysql_native_password" } }`),
+			`Auth plugin needs MySQL.*this database is pg.*Attribute:\s+databases\["vectors"\]\.user_settings\["app"\]\.mysql_auth_plugin`},
+		{"auth plugin unknown", "bix", "tor1", pg(`users = ["app"]
+      user_settings = { app = { mysql_auth_plugin = "sha256_password" } }`),
+			`databases\["vectors"\]\.user_settings\["app"\]\.mysql_auth_plugin value must be one of`},
+		{"kafka acl permission unknown", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      users = ["app"]
+      user_settings = { app = { kafka_acls = [{ topic = "t", permission = "write" }] } }`),
+			`user_settings\["app"\]\.kafka_acls.*permission value must be one of.*produceconsume`},
+		{"opensearch acl permission unknown", "bix", "tor1", c + biDB("opensearch", "db-s-1vcpu-2gb", `node_count = 1
+      users = ["app"]
+      user_settings = { app = { opensearch_acls = [{ index = "i", permission = "all" }] } }`),
+			`user_settings\["app"\]\.opensearch_acls.*permission value must be one of.*readwrite`},
+		{"topics on pg", "bix", "tor1", pg(`topics = { events = {} }`),
+			`Topics need Kafka.*this database is pg.*Attribute:\s+databases\["vectors"\]\.topics`},
+		{"topic with 2 partitions", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      topics = { events = { partitions = 2 } }`),
+			`databases\["vectors"\]\.topics\["events"\]\.partitions value must be between 3 and 2048, got: 2`},
+		{"topic replicated beyond the nodes", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      topics = { events = { replication_factor = 4 } }`),
+			`Replication factor above the node count.*database has 3 nodes.*Attribute:\s+databases\["vectors"\]\.topics\["events"\]\.replication_factor`},
+		{"topic setting unknown", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      topics = { events = { config = { retention_hours = "1" } } }`),
+			`Invalid topic setting.*"retention_hours" is not a Kafka topic setting.*retention_ms.*Attribute:\s+databases\["vectors"\]\.topics\["events"\]\.config\["retention_hours"\]`},
+		{"topic setting value", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      topics = { events = { config = { cleanup_policy = "forever" } } }`),
+			`Invalid topic setting.*cleanup_policy = "forever" is not valid: use one of compact, compact_delete, delete`},
+		{"topic name", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      topics = { "bad name" = {} }`),
+			`databases\["vectors"\]\.topics.*must be 1-249 letters, digits, dots, underscores and dashes`},
 	}
 }
 

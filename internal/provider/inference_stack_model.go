@@ -118,6 +118,9 @@ type databaseModel struct {
 
 	StorageAutoscale *storageAutoscaleModel `tfsdk:"storage_autoscale"`
 	Config           types.Map              `tfsdk:"config"`
+
+	UserSettings map[string]*userSettingsModel `tfsdk:"user_settings"`
+	Topics       map[string]*topicModel        `tfsdk:"topics"`
 }
 
 type storageAutoscaleModel struct {
@@ -312,6 +315,8 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 	}
 	s.StorageAutoscale = d.StorageAutoscale.toSpec()
 	s.Config = d.configSpec()
+	s.UserSettings = userSettingsSpec(d.UserSettings)
+	s.Topics = topicsSpec(d.Topics)
 	return s
 }
 
@@ -601,6 +606,8 @@ func (m *stackModel) observe(st *stack.Status) {
 			d.StorageAutoscale = storageAutoscaleOf(ds.StorageAutoscale)
 		}
 		d.observeConfig(ds)
+		d.UserSettings = observeUserSettings(d.UserSettings, ds.UserSettings)
+		d.Topics = observeTopics(d.Topics, ds.Topics)
 		var rules []ruleModel
 		for _, r := range ds.TrustedSources {
 			rules = append(rules, ruleModel{Type: types.StringValue(r.Type), Value: types.StringValue(r.Value)})

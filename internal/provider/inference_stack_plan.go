@@ -88,6 +88,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 			warnWorkloadResources(ctx, p.api, state.ClusterID.ValueString(), clusterNameOf(state, status), "Replacing the stack", keepsWorkloadResources(state), p.diags)
 		}
 		p.markRecomputed()
+		p.authPluginResets()
 		p.continueUnfinished()
 		p.warnTagsOnExistingReplicas()
 		p.warnPoolReplacement()
@@ -423,6 +424,7 @@ func (p *planner) databases() {
 			p.dbSize(at, engine, eo, d.Size.ValueString(), int(d.NodeCount.ValueInt64()))
 		}
 		p.engineFeatures(at, engine, d)
+		p.topicsFeature(at, engine, d, prior)
 		if known(d.Size) && known(d.NodeCount) {
 			dbID := ""
 			if prior != nil && prior.ExistingID.IsNull() && known(prior.ID) && prior.Engine.ValueString() == engine && prior.Version.Equal(d.Version) {
@@ -493,6 +495,7 @@ func (p *planner) attachedDatabase(key string, at path.Path, d *databaseModel, p
 		p.sameVPC(at, db)
 	}
 	p.engineFeatures(at, engine, d)
+	p.topicsFeature(at, engine, d, prior)
 	eo, _ := p.opts.engineOptions(engine)
 	p.poolBudget(key, at, d, prior, engine, size, d.ExistingID.ValueString(), layoutSizes(eo, nodes))
 }
@@ -610,6 +613,7 @@ func (p *planner) dbSize(at path.Path, engine string, eo godo.DatabaseEngineOpti
 func (p *planner) engineFeatures(at path.Path, engine string, d *databaseModel) {
 	p.storageAutoscaleFeature(at, engine, d)
 	p.configSettings(at, engine, d)
+	p.userSettingsFeature(at, engine, d)
 	if len(d.Pools) > 0 && engine != "pg" {
 		p.attrError(at.AtName("pools"), "Connection pools need PostgreSQL",
 			fmt.Sprintf("PgBouncer pools exist only for pg; this database is %s. Remove pools, or use engine = \"pg\".", engine))
@@ -816,6 +820,7 @@ func (p *planner) protectData(replacingStack bool) {
 						"Removing a name from dbs drops that logical database and its data, and deletion_protection = true forbids it. Set deletion_protection = false first, or keep the name.")
 				}
 			}
+			p.protectTopics(at, key, prior, planned)
 		}
 	}
 }

@@ -466,6 +466,8 @@ func databasesSchema() schema.MapNestedAttribute {
 			"private_uri":         sensitiveString("Private connection URI (admin user)."),
 			"attached_cluster_id": computedString("The cluster the database's firewall trusts; differs from `cluster_id` when the rule was removed outside Terraform."),
 			"config":              databaseConfigAttribute(),
+			"user_settings":       userSettingsAttribute(),
+			"topics":              topicsAttribute(),
 			"storage_autoscale": schema.SingleNestedAttribute{
 				Optional: true,
 				MarkdownDescription: "Storage autoscaling (DigitalOcean's `/v2/databases/{id}/autoscale`): DigitalOcean adds " +

@@ -407,6 +407,12 @@ func (r *run) refreshDatabaseStep(key string) func(ctx context.Context) error {
 		if err := r.refreshConfig(ctx, key, prior); err != nil {
 			return err
 		}
+		if err := r.refreshUserSettings(ctx, key, db, prior); err != nil {
+			return err
+		}
+		if err := r.refreshTopics(ctx, key, prior); err != nil {
+			return err
+		}
 		return r.refreshReplicas(ctx, key, prior)
 	}
 }

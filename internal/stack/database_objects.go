@@ -56,6 +56,8 @@ func (r *run) ensureDBsAndUsersStep(key string) func(ctx context.Context) error 
 					st.Databases[key].Users[name] = u.Password
 					st.Databases[key].setRotated(name, spec.Rotations[name])
 				})
+				// Its settings were part of the create (database_user_settings.go).
+				r.recordUserSettings(key, u)
 			}
 			if err != nil {
 				return err
@@ -108,7 +110,7 @@ func (r *run) createUser(ctx context.Context, key string, d DatabaseStatus, name
 	tries := 0
 	err := r.e.Poll.Retry(ctx, op, func(ctx context.Context) error {
 		tries++
-		created, _, err := r.e.API.Databases.CreateUser(ctx, d.ID, &godo.DatabaseCreateUserRequest{Name: name})
+		created, _, err := r.e.API.Databases.CreateUser(ctx, d.ID, createUserRequest(r.spec.Databases[key], d.Engine, name))
 		if err == nil {
 			u = created
 			return nil

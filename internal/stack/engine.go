@@ -126,14 +126,17 @@ func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, erro
 		g.add("dbs-users:"+key, []string{db}, r.ensureDBsAndUsersStep(key))
 		prior := r.st.Databases[key]
 		existed := prior != nil && prior.ID != "" && !prior.Stalled
-		g.add("credentials:"+key, []string{"dbs-users:" + key}, r.ensureCredentialsStep(key, existed))
+		// Before credentials: an auth plugin change issues a new password.
+		g.add("user-settings:"+key, []string{"dbs-users:" + key}, r.ensureUserSettingsStep(key))
+		g.add("credentials:"+key, []string{"user-settings:" + key}, r.ensureCredentialsStep(key, existed))
 		// After credentials: the pools it reads back carry the new passwords.
 		g.add("pools:"+key, []string{"credentials:" + key}, r.ensurePoolsStep(key))
 		g.add("eviction-policy:"+key, []string{db}, r.ensureEvictionPolicyStep(key))
 		g.add("replicas:"+key, []string{db}, r.ensureReplicasStep(key))
 		g.add("storage-autoscale:"+key, []string{db}, r.ensureStorageAutoscaleStep(key))
 		g.add("config:"+key, []string{db}, r.ensureConfigStep(key))
-		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key, "storage-autoscale:" + key, "config:" + key}, r.markProvisionedStep(key))
+		g.add("topics:"+key, []string{db}, r.ensureTopicsStep(key))
+		g.add("provisioned:"+key, []string{"firewall:" + key, "pools:" + key, "eviction-policy:" + key, "replicas:" + key, "storage-autoscale:" + key, "config:" + key, "topics:" + key}, r.markProvisionedStep(key))
 		projectDeps = append(projectDeps, db)
 		retireDeps = append(retireDeps, "firewall:"+key)
 	}

@@ -113,6 +113,10 @@ func StepPhrase(name string) string {
 			return "the eviction policy of database " + key
 		case "storage-autoscale":
 			return "the storage autoscaling of database " + key
+		case "user-settings":
+			return "the user settings (ACLs, auth plugin) of database " + key
+		case "topics":
+			return "the Kafka topics of database " + key
 		case "replicas":
 			return "the read replicas of database " + key
 		case "config":

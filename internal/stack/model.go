@@ -188,6 +188,11 @@ type DatabaseSpec struct {
 	// writes it ("100", "true", JSON for arrays and objects); settings left
 	// out keep DigitalOcean's values (database_config.go).
 	Config map[string]string
+	// UserSettings are the settings of users in Users, by name (see
+	// database_user_settings.go); users without an entry are left as they are.
+	UserSettings map[string]UserSettings
+	// Topics are the Kafka topics wanted, by name (database_topics.go).
+	Topics map[string]TopicSpec
 }
 
 // Owned reports whether the stack created (and may delete) the database.
@@ -377,6 +382,12 @@ type DatabaseStatus struct {
 	// Config holds the engine settings the stack manages, as DigitalOcean
 	// reports them (engineconfig.Format).
 	Config map[string]string `json:",omitempty"`
+	// UserSettings as DigitalOcean reports them, for the users whose
+	// settings the stack manages.
+	UserSettings map[string]UserSettings `json:",omitempty"`
+	// Topics as DigitalOcean reports them, for the topics the stack
+	// created; Config holds the settings the stack manages only.
+	Topics map[string]TopicSpec `json:",omitempty"`
 }
 
 // StorageAutoscale is a database's storage autoscaling: when Enabled,
@@ -432,6 +443,8 @@ func (s *Status) Clone() *Status {
 		}
 		dc.Rotated = maps.Clone(d.Rotated)
 		dc.Config = maps.Clone(d.Config)
+		dc.UserSettings = cloneUserSettings(d.UserSettings)
+		dc.Topics = cloneTopics(d.Topics)
 		dc.DBs = slices.Clone(d.DBs)
 		dc.TrustedSources = slices.Clone(d.TrustedSources)
 		dc.Pools = map[string]*PoolStatus{}

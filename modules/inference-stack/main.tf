@@ -93,6 +93,21 @@ locals {
       maintenance_window  = db.existing_id == null ? coalesce(db.maintenance_window, var.database_maintenance_window) : db.maintenance_window
       deletion_protection = db.deletion_protection && !var.disable_deletion_protection
       retain_on_destroy   = db.retain_on_destroy
+      # Per user: ACLs (kafka, opensearch) and the MySQL auth plugin.
+      user_settings = length(db.user_settings) > 0 ? {
+        for name, u in db.user_settings : name => {
+          mysql_auth_plugin = u.mysql_auth_plugin
+          kafka_acls        = length(u.kafka_acls) > 0 ? u.kafka_acls : null
+          opensearch_acls   = length(u.opensearch_acls) > 0 ? u.opensearch_acls : null
+        }
+      } : null
+      topics = length(db.topics) > 0 ? {
+        for name, t in db.topics : name => {
+          partitions         = t.partitions
+          replication_factor = t.replication_factor
+          config             = length(t.config) > 0 ? t.config : null
+        }
+      } : null
     }
   }
 

@@ -292,10 +292,15 @@ variable "databases" {
     `mode` (default transaction), `db` (default defaultdb) and `user` (default doadmin)), `replicas` (pg/mysql read replicas),
     `eviction_policy` (valkey), `trusted_sources` (extra firewall rules, IPv4 only, at most 99; public addresses need
     `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`), `deletion_protection`
-    (default true: the plan refuses to delete the database once it has held data), `retain_on_destroy` and `config`
+    (default true: the plan refuses to delete the database once it has held data), `retain_on_destroy`, `config`
     (engine settings by name, values as strings: `{ max_connections = "200", work_mem = "16" }`, JSON for arrays and
     objects; names, types and ranges are DigitalOcean's for the engine and checked by the provider at plan time; only the
-    settings listed are managed, and removing one leaves it as it is on DigitalOcean).
+    settings listed are managed, and removing one leaves it as it is on DigitalOcean),
+    `user_settings` (per user, a key of `users` or `app_databases`: `kafka_acls` on kafka, `opensearch_acls` on opensearch
+    (an OpenSearch user without them can do nothing), `mysql_auth_plugin` on mysql; changed in place) and `topics`
+    (kafka: per topic `partitions` (3-2048, default 3, can only grow), `replication_factor` (default 2, at most
+    `node_count`) and `config` (DigitalOcean's kafka_topic_config settings, as strings); removing a topic deletes it,
+    refused while `deletion_protection` is on).
     `existing_id` attaches a database the stack does not own (on the stack's VPC): leave `engine`, `version`, `size`,
     `node_count`, `storage_size_mib` and `replicas` unset (DigitalOcean describes it); the stack adds its rule, users, dbs
     and pools and never deletes it.
@@ -339,6 +344,22 @@ variable "databases" {
     deletion_protection = optional(bool, true)
     retain_on_destroy   = optional(bool, false)
     config              = optional(map(string), {})
+    user_settings = optional(map(object({
+      mysql_auth_plugin = optional(string)
+      kafka_acls = optional(list(object({
+        topic      = string
+        permission = string
+      })), [])
+      opensearch_acls = optional(list(object({
+        index      = string
+        permission = string
+      })), [])
+    })), {})
+    topics = optional(map(object({
+      partitions         = optional(number, 3)
+      replication_factor = optional(number, 2)
+      config             = optional(map(string), {})
+    })), {})
   }))
   default  = {}
   nullable = false
@@ -510,6 +531,54 @@ variable "databases" {
       for db in var.databases : [for name in keys(db.config) : can(regex("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)?$", name))]
     ]))
     error_message = "databases[*].config keys are DigitalOcean engine setting names, lowercase with underscores (max_connections, work_mem, valkey_timeout; the provider checks each against the engine's settings): rename ${join(", ", flatten([for key, db in var.databases : [for name, v in db.config : "databases[\"${key}\"].config[\"${name}\"] = \"${v}\"" if !can(regex("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)?$", name))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for name in keys(db.user_settings) : contains(keys(db.app_databases), name) || contains(db.users, name)]
+    ]))
+    error_message = "databases[*].user_settings keys must be users of the database (a users entry or an app_databases key): add them there or remove ${join(", ", flatten([for key, db in var.databases : [for name in keys(db.user_settings) : "databases[\"${key}\"].user_settings[\"${name}\"]" if !(contains(keys(db.app_databases), name) || contains(db.users, name))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for name, u in db.user_settings : (length(u.kafka_acls) == 0 || db.engine == "kafka") && (length(u.opensearch_acls) == 0 || db.engine == "opensearch") && (u.mysql_auth_plugin == null || db.engine == "mysql")
+      ]
+    ]))
+    error_message = "databases[*].user_settings: kafka_acls is for kafka, opensearch_acls for opensearch and mysql_auth_plugin for mysql databases only: remove ${join(", ", flatten([for key, db in var.databases : [for name, u in db.user_settings : "databases[\"${key}\"].user_settings[\"${name}\"] (${coalesce(db.engine, "existing_id")}: ${join(", ", compact([length(u.kafka_acls) > 0 && db.engine != "kafka" ? "kafka_acls" : "", length(u.opensearch_acls) > 0 && db.engine != "opensearch" ? "opensearch_acls" : "", u.mysql_auth_plugin != null && db.engine != "mysql" ? "mysql_auth_plugin" : ""]))})" if !((length(u.kafka_acls) == 0 || db.engine == "kafka") && (length(u.opensearch_acls) == 0 || db.engine == "opensearch") && (u.mysql_auth_plugin == null || db.engine == "mysql"))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for name, u in db.user_settings : concat(
+          [u.mysql_auth_plugin == null || contains(["mysql_native_password", "caching_sha2_password"], coalesce(u.mysql_auth_plugin, "-"))],
+          [for a in u.kafka_acls : contains(["admin", "consume", "produce", "produceconsume"], a.permission) && a.topic != ""],
+          [for a in u.opensearch_acls : contains(["deny", "admin", "read", "write", "readwrite"], a.permission) && a.index != ""],
+        )
+      ]
+    ]))
+    error_message = "databases[*].user_settings: mysql_auth_plugin must be mysql_native_password or caching_sha2_password, kafka_acls permissions admin, consume, produce or produceconsume (with a topic), opensearch_acls permissions deny, admin, read, write or readwrite (with an index), not ${join(", ", flatten([for key, db in var.databases : [for name, u in db.user_settings : concat(
+      u.mysql_auth_plugin != null && !contains(["mysql_native_password", "caching_sha2_password"], coalesce(u.mysql_auth_plugin, "-")) ? ["databases[\"${key}\"].user_settings[\"${name}\"].mysql_auth_plugin = \"${u.mysql_auth_plugin}\""] : [],
+      [for a in u.kafka_acls : "databases[\"${key}\"].user_settings[\"${name}\"].kafka_acls { topic = \"${a.topic}\", permission = \"${a.permission}\" }" if !(contains(["admin", "consume", "produce", "produceconsume"], a.permission) && a.topic != "")],
+      [for a in u.opensearch_acls : "databases[\"${key}\"].user_settings[\"${name}\"].opensearch_acls { index = \"${a.index}\", permission = \"${a.permission}\" }" if !(contains(["deny", "admin", "read", "write", "readwrite"], a.permission) && a.index != "")],
+    )]]))}."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : length(db.topics) == 0 || db.engine == "kafka"])
+    error_message = "databases[*].topics are Kafka topics, for kafka databases only: remove topics from ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${coalesce(db.engine, "existing_id")})" if length(db.topics) > 0 && db.engine != "kafka"])}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for name, t in db.topics : can(regex("^[a-zA-Z0-9._-]{1,249}$", name)) && floor(t.partitions) == t.partitions && t.partitions >= 3 && t.partitions <= 2048 &&
+        floor(t.replication_factor) == t.replication_factor && t.replication_factor >= 2 && t.replication_factor <= coalesce(db.node_count, 3)
+      ]
+    ]))
+    error_message = "databases[*].topics need a name of 1-249 letters, digits, dots, underscores and dashes, a whole number of partitions from 3 to 2048 and a replication_factor from 2 up to the database's node_count (3 by default), not ${join(", ", flatten([for key, db in var.databases : [for name, t in db.topics : "databases[\"${key}\"].topics[\"${name}\"] (partitions = ${t.partitions}, replication_factor = ${t.replication_factor}, node_count = ${coalesce(db.node_count, 3)})" if !(can(regex("^[a-zA-Z0-9._-]{1,249}$", name)) && floor(t.partitions) == t.partitions && t.partitions >= 3 && t.partitions <= 2048 && floor(t.replication_factor) == t.replication_factor && t.replication_factor >= 2 && t.replication_factor <= coalesce(db.node_count, 3))]]))}."
   }
 }
 
