@@ -1,11 +1,14 @@
 // Package modules_test proves the HCL modules under modules/ the way a
 // registry user runs them: the provider is installed from a filesystem
-// mirror (not dev_overrides), Terraform v1.5.7 runs the modules and their
-// examples against an in-process DigitalOcean API emulator, and every
-// example is applied, re-planned (empty plan), destroyed, and the emulator
-// checked empty afterwards.
+// mirror (not dev_overrides), Terraform v1.5.7 and OpenTofu 1.12 run the
+// modules and their examples against an in-process DigitalOcean API
+// emulator, and every example is applied, re-planned (empty plan),
+// destroyed, and the emulator checked empty afterwards (see underBothCLIs).
+// internal/registrytest installs the same modules through the Module
+// Registry Protocol.
 //
-// Run with: TF_ACC=1 go test ./modules/ -count=1 -v
+// Run with: TF_ACC=1 go test ./modules/ -count=1 -v (OpenTofu from
+// ATTACH_TOFU_EPHEMERAL or ./bin/tofu-1.12, built by make tools-ephemeral)
 package modules_test
 
 import (
@@ -97,40 +100,115 @@ func setup() error {
 	if err != nil {
 		return err
 	}
-	pluginDir := filepath.Join(scratchRoot, "mirror", "registry.terraform.io", "attach-labs", "attach",
-		providerVersion, runtime.GOOS+"_"+runtime.GOARCH)
-	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
-		return err
-	}
-	plugin := filepath.Join(pluginDir, "terraform-provider-attach_v"+providerVersion)
+	binary := filepath.Join(scratchRoot, "terraform-provider-attach_v"+providerVersion)
 	if prebuilt := os.Getenv("TF_ACC_PROVIDER_BINARY"); prebuilt != "" {
 		b, err := os.ReadFile(prebuilt)
 		if err != nil {
 			return fmt.Errorf("TF_ACC_PROVIDER_BINARY: %w", err)
 		}
-		if err := os.WriteFile(plugin, b, 0o755); err != nil {
+		if err := os.WriteFile(binary, b, 0o755); err != nil {
 			return err
 		}
 	} else {
-		build := exec.Command("go", "build", "-trimpath", "-o", plugin, ".")
+		build := exec.Command("go", "build", "-trimpath", "-o", binary, ".")
 		build.Dir = ".." // the provider's main package
 		if out, err := build.CombinedOutput(); err != nil {
 			return fmt.Errorf("building the provider: %v\n%s", err, out)
 		}
 	}
+	// The modules' unchanged source "attach-labs/attach" is
+	// registry.terraform.io/attach-labs/attach under Terraform and
+	// registry.opentofu.org/attach-labs/attach under OpenTofu: the mirror
+	// serves the provider under both hosts.
+	var include []string
+	for _, host := range providerHosts {
+		pluginDir := filepath.Join(scratchRoot, "mirror", host, "attach-labs", "attach",
+			providerVersion, runtime.GOOS+"_"+runtime.GOARCH)
+		if err := os.MkdirAll(pluginDir, 0o755); err != nil {
+			return err
+		}
+		if err := os.Link(binary, filepath.Join(pluginDir, filepath.Base(binary))); err != nil {
+			return err
+		}
+		include = append(include, strconv.Quote(host+"/attach-labs/attach"))
+	}
+	list := "[" + strings.Join(include, ", ") + "]"
 
 	cliConfig = filepath.Join(scratchRoot, "terraformrc")
 	rc := fmt.Sprintf(`provider_installation {
   filesystem_mirror {
     path    = %q
-    include = ["registry.terraform.io/attach-labs/attach"]
+    include = %s
   }
   direct {
-    exclude = ["registry.terraform.io/attach-labs/attach"]
+    exclude = %s
   }
 }
-`, filepath.Join(scratchRoot, "mirror"))
-	return os.WriteFile(cliConfig, []byte(rc), 0o644)
+`, filepath.Join(scratchRoot, "mirror"), list, list)
+	if err := os.WriteFile(cliConfig, []byte(rc), 0o644); err != nil {
+		return err
+	}
+	tofuBin, tofuMissing = findTofu()
+	return nil
+}
+
+// providerHosts are the registry hosts "attach-labs/attach" resolves to:
+// Terraform's and OpenTofu's.
+var providerHosts = []string{"registry.terraform.io", "registry.opentofu.org"}
+
+// envTofu names the OpenTofu the examples also run under; it is the one the
+// provider's ephemeral-resource tests use (internal/provider's
+// useEphemeralTofu), which `make test` builds into ./bin.
+const envTofu = "ATTACH_TOFU_EPHEMERAL"
+
+var (
+	tofuBin     string // empty: no OpenTofu (tofuMissing says why)
+	tofuMissing string
+)
+
+func findTofu() (string, string) {
+	bin := os.Getenv(envTofu)
+	if bin == "" {
+		bin = filepath.Join("..", "bin", "tofu-1.12")
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return "", err.Error()
+	}
+	if fi, err := os.Stat(abs); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Sprintf("no OpenTofu at %s (or %s): run make tools-ephemeral", abs, envTofu)
+	}
+	return abs, ""
+}
+
+// underBothCLIs runs body as two parallel subtests, "terraform" (the
+// harness's Terraform v1.5.7) and "tofu" (OpenTofu 1.12), each with its own
+// emulator and workspace. The OpenTofu leg skips, saying so, when OpenTofu
+// is absent outside CI; under CI (CI=true) it fails instead.
+//
+// Under both: validate, every example (apply, empty re-plan, destroy,
+// nothing left) and the lifecycle tests across workspaces (data stack
+// destroyed under attachments, per-database protection). Under Terraform
+// only, to keep the suite's time in bounds: fmt, the plan-level check
+// tables and defaults (pure HCL validation, the same in both CLIs; they
+// pass under OpenTofu too with TF_ACC_TERRAFORM_PATH pointing at it, about
+// 40s more) and config generation (it needs Terraform >= 1.9.3).
+func underBothCLIs(t *testing.T, body func(t *testing.T, tf string)) {
+	t.Helper()
+	t.Run("terraform", func(t *testing.T) {
+		t.Parallel()
+		body(t, tfBin)
+	})
+	t.Run("tofu", func(t *testing.T) {
+		t.Parallel()
+		if tofuBin == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatal(tofuMissing)
+			}
+			t.Skip("SKIPPING the OpenTofu leg: " + tofuMissing)
+		}
+		body(t, tofuBin)
+	})
 }
 
 // startEmulator runs a private emulator for one test, fast and without rate
@@ -421,6 +499,10 @@ func TestFormat(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, validateAll)
+}
+
+func validateAll(t *testing.T, tf string) {
 	w := newWorkspace(t, nil)
 	var dirs []string
 	for m, examples := range modules {
@@ -433,7 +515,7 @@ func TestValidate(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(dir, func(t *testing.T) {
 			t.Parallel()
-			w := &workspace{t: t, root: w.root, env: w.env}
+			w := &workspace{t: t, root: w.root, env: w.env, tf: tf}
 			w.init(dir, "-backend=false")
 			out := w.must(dir, "validate", "-json", "-no-color")
 			var res struct {
@@ -942,8 +1024,13 @@ func TestInferenceStackDefaults(t *testing.T) {
 
 func TestExampleInferenceStackBasic(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, testExampleInferenceStackBasic)
+}
+
+func testExampleInferenceStackBasic(t *testing.T, tf string) {
 	srv := startEmulator(t)
 	w := newWorkspace(t, srv)
+	w.tf = tf
 	dir := "inference-stack/examples/basic"
 	w.init(dir)
 	out := w.applyAndReplan(dir)
@@ -1002,8 +1089,13 @@ func TestExampleInferenceStackBasic(t *testing.T) {
 
 func TestExampleInferenceStackMultiGPU(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, testExampleInferenceStackMultiGPU)
+}
+
+func testExampleInferenceStackMultiGPU(t *testing.T, tf string) {
 	srv := startEmulator(t)
 	w := newWorkspace(t, srv)
+	w.tf = tf
 	dir := "inference-stack/examples/multi-gpu"
 	w.init(dir)
 	out := w.applyAndReplan(dir)
@@ -1135,8 +1227,13 @@ func deleteCluster(t *testing.T, srv *emulator.Server, id string) {
 
 func TestExampleDatabaseAttachmentApp(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, testExampleDatabaseAttachmentApp)
+}
+
+func testExampleDatabaseAttachmentApp(t *testing.T, tf string) {
 	srv := startEmulator(t)
 	w := newWorkspace(t, srv)
+	w.tf = tf
 	data := applyDataStack(t, w, "ml-data")
 	stackClusterID := data["cluster_id"].(string)
 	appClusterID := createAppCluster(t, srv, data)
@@ -1297,8 +1394,13 @@ func TestDisasterRecoveryChecks(t *testing.T) {
 // DigitalOcean terms: wall time times the emulator's time scale).
 func TestExampleDisasterRecoveryBasic(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, testExampleDisasterRecoveryBasic)
+}
+
+func testExampleDisasterRecoveryBasic(t *testing.T, tf string) {
 	srv := startEmulator(t)
 	w := newWorkspace(t, srv)
+	w.tf = tf
 	dir := "disaster-recovery/examples/basic"
 	w.init(dir)
 	out := w.applyAndReplan(dir)
@@ -1425,8 +1527,13 @@ func createOwnCluster(t *testing.T, srv *emulator.Server, name string) (string, 
 // error) and destroys cleanly.
 func TestDestroyDataStackWithAttachments(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, testDestroyDataStackWithAttachments)
+}
+
+func testDestroyDataStackWithAttachments(t *testing.T, tf string) {
 	srv := startEmulator(t)
 	w := newWorkspace(t, srv)
+	w.tf = tf
 	data := applyDataStack(t, w, "gone-data")
 	appCluster, appVPC := createOwnCluster(t, srv, "app-orphan")
 
@@ -1509,8 +1616,13 @@ func deleteOwnCluster(t *testing.T, srv *emulator.Server, clusterID, vpcID strin
 // the stack is gone) and destroys.
 func TestAttachmentModuleAfterDataStackDestroyed(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, testAttachmentModuleAfterDataStackDestroyed)
+}
+
+func testAttachmentModuleAfterDataStackDestroyed(t *testing.T, tf string) {
 	srv := startEmulator(t)
 	w := newWorkspace(t, srv)
+	w.tf = tf
 	applyDataStack(t, w, "gone-mod")
 	appCluster, appVPC := createOwnCluster(t, srv, "app-gone-mod")
 
@@ -1635,8 +1747,13 @@ import {
 // lets the stack go.
 func TestInferenceStackPerDatabaseProtection(t *testing.T) {
 	harness(t)
+	underBothCLIs(t, testInferenceStackPerDatabaseProtection)
+}
+
+func testInferenceStackPerDatabaseProtection(t *testing.T, tf string) {
 	srv := startEmulator(t)
 	w := newWorkspace(t, srv)
+	w.tf = tf
 	const module = "inference-stack"
 	w.init(module)
 	both := `databases={
