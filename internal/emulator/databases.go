@@ -662,17 +662,17 @@ func (s *databaseStore) dbVPC(c *call, id, region string) (string, bool) {
 }
 
 type dbCreateRequest struct {
-	Name               string          `json:"name"`
-	Engine             string          `json:"engine"`
-	Version            string          `json:"version"`
-	Size               string          `json:"size"`
-	Region             string          `json:"region"`
-	NumNodes           *int            `json:"num_nodes"`
-	PrivateNetworkUUID string          `json:"private_network_uuid"`
-	Tags               []string        `json:"tags"`
-	ProjectID          string          `json:"project_id"`
-	StorageSizeMiB     *int64          `json:"storage_size_mib"`
-	Rules              []dbRuleRequest `json:"rules"`
+	Name               string                  `json:"name"`
+	Engine             string                  `json:"engine"`
+	Version            string                  `json:"version"`
+	Size               string                  `json:"size"`
+	Region             string                  `json:"region"`
+	NumNodes           *int                    `json:"num_nodes"`
+	PrivateNetworkUUID string                  `json:"private_network_uuid"`
+	Tags               []string                `json:"tags"`
+	ProjectID          string                  `json:"project_id"`
+	StorageSizeMiB     *int64                  `json:"storage_size_mib"`
+	Rules              []dbRuleRequest         `json:"rules"`
 	BackupRestore      *dbBackupRestoreRequest `json:"backup_restore"`
 }
 
