@@ -114,6 +114,7 @@ type databaseModel struct {
 	AttachedClusterID types.String `tfsdk:"attached_cluster_id"`
 
 	StorageAutoscale *storageAutoscaleModel `tfsdk:"storage_autoscale"`
+	RestoreFrom      *restoreFromModel      `tfsdk:"restore_from"`
 }
 
 type storageAutoscaleModel struct {
@@ -306,6 +307,7 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 		s.TrustedSources = append(s.TrustedSources, stack.Rule{Type: r.Type.ValueString(), Value: r.Value.ValueString()})
 	}
 	s.StorageAutoscale = d.StorageAutoscale.toSpec()
+	s.RestoreFrom = d.RestoreFrom.toSpec()
 	return s
 }
 

@@ -461,6 +461,7 @@ func databasesSchema() schema.MapNestedAttribute {
 			"database":            computedString("Default database."),
 			"private_uri":         sensitiveString("Private connection URI (admin user)."),
 			"attached_cluster_id": computedString("The cluster the database's firewall trusts; differs from `cluster_id` when the rule was removed outside Terraform."),
+			"restore_from":        restoreFromAttribute(),
 			"storage_autoscale": schema.SingleNestedAttribute{
 				Optional: true,
 				MarkdownDescription: "Storage autoscaling (DigitalOcean's `/v2/databases/{id}/autoscale`): DigitalOcean adds " +

@@ -181,6 +181,9 @@ type DatabaseSpec struct {
 	RetainOnDestroy bool
 	// StorageAutoscale is the storage autoscaling wanted (nil: left as it is).
 	StorageAutoscale *StorageAutoscale
+	// RestoreFrom, when set, creates the database from another cluster's
+	// backups (database_restore.go); it applies only at creation.
+	RestoreFrom *RestoreFrom
 }
 
 // Owned reports whether the stack created (and may delete) the database.
@@ -392,6 +395,9 @@ type ReplicaStatus struct {
 	Size        string
 	State       string
 	PrivateHost string
+	// Tags are the replica's tags as last read (retagged in place:
+	// replica_tags.go).
+	Tags []string `json:",omitempty"`
 	// Stalled is set when an apply gave up waiting for the replica to come
 	// online; the next apply replaces it if it still is not (a replica holds
 	// no data of its own, and one stuck creating never finishes).
