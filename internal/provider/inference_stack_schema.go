@@ -97,7 +97,7 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"tags": schema.SetAttribute{
 				Optional:            true,
 				ElementType:         types.StringType,
-				MarkdownDescription: "Extra tags on every part (the stack tag `attach-stack:<name>` is always added).",
+				MarkdownDescription: "Extra tags on every part (the stack tag `attach-stack:<name>` is always added). Changed in place, read replicas included; a tag added or removed outside Terraform on a database or replica shows as drift.",
 				Validators:          []validator.Set{},
 			},
 			"vpc_id": schema.StringAttribute{
@@ -419,7 +419,7 @@ func databasesSchema() schema.MapNestedAttribute {
 					},
 					"size": schema.StringAttribute{
 						Optional: true, Computed: true, PlanModifiers: stableString,
-						MarkdownDescription: "Size of the replica (not smaller than the primary). Default: the primary's.",
+						MarkdownDescription: "Size of the replica (not smaller than the primary). Default: the primary's. Changed in place: the replica is resized, keeping its id.",
 					},
 					"id":           computedString("Id of the replica."),
 					"private_host": computedString("Private host of the replica."),
