@@ -562,67 +562,75 @@ func dbs(body string) map[string]string { return map[string]string{"databases": 
 // that name as the rows' plans must print it (module and block).
 // Every inference-stack row has one: its messages name the key and value.
 var offending = map[string]string{
-	"inference-stack var.name[0]":                            `not "Bad_Name"`,
-	"inference-stack var.region[0]":                          `not "toronto"`,
-	"inference-stack var.tags[0]":                            `"has space"`,
-	"inference-stack var.vpc_ip_range[0]":                    `not "8.8.0.0/16"`,
-	"inference-stack var.timeouts[0]":                        `timeouts.create = "forever"`,
-	"inference-stack var.kubernetes_version[0]":              `not "latest-ish"`,
-	"inference-stack var.maintenance_window[0]":              `not "someday"`,
-	"inference-stack var.maintenance_window[1]":              `not "25:00"`,
-	"inference-stack var.system_pool[0]":                     `not "gpu-h100x1-80gb"`,
-	"inference-stack var.system_pool[1]":                     `not 1:`,
-	"inference-stack var.gpu_pools[0]":                       `rename gpu_pools["H100"]`,
-	"inference-stack var.gpu_pools[1]":                       `gpu_pools["h100"].size = "s-4vcpu-8gb"`,
-	"inference-stack var.gpu_pools[2]":                       `gpu_pools["h100"] (min_nodes = 3, max_nodes = 2)`,
-	"inference-stack var.gpu_pools[3]":                       `gpu_pools["h100"].taints (empty)`,
-	"inference-stack var.databases[0]":                       `rename databases["Vectors"]`,
-	"inference-stack var.databases[1]":                       `databases["vectors"].engine = "postgres"`,
-	"inference-stack var.databases[2]":                       `databases["vectors"].node_count = 0`,
-	"inference-stack var.databases[3]":                       `databases["vectors"].size = "db-s-1vcpu-1gb"`,
-	"inference-stack var.databases[4]":                       `databases["vectors"] (pg)`,
-	"inference-stack var.databases[5]":                       `databases["cache"].eviction_policy = "lru"`,
-	"inference-stack var.databases[6]":                       `databases["cache"] (valkey)`,
-	"inference-stack var.databases[7]":                       `databases["vectors"].app_databases["my-app"]`,
-	"inference-stack var.databases[8]":                       `databases["vectors"].app_databases["app"].pool_size = 0`,
-	"inference-stack var.databases[9]":                       `databases["cache"] (valkey)`,
-	"inference-stack var.databases[10]":                      `databases["vectors"].trusted_sources type "cidr" (value 10.0.0.0/8)`,
-	"inference-stack var.databases[11]":                      `databases["vectors"].trusted_sources value "bastion"`,
-	"inference-stack var.databases[12]":                      `databases["vectors"].maintenance_window = { day = "sunday", hour = "5am" }`,
-	"inference-stack var.databases[13]":                      `databases["vectors"].trusted_sources value fd00:ab::/64.`,
-	"inference-stack var.databases[14]":                      `databases["vectors"].app_databases["ab"] (2 characters)`,
-	"inference-stack var.databases[15]":                      `databases["vectors"] has 100`,
-	"inference-stack var.databases[16]":                      `databases["vectors"] (engine = "pg", size = null)`,
-	"inference-stack var.databases[17]":                      `databases["shared"] (existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")`,
-	"inference-stack var.databases[18]":                      `databases["shared"].existing_id = "db-123"`,
-	"inference-stack var.databases[19]":                      `databases["cache"].users "reader" (valkey)`,
-	"inference-stack var.databases[20]":                      `databases["vectors"].pools["ab"] (mode transaction, size 5)`,
-	"inference-stack var.databases[21]":                      `databases["docs"] (mysql)`,
-	"inference-stack var.databases[22]":                      `databases["vectors"].rotate_passwords["reader"] = 1`,
-	"inference-stack var.databases[23]":                      `databases["vectors"].config["max-connections"] = "100"`,
-	"inference-stack var.databases[24]":                      `databases["vectors"].user_settings["ghost"]`,
-	"inference-stack var.databases[25]":                      `databases["vectors"].user_settings["app"] (pg: kafka_acls)`,
-	"inference-stack var.databases[26]":                      `databases["stream"].user_settings["app"].kafka_acls { topic = "events", permission = "write" }`,
-	"inference-stack var.databases[27]":                      `databases["vectors"] (pg)`,
-	"inference-stack var.databases[28]":                      `databases["stream"].topics["events"] (partitions = 3, replication_factor = 4, node_count = 3)`,
-	"inference-stack var.database_maintenance_window[0]":     `not "any"`,
-	"inference-stack var.database_maintenance_window[1]":     `not "5:00"`,
-	"inference-stack precondition[0]":                        `databases["vectors"].node_count = 1`,
-	"inference-stack precondition[1]":                        `databases["vectors"].trusted_sources value 203.0.113.10`,
-	"inference-stack precondition[2]":                        `gpu_pools["mi300"].size = "gpu-mi300x1-192gb"`,
-	"inference-stack precondition[3]":                        `control_plane_allowed_addresses = []`,
-	"inference-stack precondition[4]":                        `control_plane_allowed_addresses value 0.0.0.0/0`,
-	"inference-stack precondition[5]":                        `cluster_plugins.nvidia_gpu_device_plugin = false while gpu_pools h100 have NVIDIA GPUs`,
-	"inference-stack var.control_plane_allowed_addresses[0]": `not "10.0.0.300", "203.0.113.7/24"`,
-	"inference-stack var.cluster_autoscaler[0]":              `not 1.5`,
-	"inference-stack var.kubeconfig_expiry_seconds[0]":       `not 60.`,
-	"inference-stack var.system_pool[2]":                     `not "cost center"`,
-	"inference-stack var.gpu_pools[4]":                       `not gpu_pools["h100"].tags "cost/center"`,
-	"inference-stack var.cluster_autoscaler[1]":              `not "5 minutes"`,
-	"inference-stack var.cluster_autoscaler[2]":              `not [least_waste, most_pods]`,
-	"database-attachment precondition[0]":                    `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
-	"database-attachment precondition[1]":                    `databases["vectors"] is named after its db (or app_name), "ab"`,
-	"disaster-recovery var.app_access[0]":                    `app_access["vectors"].user "ab" (2 characters)`,
+	"inference-stack var.name[0]":                              `not "Bad_Name"`,
+	"inference-stack var.region[0]":                            `not "toronto"`,
+	"inference-stack var.tags[0]":                              `"has space"`,
+	"inference-stack var.vpc_ip_range[0]":                      `not "8.8.0.0/16"`,
+	"inference-stack var.timeouts[0]":                          `timeouts.create = "forever"`,
+	"inference-stack var.kubernetes_version[0]":                `not "latest-ish"`,
+	"inference-stack var.maintenance_window[0]":                `not "someday"`,
+	"inference-stack var.maintenance_window[1]":                `not "25:00"`,
+	"inference-stack var.system_pool[0]":                       `not "gpu-h100x1-80gb"`,
+	"inference-stack var.system_pool[1]":                       `not 1:`,
+	"inference-stack var.gpu_pools[0]":                         `rename gpu_pools["H100"]`,
+	"inference-stack var.gpu_pools[1]":                         `gpu_pools["h100"].size = "s-4vcpu-8gb"`,
+	"inference-stack var.gpu_pools[2]":                         `gpu_pools["h100"] (min_nodes = 3, max_nodes = 2)`,
+	"inference-stack var.gpu_pools[3]":                         `gpu_pools["h100"].taints (empty)`,
+	"inference-stack var.databases[0]":                         `rename databases["Vectors"]`,
+	"inference-stack var.databases[1]":                         `databases["vectors"].engine = "postgres"`,
+	"inference-stack var.databases[2]":                         `databases["vectors"].node_count = 0`,
+	"inference-stack var.databases[3]":                         `databases["vectors"].size = "db-s-1vcpu-1gb"`,
+	"inference-stack var.databases[4]":                         `databases["vectors"] (pg)`,
+	"inference-stack var.databases[5]":                         `databases["cache"].eviction_policy = "lru"`,
+	"inference-stack var.databases[6]":                         `databases["cache"] (valkey)`,
+	"inference-stack var.databases[7]":                         `databases["vectors"].app_databases["my-app"]`,
+	"inference-stack var.databases[8]":                         `databases["vectors"].app_databases["app"].pool_size = 0`,
+	"inference-stack var.databases[9]":                         `databases["cache"] (valkey)`,
+	"inference-stack var.databases[10]":                        `databases["vectors"].trusted_sources type "cidr" (value 10.0.0.0/8)`,
+	"inference-stack var.databases[11]":                        `databases["vectors"].trusted_sources value "bastion"`,
+	"inference-stack var.databases[12]":                        `databases["vectors"].maintenance_window = { day = "sunday", hour = "5am" }`,
+	"inference-stack var.databases[13]":                        `databases["vectors"].trusted_sources value fd00:ab::/64.`,
+	"inference-stack var.databases[14]":                        `databases["vectors"].app_databases["ab"] (2 characters)`,
+	"inference-stack var.databases[15]":                        `databases["vectors"] has 100`,
+	"inference-stack var.databases[16]":                        `databases["vectors"] (engine = "pg", size = null)`,
+	"inference-stack var.databases[17]":                        `databases["shared"] (existing_id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")`,
+	"inference-stack var.databases[18]":                        `databases["shared"].existing_id = "db-123"`,
+	"inference-stack var.databases[19]":                        `databases["cache"].users "reader" (valkey)`,
+	"inference-stack var.databases[20]":                        `databases["vectors"].pools["ab"] (mode transaction, size 5)`,
+	"inference-stack var.databases[21]":                        `databases["docs"] (mysql)`,
+	"inference-stack var.databases[22]":                        `databases["vectors"].rotate_passwords["reader"] = 1`,
+	"inference-stack var.databases[23]":                        `databases["vectors"].config["max-connections"] = "100"`,
+	"inference-stack var.databases[24]":                        `databases["vectors"].user_settings["ghost"]`,
+	"inference-stack var.databases[25]":                        `databases["vectors"].user_settings["app"] (pg: kafka_acls)`,
+	"inference-stack var.databases[26]":                        `databases["stream"].user_settings["app"].kafka_acls { topic = "events", permission = "write" }`,
+	"inference-stack var.databases[27]":                        `databases["vectors"] (pg)`,
+	"inference-stack var.databases[28]":                        `databases["stream"].topics["events"] (partitions = 3, replication_factor = 4, node_count = 3)`,
+	"inference-stack var.database_maintenance_window[0]":       `not "any"`,
+	"inference-stack var.database_maintenance_window[1]":       `not "5:00"`,
+	"inference-stack precondition[0]":                          `databases["vectors"].node_count = 1`,
+	"inference-stack precondition[1]":                          `databases["vectors"].trusted_sources value 203.0.113.10`,
+	"inference-stack precondition[2]":                          `gpu_pools["mi300"].size = "gpu-mi300x1-192gb"`,
+	"inference-stack precondition[3]":                          `control_plane_allowed_addresses = []`,
+	"inference-stack precondition[4]":                          `control_plane_allowed_addresses value 0.0.0.0/0`,
+	"inference-stack precondition[5]":                          `cluster_plugins.nvidia_gpu_device_plugin = false while gpu_pools h100 have NVIDIA GPUs`,
+	"inference-stack var.control_plane_allowed_addresses[0]":   `not "10.0.0.300", "203.0.113.7/24"`,
+	"inference-stack var.cluster_autoscaler[0]":                `not 1.5`,
+	"inference-stack var.kubeconfig_expiry_seconds[0]":         `not 60.`,
+	"inference-stack var.system_pool[2]":                       `not "cost center"`,
+	"inference-stack var.gpu_pools[4]":                         `not gpu_pools["h100"].tags "cost/center"`,
+	"inference-stack var.cluster_autoscaler[1]":                `not "5 minutes"`,
+	"inference-stack var.cluster_autoscaler[2]":                `not [least_waste, most_pods]`,
+	"database-attachment precondition[0]":                      `databases["cache"].user = "reader" cannot be created: cache of stack vt-data is valkey`,
+	"database-attachment precondition[1]":                      `databases["vectors"] is named after its db (or app_name), "ab"`,
+	"disaster-recovery var.app_access[0]":                      `app_access["vectors"].user "ab" (2 characters)`,
+	"disaster-recovery precondition[2]":                        `restore_databases key(s) vectors also in`,
+	"disaster-recovery precondition[4]":                        `control_plane_allowed_addresses value 0.0.0.0/0`,
+	"disaster-recovery var.restore_databases[0]":               `not "Restored"`,
+	"disaster-recovery var.restore_databases[1]":               `not restore_databases["restored"].engine "valkey"`,
+	"disaster-recovery var.restore_databases[2]":               `not restore_databases["restored"].database_name "ML_primary"`,
+	"disaster-recovery var.restore_databases[3]":               `not restore_databases["restored"].point_in_time "yesterday"`,
+	"disaster-recovery var.restore_databases[4]":               `not restore_databases["restored"].node_count 4`,
+	"disaster-recovery var.control_plane_allowed_addresses[0]": `not "10.0.0.300"`,
 }
 
 // privateSources is n distinct private ip_addr trusted sources, as HCL list
@@ -1365,21 +1373,31 @@ func merged(a, b map[string]string) map[string]string {
 // ---------------------------------------------------------------------------
 
 var disasterRecoveryBase = map[string]string{
-	"name":              `"vt-standby"`,
-	"region":            `"nyc3"`,
-	"primary_region":    `"tor1"`,
-	"primary_databases": `{ vectors = { id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", engine = "pg" } }`,
+	"name":                            `"vt-standby"`,
+	"region":                          `"nyc3"`,
+	"primary_region":                  `"tor1"`,
+	"primary_databases":               `{ vectors = { id = "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30", engine = "pg" } }`,
+	"control_plane_allowed_addresses": `["203.0.113.0/24"]`,
 }
 
 var disasterRecoveryRows = []checkRow{
 	{"var.name[0]", map[string]string{"name": `"Standby"`}, "name must be 3-40 lowercase letters"},
 	{"var.region[0]", map[string]string{"region": `"new-york"`}, "region must be a DigitalOcean region slug"},
-	{"var.primary_databases[0]", map[string]string{"primary_databases": `{}`}, "primary_databases must name at least one database"},
-	{"var.primary_databases[1]", map[string]string{"primary_databases": `{ cache = { id = "x", engine = "valkey" } }`}, "primary_databases may hold only pg and mysql databases"},
+	{"var.primary_databases[0]", map[string]string{"primary_databases": `{ cache = { id = "x", engine = "valkey" } }`}, "primary_databases may hold only pg and mysql databases"},
 	{"var.system_pool[0]", map[string]string{"system_pool": `{ node_count = 0 }`}, "system_pool.node_count must be a whole number from 1 to 100"},
 	{"var.gpu_pools[0]", map[string]string{"gpu_pools": `{ h100 = { size = "s-4vcpu-8gb", max_nodes = 2 } }`}, "gpu_pools[*] need a gpu-* size"},
 	{"var.app_access[0]", map[string]string{"app_access": `{ vectors = { user = "ab", pool_size = 5 } }`}, "DigitalOcean's pool names are 3-60 characters"},
 	{"precondition[0]", map[string]string{"region": `"tor1"`}, "The standby region must differ from the primary's"},
+	{"precondition[1]", map[string]string{"primary_databases": `{}`}, "primary_databases and restore_databases are both empty"},
+	{"precondition[2]", map[string]string{"restore_databases": `{ vectors = { database_name = "ml-primary-vectors", engine = "pg", size = "db-s-2vcpu-4gb" } }`}, "also in primary_databases: the replica and the restored database would both be named"},
+	{"precondition[3]", map[string]string{"control_plane_allowed_addresses": `[]`}, "control_plane_allowed_addresses = [] with the control plane firewall on"},
+	{"precondition[4]", map[string]string{"control_plane_allowed_addresses": `["0.0.0.0/0"]`}, "opens the standby's Kubernetes API to every address"},
+	{"var.restore_databases[0]", map[string]string{"restore_databases": `{ Restored = { database_name = "ml-primary-vectors", engine = "pg", size = "db-s-2vcpu-4gb" } }`}, "restore_databases keys must be 2-20 lowercase letters"},
+	{"var.restore_databases[1]", map[string]string{"restore_databases": `{ restored = { database_name = "ml-primary-cache", engine = "valkey", size = "db-s-1vcpu-1gb" } }`}, "restore_databases may hold only pg and mysql databases"},
+	{"var.restore_databases[2]", map[string]string{"restore_databases": `{ restored = { database_name = "ML_primary", engine = "pg", size = "db-s-2vcpu-4gb" } }`}, "restore_databases[*].database_name must be a DigitalOcean database cluster name"},
+	{"var.restore_databases[3]", map[string]string{"restore_databases": `{ restored = { database_name = "ml-primary-vectors", engine = "pg", size = "db-s-2vcpu-4gb", point_in_time = "yesterday" } }`}, "restore_databases[*].point_in_time must be an RFC 3339 time"},
+	{"var.restore_databases[4]", map[string]string{"restore_databases": `{ restored = { database_name = "ml-primary-vectors", engine = "pg", size = "db-s-2vcpu-4gb", node_count = 4 } }`}, "restore_databases[*].node_count must be 1, 2 or 3"},
+	{"var.control_plane_allowed_addresses[0]", map[string]string{"control_plane_allowed_addresses": `["10.0.0.300"]`}, "control_plane_allowed_addresses must be IP addresses"},
 }
 
 func TestDisasterRecoveryChecks(t *testing.T) {
@@ -1469,6 +1487,91 @@ func testExampleDisasterRecoveryBasic(t *testing.T, tf string) {
 		t.Errorf("the promoted database does not trust the standby cluster: %v", rules)
 	}
 	w.destroy(dir, "-var", "failover=true")
+	requireEmpty(t, srv)
+}
+
+// The second recovery path: a database restored in the standby region
+// from the primary's backups (restore_databases), on the standby's VPC,
+// trusted by its cluster, with the backup's users adopted, storage
+// autoscaling on and the standby's control plane firewall on.
+func TestDisasterRecoveryRestorePath(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	api := godoClient(t, srv)
+	ctx := context.Background()
+	src, _, err := api.Databases.Create(ctx, &godo.DatabaseCreateRequest{Name: "rs-primary-vectors", EngineSlug: "pg", SizeSlug: "db-s-1vcpu-2gb", Region: "tor1", NumNodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for ready := false; !ready; {
+		if time.Now().After(deadline) {
+			t.Fatal("the source database never came online with a backup")
+		}
+		time.Sleep(20 * time.Millisecond)
+		db, _, err := api.Databases.Get(ctx, src.ID)
+		if err != nil || db.Status != "online" {
+			continue
+		}
+		if _, _, err := api.Databases.CreateUser(ctx, src.ID, &godo.DatabaseCreateUserRequest{Name: "app"}); err != nil && !strings.Contains(err.Error(), "already") {
+			t.Fatal(err)
+		}
+		backups, _, err := api.Databases.ListBackups(ctx, src.ID, nil)
+		ready = err == nil && len(backups) > 0
+	}
+	const dir = "dr-restore"
+	w.writeDir(dir, map[string]string{"main.tf": `
+module "dr" {
+  source = "../disaster-recovery"
+
+  name           = "rs-standby"
+  region         = "nyc3"
+  primary_region = "tor1"
+  restore_databases = {
+    restored = { database_name = "rs-primary-vectors", engine = "pg", size = "db-s-1vcpu-2gb", users = ["app"] }
+  }
+  control_plane_allowed_addresses = ["203.0.113.0/24"]
+  disable_deletion_protection     = true
+}
+
+output "restored" {
+  value = module.dr.restored_databases
+}
+
+output "standby_cluster_id" {
+  value = module.dr.cluster_id
+}
+`})
+	w.init(dir)
+	out := w.applyAndReplan(dir)
+	id, _ := get(out, "restored", "restored", "id").(string)
+	db, _, err := api.Databases.Get(ctx, id)
+	if err != nil {
+		t.Fatalf("the restored database %q: %v", id, err)
+	}
+	if db.RegionSlug != "nyc3" || db.Name != "rs-standby-restored" {
+		t.Errorf("restored database %s in %s, want rs-standby-restored in nyc3", db.Name, db.RegionSlug)
+	}
+	srcUser, _, _ := api.Databases.GetUser(ctx, src.ID, "app")
+	if u, _, err := api.Databases.GetUser(ctx, id, "app"); err != nil || srcUser == nil || u.Password != srcUser.Password {
+		t.Errorf("the restored database's user app is not the backup's: %v", err)
+	}
+	standby := out["standby_cluster_id"].(string)
+	rules, _, err := api.Databases.GetFirewallRules(ctx, id)
+	if err != nil || !slices.ContainsFunc(rules, func(r godo.DatabaseFirewallRule) bool { return r.Type == "k8s" && r.Value == standby }) {
+		t.Errorf("the restored database does not trust the standby cluster: %v %v", err, rules)
+	}
+	if a, _, err := api.Databases.GetStorageAutoscale(ctx, id); err != nil || a == nil || !a.Enabled {
+		t.Errorf("storage autoscaling of the restored database: %v %+v", err, a)
+	}
+	if c, _, err := api.Kubernetes.Get(ctx, standby); err != nil || c.ControlPlaneFirewall == nil || c.ControlPlaneFirewall.Enabled == nil || !*c.ControlPlaneFirewall.Enabled {
+		t.Errorf("the standby's control plane firewall is not on: %v", err)
+	}
+	w.destroy(dir)
+	if _, err := api.Databases.Delete(ctx, src.ID); err != nil {
+		t.Fatal(err)
+	}
 	requireEmpty(t, srv)
 }
 

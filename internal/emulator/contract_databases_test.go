@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digitalocean/godo"
 )
@@ -136,7 +137,38 @@ func tourDatabases(t *testing.T, c *godo.Client, srv *Server) {
 	}
 	// Promotion completes asynchronously (Realism.Promotion).
 	waitDBVisible(t, c, promoted.ID)
+	// A replica resized and tagged in place through its uuid.
+	second := waitReplicaStatus(t, c, pg.ID, "tour-replica-2", "online")
+	_, err = c.Databases.Resize(ctx, second.ID, &godo.DatabaseResizeRequest{SizeSlug: "db-s-4vcpu-8gb", NumNodes: 2})
+	wantStatus(t, err, http.StatusUnprocessableEntity)
+	if _, err := c.Databases.Resize(ctx, second.ID, &godo.DatabaseResizeRequest{SizeSlug: "db-s-4vcpu-8gb", NumNodes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitReplicaStatus(t, c, pg.ID, "tour-replica-2", "online"); got.Size != "db-s-4vcpu-8gb" {
+		t.Fatalf("replica after resize: %+v", got)
+	}
+	if _, err := c.Tags.TagResources(ctx, "tour", &godo.TagResourcesRequest{Resources: []godo.Resource{{ID: second.ID, Type: godo.DatabaseResourceType}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := c.Databases.GetReplica(ctx, pg.ID, "tour-replica-2"); err != nil || len(got.Tags) != 1 || got.Tags[0] != "tour" {
+		t.Fatalf("replica tags after tagging: %v %+v", err, got)
+	}
 	if _, err := c.Databases.DeleteReplica(ctx, pg.ID, "tour-replica-2"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Backups and a restore from them (the replicas above exist, so the first backup does).
+	backups, _, err := c.Databases.ListBackups(ctx, pg.ID, nil)
+	if err != nil || len(backups) == 0 || backups[0].CreatedAt.IsZero() {
+		t.Fatalf("backups: %v %+v", err, backups)
+	}
+	restoreReq := dbRequest("tour-restored", "pg")
+	restoreReq.BackupRestore = &godo.DatabaseBackupRestore{DatabaseName: "tour-pg", BackupCreatedAt: backups[0].CreatedAt.Format(time.RFC3339)}
+	restored := createVisibleDB(t, c, restoreReq)
+	restoreReq.Name, restoreReq.BackupRestore = "tour-restored-2", &godo.DatabaseBackupRestore{DatabaseName: "tour-nowhere"}
+	_, _, err = c.Databases.Create(ctx, restoreReq)
+	wantStatus(t, err, http.StatusNotFound)
+	if _, err := c.Databases.Delete(ctx, restored.ID); err != nil {
 		t.Fatal(err)
 	}
 

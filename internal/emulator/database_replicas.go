@@ -32,6 +32,7 @@ type dbReplica struct {
 	failed   bool
 	stuck    bool
 	readyAt  time.Time
+	resizeAt time.Time // resizing -> online
 	deleting bool
 	goneAt   time.Time
 
@@ -285,4 +286,54 @@ func (s *databaseStore) promoted(cl *dbCluster, rp *dbReplica, at time.Time) *db
 		promoted.rules = append(promoted.rules, &dbRule{UUID: newID(), ClusterUUID: promoted.ID, Type: r.Type, Value: r.Value, CreatedAt: at.UTC().Truncate(time.Second)})
 	}
 	return promoted
+}
+
+// resizeReplica answers PUT /v2/databases/{id}/resize for a read-only
+// replica's uuid: the official provider resizes a replica with
+// Databases.Resize(replicaUUID, {size, num_nodes: 1}) and waits for it to
+// read "online" again (resource_database_replica.go, update). It passes
+// through "resizing" like a cluster.
+func (s *databaseStore) resizeReplica(c *call, cl *dbCluster, rp *dbReplica) {
+	var req struct {
+		Size           string `json:"size"`
+		NumNodes       *int   `json:"num_nodes"`
+		StorageSizeMiB *int64 `json:"storage_size_mib"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if rp.status != dbStatusOnline {
+		c.conflict("read-only replica %s is %s: wait until it is online before resizing it", rp.Name, rp.status)
+		return
+	}
+	if req.Size == "" || req.NumNodes == nil {
+		c.unprocessable("size and num_nodes are both required (replica %s has size %q and 1 node); storage_size_mib is optional", rp.Name, rp.Size)
+		return
+	}
+	// Official provider resource_database_replica.go: "Read-only replicas only support a single node configuration."
+	if *req.NumNodes != 1 {
+		c.unprocessable("num_nodes %d is not valid for read-only replica %s: replicas have a single node; send num_nodes 1", *req.NumNodes, rp.Name)
+		return
+	}
+	sz, ok := dbPlan(c, cl.Engine, "size", req.Size, 1)
+	if !ok {
+		return
+	}
+	primary, _ := dbSizeBySlug(cl.Size)
+	if sz.smallerThan(primary) {
+		c.unprocessable("size %q is smaller than the primary's %q: a read-only replica needs at least the primary's memory and vCPUs", sz.Slug, primary.Slug)
+		return
+	}
+	storage, ok := dbStorage(c, cl.Engine, sz, req.StorageSizeMiB, rp.StorageMiB)
+	if !ok {
+		return
+	}
+	if sz.Slug == rp.Size && storage == rp.StorageMiB {
+		c.unprocessable("read-only replica %s already has size %q and %d MiB of storage: nothing to resize", rp.Name, rp.Size, rp.StorageMiB)
+		return
+	}
+	rp.Size, rp.StorageMiB = sz.Slug, storage
+	rp.status = dbStatusResizing
+	rp.resizeAt = c.now.Add(s.e.scaled(DatabaseResizeDuration))
+	c.w.WriteHeader(http.StatusAccepted)
 }

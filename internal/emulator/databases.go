@@ -125,6 +125,7 @@ func (s *databaseStore) register(r *router) {
 	r.handle(http.MethodGet, one, s.get)
 	r.handle(http.MethodDelete, one, s.delete)
 	r.handle(http.MethodPut, one+"/resize", s.resize)
+	r.handle(http.MethodGet, one+"/backups", s.listBackups)
 	r.handle(http.MethodPut, one+"/maintenance", s.updateMaintenance)
 	r.handle(http.MethodGet, one+"/ca", s.getCA)
 	r.handle(http.MethodGet, one+"/firewall", s.getFirewall)
@@ -209,6 +210,9 @@ func (s *databaseStore) advanceReplicas(cl *dbCluster, now time.Time) []*dbClust
 	for _, rp := range cl.replicas {
 		if rp.deleting && !now.Before(rp.goneAt) {
 			continue
+		}
+		if !rp.deleting && rp.status == dbStatusResizing && !now.Before(rp.resizeAt) {
+			rp.status = dbStatusOnline
 		}
 		if !rp.deleting && rp.status == dbStatusCreating && !now.Before(rp.readyAt) {
 			if rp.failed {
@@ -670,20 +674,18 @@ func (s *databaseStore) dbVPC(c *call, id, region string) (string, bool) {
 }
 
 type dbCreateRequest struct {
-	Name               string          `json:"name"`
-	Engine             string          `json:"engine"`
-	Version            string          `json:"version"`
-	Size               string          `json:"size"`
-	Region             string          `json:"region"`
-	NumNodes           *int            `json:"num_nodes"`
-	PrivateNetworkUUID string          `json:"private_network_uuid"`
-	Tags               []string        `json:"tags"`
-	ProjectID          string          `json:"project_id"`
-	StorageSizeMiB     *int64          `json:"storage_size_mib"`
-	Rules              []dbRuleRequest `json:"rules"`
-	BackupRestore      *struct {
-		DatabaseName string `json:"database_name"`
-	} `json:"backup_restore"`
+	Name               string                  `json:"name"`
+	Engine             string                  `json:"engine"`
+	Version            string                  `json:"version"`
+	Size               string                  `json:"size"`
+	Region             string                  `json:"region"`
+	NumNodes           *int                    `json:"num_nodes"`
+	PrivateNetworkUUID string                  `json:"private_network_uuid"`
+	Tags               []string                `json:"tags"`
+	ProjectID          string                  `json:"project_id"`
+	StorageSizeMiB     *int64                  `json:"storage_size_mib"`
+	Rules              []dbRuleRequest         `json:"rules"`
+	BackupRestore      *dbBackupRestoreRequest `json:"backup_restore"`
 }
 
 func (s *databaseStore) create(c *call) {
@@ -729,9 +731,12 @@ func (s *databaseStore) create(c *call) {
 	if !ok {
 		return
 	}
+	var restoreFrom *dbCluster
 	if req.BackupRestore != nil {
-		c.unprocessable("backup_restore: the emulator keeps no backups, so it cannot restore %q; create the cluster without backup_restore", req.BackupRestore.DatabaseName)
-		return
+		// Spec databases_create_cluster: backup_restore creates the cluster from a backup of an existing one (database_backups.go).
+		if restoreFrom, ok = s.restoreSource(c, req.BackupRestore, en); !ok {
+			return
+		}
 	}
 	tags, ok := dbValidTags(c, req.Tags)
 	if !ok {
@@ -773,6 +778,9 @@ func (s *databaseStore) create(c *call) {
 	}
 	if en.Eviction {
 		cl.eviction = "noeviction"
+	}
+	if restoreFrom != nil {
+		s.restoreInto(cl, restoreFrom)
 	}
 	if !cl.failed && !s.startDataPlane(c, cl) {
 		return
@@ -816,6 +824,11 @@ func (s *databaseStore) delete(c *call) {
 }
 
 func (s *databaseStore) resize(c *call) {
+	// A replica's uuid resizes the replica (official provider resource_database_replica.go: Databases.Resize(replicaUUID, ...)).
+	if primary, rp, ok := s.liveReplica(c.param("database_cluster_uuid")); ok && rp.visible(c.now) {
+		s.resizeReplica(c, primary, rp)
+		return
+	}
 	cl, ok := s.cluster(c)
 	if !ok {
 		return

@@ -12,7 +12,8 @@ import (
 // Tags: /v2/tags. A tag is an account-wide label that resources carry; the
 // emulator's taggable resources are database clusters (spec tags.yml: "A tag
 // is a label that can be applied to a resource (currently Droplets, Images,
-// Volumes, Volume Snapshots, and Database clusters)"). A tag exists once
+// Volumes, Volume Snapshots, and Database clusters)") and their read-only
+// replicas, whose uuids are database ids (setTag). A tag exists once
 // created with POST /v2/tags, or while a database carries it (DigitalOcean
 // creates the tags named in a create: terraform-provider-digitalocean PR
 // #228). Names are case stable: paths use the canonical capitalization, and
@@ -68,41 +69,75 @@ func (s *databaseStore) liveCluster(id string) (*dbCluster, bool) {
 	return cl, true
 }
 
-// setTag adds (on) or removes tag on the live cluster id; it reports false
-// when there is no such cluster.
+// setTag adds (on) or removes tag on the live cluster or read-only replica
+// id; it reports false when there is no such cluster or replica. A
+// replica's uuid is a database id (the official provider resizes a replica
+// with Databases.Resize(replicaUUID, ...), resource_database_replica.go),
+// so resource_type "database" takes it too.
 func (s *databaseStore) setTag(id, tag string, on bool) bool {
-	cl, ok := s.liveCluster(id)
-	if !ok {
+	var tags *[]string
+	if cl, ok := s.liveCluster(id); ok {
+		tags = &cl.Tags
+	} else if _, rp, ok := s.liveReplica(id); ok {
+		tags = &rp.Tags
+	} else {
 		return false
 	}
-	has := slices.Contains(cl.Tags, tag)
+	has := slices.Contains(*tags, tag)
 	switch {
 	case on && !has:
-		cl.Tags = append(cl.Tags, tag)
+		*tags = append(*tags, tag)
 	case !on && has:
-		cl.Tags = slices.DeleteFunc(cl.Tags, func(t string) bool { return t == tag })
+		*tags = slices.DeleteFunc(*tags, func(t string) bool { return t == tag })
 	}
 	return true
 }
 
-// taggedWith lists the live clusters carrying tag, oldest first.
-func (s *databaseStore) taggedWith(tag string) []*dbCluster {
-	var out []*dbCluster
+// liveReplica finds the read-only replica with id (and its primary) unless
+// it or its primary is gone or being deleted.
+func (s *databaseStore) liveReplica(id string) (*dbCluster, *dbReplica, bool) {
+	for _, cl := range s.live() {
+		for _, rp := range cl.replicas {
+			if rp.ID == id && !rp.deleting {
+				return cl, rp, true
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// taggedWith lists the ids of live clusters and replicas carrying tag,
+// oldest cluster first, each cluster's replicas after it.
+func (s *databaseStore) taggedWith(tag string) []string {
+	var out []string
 	for _, cl := range s.live() {
 		if slices.Contains(cl.Tags, tag) {
-			out = append(out, cl)
+			out = append(out, cl.ID)
+		}
+		for _, rp := range cl.replicas {
+			if !rp.deleting && slices.Contains(rp.Tags, tag) {
+				out = append(out, rp.ID)
+			}
 		}
 	}
 	return out
 }
 
-// tagNames lists the tags live clusters carry.
+// tagNames lists the tags live clusters and replicas carry.
 func (s *databaseStore) tagNames() []string {
 	var out []string
-	for _, cl := range s.live() {
-		for _, t := range cl.Tags {
+	add := func(tags []string) {
+		for _, t := range tags {
 			if !slices.Contains(out, t) {
 				out = append(out, t)
+			}
+		}
+	}
+	for _, cl := range s.live() {
+		add(cl.Tags)
+		for _, rp := range cl.replicas {
+			if !rp.deleting {
+				add(rp.Tags)
 			}
 		}
 	}
@@ -167,9 +202,9 @@ func (s *tagStore) render(tag string) tagJSON {
 	dbs := s.e.dbs.taggedWith(tag)
 	out := tagJSON{Name: tag, Resources: tagResourcesJSON{Count: len(dbs), Databases: tagCountJSON{Count: len(dbs)}}}
 	if len(dbs) > 0 {
-		last := dbSelfURI(dbs[len(dbs)-1].ID)
-		for _, cl := range dbs {
-			if dbSelfURI(cl.ID) == s.lastTagged[tag] {
+		last := dbSelfURI(dbs[len(dbs)-1])
+		for _, id := range dbs {
+			if dbSelfURI(id) == s.lastTagged[tag] {
 				last = s.lastTagged[tag]
 			}
 		}
@@ -254,8 +289,8 @@ func (s *tagStore) delete(c *call) {
 	if !ok {
 		return
 	}
-	for _, cl := range s.e.dbs.taggedWith(tag) {
-		s.e.dbs.setTag(cl.ID, tag, false)
+	for _, id := range s.e.dbs.taggedWith(tag) {
+		s.e.dbs.setTag(id, tag, false)
 	}
 	delete(s.known, tag)
 	delete(s.lastTagged, tag)
@@ -305,8 +340,9 @@ func (s *tagStore) apply(c *call, on bool) {
 			c.fail(http.StatusNotFound, "not_found", fmt.Sprintf("resources[%d]: %s %q does not exist (the emulator holds no %ss)", i, r.Type, r.ID, r.Type))
 			return
 		}
-		if _, live := s.e.dbs.liveCluster(r.ID); !live {
-			c.fail(http.StatusNotFound, "not_found", fmt.Sprintf("resources[%d]: database cluster %q does not exist", i, r.ID))
+		_, live := s.e.dbs.liveCluster(r.ID)
+		if _, _, replica := s.e.dbs.liveReplica(r.ID); !live && !replica {
+			c.fail(http.StatusNotFound, "not_found", fmt.Sprintf("resources[%d]: no database cluster or read-only replica has id %q", i, r.ID))
 			return
 		}
 	}

@@ -72,11 +72,11 @@ func (r *databaseReplicaResource) Schema(ctx context.Context, _ resource.SchemaR
 			"name": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Replica name (unique in the account; 3-63 lowercase letters, digits and dashes).",
 				Validators: []validator.String{stringvalidator.RegexMatches(replicaNamePattern, replicaNameRule)}},
 			"region": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "Region of the replica, e.g. `nyc3`."},
-			"size": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
-				MarkdownDescription: "Size; not smaller than the primary's. Default: the primary's."},
+			"size": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "Size; not smaller than the primary's. Default: the primary's. Changed in place (the replica is resized, keeping its id)."},
 			"vpc_id": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
 				MarkdownDescription: "VPC in the replica's region (e.g. the standby stack's `vpc_id`). Default: the region's default VPC."},
-			"tags": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Tags (set at creation)."},
+			"tags": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Tags. Changed in place; a tag added or removed outside Terraform shows as drift."},
 			"promoted": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: "Promote the replica into a standalone primary: the failover switch. It cannot be undone."},
 			"deletion_protection": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
@@ -330,6 +330,7 @@ func (r *databaseReplicaResource) Read(ctx context.Context, req resource.ReadReq
 			return
 		}
 		state.Size = types.StringValue(db.SizeSlug)
+		observeReplicaTags(&state, db.Tags)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 		return
 	}
@@ -355,6 +356,7 @@ func (r *databaseReplicaResource) Read(ctx context.Context, req resource.ReadReq
 		return
 	}
 	r.fill(&state, rep)
+	observeReplicaTags(&state, rep.Tags)
 	if rep.Status == "online" {
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplicaCreated, nil)...)
 	}
@@ -373,6 +375,15 @@ func (r *databaseReplicaResource) Update(ctx context.Context, req resource.Updat
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if d := r.resize(ctx, &plan, &state); d.HasError() {
+		resp.Diagnostics.Append(d...)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...) // state keeps the size that was
+		return
+	}
+	if d := r.retag(ctx, &plan, &state); d.HasError() {
+		resp.Diagnostics.Append(d...)
+		plan.Tags = state.Tags // the next read shows which tags made it
+	}
 	if plan.Promoted.ValueBool() && !state.Promoted.ValueBool() {
 		resp.Diagnostics.Append(r.promote(ctx, &plan, resp.Private)...)
 		if !plan.Promoted.ValueBool() {

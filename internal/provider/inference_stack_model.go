@@ -121,6 +121,7 @@ type databaseModel struct {
 
 	UserSettings map[string]*userSettingsModel `tfsdk:"user_settings"`
 	Topics       map[string]*topicModel        `tfsdk:"topics"`
+	RestoreFrom  *restoreFromModel             `tfsdk:"restore_from"`
 }
 
 type storageAutoscaleModel struct {
@@ -317,6 +318,7 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 	s.Config = d.configSpec()
 	s.UserSettings = userSettingsSpec(d.UserSettings)
 	s.Topics = topicsSpec(d.Topics)
+	s.RestoreFrom = d.RestoreFrom.toSpec()
 	return s
 }
 

@@ -78,6 +78,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 	p.names()
 	p.poolNameCollisions()
 	p.networks()
+	p.restoreFrom()
 	if state != nil {
 		// resp.RequiresReplace does not carry the schema's RequiresReplace
 		// paths here (the framework hands ModifyPlan an empty list), so the
@@ -90,7 +91,6 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		p.markRecomputed()
 		p.authPluginResets()
 		p.continueUnfinished()
-		p.warnTagsOnExistingReplicas()
 		p.warnPoolReplacement()
 	}
 	p.secrets()
@@ -113,30 +113,6 @@ func (p *planner) continueUnfinished() {
 	p.diags.AddAttributeWarning(path.Root("pending"), "The last apply left work unfinished: this apply continues it",
 		"DigitalOcean was still working when the last apply's timeout ran out:\n  - "+strings.Join(pending, "\n  - ")+
 			"\nThis apply waits for it again (raise timeouts.update if it keeps running out; GPU capacity can take long).")
-}
-
-// warnTagsOnExistingReplicas says what a tag change cannot reach. Databases
-// are retagged in place (POST /v2/tags/{tag}/resources takes resource_type
-// database, spec tags_assign_resources), but the tag-resource call has no
-// type for read replicas, so existing ones keep the tags they were created
-// with; new replicas get the new tags.
-func (p *planner) warnTagsOnExistingReplicas() {
-	if p.status == nil || sameValues(p.plan.Tags, p.state.Tags) {
-		return
-	}
-	var replicas []string
-	for _, key := range sortedKeys(p.status.Databases) {
-		for _, rk := range sortedKeys(p.status.Databases[key].Replicas) {
-			replicas = append(replicas, fmt.Sprintf("%s (of %s)", rk, key))
-		}
-	}
-	if len(replicas) == 0 {
-		return
-	}
-	p.diags.AddAttributeWarning(path.Root("tags"), "Existing read replicas keep their tags",
-		fmt.Sprintf("The new tags go on the cluster, its node pools and the databases (retagged in place). DigitalOcean's "+
-			"tag-resource call has no type for read replicas, so replicas %s keep the tags they were created with; "+
-			"replicas created from now on get the new ones.", strings.Join(replicas, ", ")))
 }
 
 // checkDestroy refuses to destroy a stack holding protected databases.
@@ -896,7 +872,8 @@ func (p *planner) markRecomputed() {
 		}
 		for name, rep := range d.Replicas {
 			pr := prior.Replicas[name]
-			if pr == nil || !pr.Region.Equal(rep.Region) || !pr.Size.Equal(rep.Size) {
+			// A size change resizes the replica in place (same id); a region change replaces it.
+			if pr == nil || !pr.Region.Equal(rep.Region) {
 				rep.ID, rep.PrivateHost = types.StringUnknown(), types.StringUnknown()
 			}
 		}

@@ -105,6 +105,7 @@ func (r *inferenceStackResource) Read(ctx context.Context, req resource.ReadRequ
 		return
 	}
 	state.observe(res.Status)
+	state.observeTagDrift(res.Status)
 	state.setComputed(res.Status)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status, state.secretsOmitted())...)

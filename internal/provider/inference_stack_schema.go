@@ -98,7 +98,7 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"tags": schema.SetAttribute{
 				Optional:            true,
 				ElementType:         types.StringType,
-				MarkdownDescription: "Extra tags on every part (the stack tag `attach-stack:<name>` is always added).",
+				MarkdownDescription: "Extra tags on every part (the stack tag `attach-stack:<name>` is always added). Changed in place, read replicas included; a tag added or removed outside Terraform on a database or replica shows as drift.",
 				Validators:          []validator.Set{},
 			},
 			"vpc_id": schema.StringAttribute{
@@ -423,7 +423,7 @@ func databasesSchema() schema.MapNestedAttribute {
 					},
 					"size": schema.StringAttribute{
 						Optional: true, Computed: true, PlanModifiers: stableString,
-						MarkdownDescription: "Size of the replica (not smaller than the primary). Default: the primary's.",
+						MarkdownDescription: "Size of the replica (not smaller than the primary). Default: the primary's. Changed in place: the replica is resized, keeping its id.",
 					},
 					"id":           computedString("Id of the replica."),
 					"private_host": computedString("Private host of the replica."),
@@ -468,6 +468,7 @@ func databasesSchema() schema.MapNestedAttribute {
 			"config":              databaseConfigAttribute(),
 			"user_settings":       userSettingsAttribute(),
 			"topics":              topicsAttribute(),
+			"restore_from":        restoreFromAttribute(),
 			"storage_autoscale": schema.SingleNestedAttribute{
 				Optional: true,
 				MarkdownDescription: "Storage autoscaling (DigitalOcean's `/v2/databases/{id}/autoscale`): DigitalOcean adds " +

@@ -186,29 +186,40 @@ func TestPlanTagChangeOnExistingDatabasesHasNoWarning(t *testing.T) {
 	}
 }
 
-// Replicas cannot be retagged (the tag-resource call has no type for them):
-// a tag change warns, naming them, and says nothing when there are none.
-func TestPlanTagChangeWarnsAboutExistingReplicas(t *testing.T) {
-	state := &stackModel{Name: types.StringValue("tags"), Tags: []types.String{types.StringValue("team-a")}}
-	plan := &stackModel{Name: types.StringValue("tags"), Tags: []types.String{types.StringValue("team-b")}}
+// Replicas are retagged and resized in place (a replica's uuid is a
+// database id to the Tags API and to /resize): a tag change says nothing
+// about them, and a size change keeps the replica's id known; a region
+// change replaces it (its id is unknown until the apply).
+func TestPlanReplicaTagAndSizeChangesAreInPlace(t *testing.T) {
+	db := func(tag, size, region string) *databaseModel {
+		return &databaseModel{ID: types.StringValue("9cc10173-e9ea-4176-9dbc-a4cee4c4ff30"), ExistingID: types.StringNull(),
+			Engine: types.StringValue("pg"), Version: types.StringValue("17"),
+			Replicas: map[string]*replicaModel{"dr": {ID: types.StringValue("r1"), PrivateHost: types.StringValue("h"),
+				Size: types.StringValue(size), Region: types.StringValue(region)}}}
+	}
+	status := &stack.Status{Databases: map[string]*stack.DatabaseStatus{"vectors": {ID: "d1",
+		Replicas: map[string]*stack.ReplicaStatus{"dr": {ID: "r1", Name: "tags-vectors-dr"}}}}}
 	for _, tc := range []struct {
-		name     string
-		replicas map[string]*stack.ReplicaStatus
-		want     string
+		name, size, region string
+		replaced           bool
 	}{
-		{"no replicas", map[string]*stack.ReplicaStatus{}, ""},
-		{"a replica", map[string]*stack.ReplicaStatus{"dr": {ID: "r1", Name: "tags-vectors-dr"}}, "replicas dr (of vectors) keep the tags"},
+		{"tags only", "db-s-1vcpu-2gb", "nyc3", false},
+		{"size", "db-s-2vcpu-4gb", "nyc3", false},
+		{"region", "db-s-1vcpu-2gb", "ams3", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status := &stack.Status{Databases: map[string]*stack.DatabaseStatus{"vectors": {ID: "d1", Replicas: tc.replicas}}}
+			state := &stackModel{Name: types.StringValue("tags"), Tags: []types.String{types.StringValue("team-a")},
+				ClusterID: types.StringValue("c1"), Databases: map[string]*databaseModel{"vectors": db("team-a", "db-s-1vcpu-2gb", "nyc3")}}
+			plan := &stackModel{Name: types.StringValue("tags"), Tags: []types.String{types.StringValue("team-b")},
+				ClusterID: types.StringValue("c1"), Databases: map[string]*databaseModel{"vectors": db("team-b", tc.size, tc.region)}}
 			var diags diag.Diagnostics
 			p := &planner{plan: plan, config: plan, state: state, status: status, diags: &diags}
-			p.warnTagsOnExistingReplicas()
-			switch {
-			case tc.want == "" && len(diags) > 0:
-				t.Fatalf("unexpected warning: %s: %s", diags[0].Summary(), diags[0].Detail())
-			case tc.want != "" && (len(diags) != 1 || !strings.Contains(diags[0].Detail(), tc.want)):
-				t.Fatalf("want one warning containing %q, got %v", tc.want, diags)
+			p.markRecomputed()
+			if len(diags) > 0 {
+				t.Fatalf("unexpected diagnostic: %s: %s", diags[0].Summary(), diags[0].Detail())
+			}
+			if got := plan.Databases["vectors"].Replicas["dr"].ID.IsUnknown(); got != tc.replaced {
+				t.Fatalf("replica id unknown = %v, want %v", got, tc.replaced)
 			}
 		})
 	}

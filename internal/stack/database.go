@@ -79,9 +79,10 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 		ProjectID:          r.spec.ProjectID,
 		StorageSizeMib:     uint64(spec.StorageMiB),
 		// Never open to the internet, not even until the cluster exists.
-		Rules: rules,
+		Rules:         rules,
+		BackupRestore: spec.RestoreFrom.request(),
 	}
-	op := fmt.Sprintf("creating %s database %s (%s) in %s", spec.Engine, key, name, r.spec.Region)
+	op := fmt.Sprintf("creating %s database %s (%s) in %s%s", spec.Engine, key, name, r.spec.Region, spec.RestoreFrom.describe())
 	var (
 		db      *godo.Database
 		adopted bool

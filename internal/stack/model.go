@@ -193,6 +193,9 @@ type DatabaseSpec struct {
 	UserSettings map[string]UserSettings
 	// Topics are the Kafka topics wanted, by name (database_topics.go).
 	Topics map[string]TopicSpec
+	// RestoreFrom, when set, creates the database from another cluster's
+	// backups (database_restore.go); it applies only at creation.
+	RestoreFrom *RestoreFrom
 }
 
 // Owned reports whether the stack created (and may delete) the database.
@@ -415,6 +418,9 @@ type ReplicaStatus struct {
 	Size        string
 	State       string
 	PrivateHost string
+	// Tags are the replica's tags as last read (retagged in place:
+	// replica_tags.go).
+	Tags []string `json:",omitempty"`
 	// Stalled is set when an apply gave up waiting for the replica to come
 	// online; the next apply replaces it if it still is not (a replica holds
 	// no data of its own, and one stuck creating never finishes).

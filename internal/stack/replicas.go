@@ -12,9 +12,9 @@ import (
 
 // How read replicas are managed: "<database>-<key>", in the stack's region
 // (on the stack's VPC) or another one (on that region's default VPC),
-// created and waited for; a replica whose region or size changes is
-// replaced (DigitalOcean cannot move or resize one); removed ones are
-// deleted.
+// created and waited for; a replica whose region changes is replaced
+// (DigitalOcean cannot move one); a size or tag change is made in place
+// (replica_update.go); removed ones are deleted.
 
 // ReplicaName is the DigitalOcean name of a replica.
 func ReplicaName(stack, dbKey, key string) string { return DatabaseName(stack, dbKey) + "-" + key }
@@ -28,7 +28,7 @@ func (r *run) ensureReplicasStep(key string) func(ctx context.Context) error {
 			have := d.Replicas[rk]
 			want, wanted := spec.Replicas[rk]
 			stuck := have.Stalled && have.State != "online"
-			if wanted && have.Region == r.replicaRegion(want) && have.Size == r.replicaSize(want, spec) && !stuck {
+			if wanted && have.Region == r.replicaRegion(want) && !stuck {
 				continue
 			}
 			if stuck {
@@ -43,7 +43,7 @@ func (r *run) ensureReplicasStep(key string) func(ctx context.Context) error {
 		current := view(r, func(st *Status) map[string]*ReplicaStatus { return st.Databases[key].Replicas })
 		for _, rk := range sortedKeys(spec.Replicas) {
 			if _, exists := current[rk]; exists {
-				if err := r.waitReplicaOnline(ctx, key, rk, d.ID); err != nil {
+				if err := r.updateReplica(ctx, key, rk, d.ID, r.replicaSize(spec.Replicas[rk], spec)); err != nil {
 					return err
 				}
 				continue
@@ -191,17 +191,18 @@ func (r *run) waitReplicaOnline(ctx context.Context, key, rk, dbID string) error
 	})
 	if err != nil && ctx.Err() != nil {
 		r.update(func(st *Status) {
-			if rep := st.Databases[key].Replicas[rk]; rep != nil && rep.State != "online" {
+			// A replica resizing holds its data and finishes on its own: never replaced for it.
+			if rep := st.Databases[key].Replicas[rk]; rep != nil && rep.State != "online" && rep.State != "resizing" {
 				rep.Stalled = true
 			}
 		})
-		return fmt.Errorf("%w; the next apply replaces the replica if it still is not online", err)
+		return fmt.Errorf("%w; the next apply waits for it again (a replica still creating then is replaced)", err)
 	}
 	return err
 }
 
 func (r *run) recordReplica(key, rk string, rep *godo.DatabaseReplica) {
-	s := &ReplicaStatus{ID: rep.ID, Name: rep.Name, Region: rep.Region, Size: rep.Size, State: rep.Status}
+	s := &ReplicaStatus{ID: rep.ID, Name: rep.Name, Region: rep.Region, Size: rep.Size, State: rep.Status, Tags: rep.Tags}
 	conn := rep.PrivateConnection
 	if conn == nil {
 		conn = rep.Connection

@@ -40,3 +40,13 @@ output "kubeconfig" {
   value       = attach_inference_stack.standby.kubeconfig
   sensitive   = true
 }
+
+output "restored_databases" {
+  description = "Per restore_databases key: the restored database's id and private host (on the standby's VPC, trusted by the standby cluster)."
+  value = {
+    for key, d in(attach_inference_stack.standby.databases != null ? attach_inference_stack.standby.databases : {}) : key => {
+      id           = d.id
+      private_host = d.private_host
+    }
+  }
+}

@@ -36,6 +36,10 @@ module "disaster_recovery" {
   app_access = { vectors = { user = "app", pool_size = 10 } }
   failover   = var.failover
 
+  # The standby's Kubernetes API answers these addresses only (replace
+  # this documentation range with your own).
+  control_plane_allowed_addresses = ["203.0.113.0/24"]
+
   # Applied and destroyed by the module tests; keep protection on for real data.
   disable_deletion_protection = true
 }
