@@ -72,25 +72,7 @@ resource "attach_inference_stack" "a" {
       deletion_protection = false
     }
 `
-	configB := providerBlock(srv) + `
-data "attach_inference_stack" "team_a" {
-  name = "team-a"
-}
-
-resource "attach_inference_stack" "b" {
-  name   = "team-b"
-  region = data.attach_inference_stack.team_a.region
-  vpc_id = data.attach_inference_stack.team_a.vpc_id
-` + lcCluster("") + `
-}
-
-resource "attach_database_attachment" "b" {
-  database_id = data.attach_inference_stack.team_a.databases["main"].id
-  cluster_id  = attach_inference_stack.b.cluster_id
-  db          = "team_b"
-  user        = "team_b"
-}
-`
+	configB := teamBConfig(srv)
 	var (
 		mainID, clusterA string
 		bSawExtra        string // the id of "extra" B's data source read, if any
@@ -187,6 +169,131 @@ resource "attach_database_attachment" "b" {
 			},
 		},
 	})
+}
+
+// The same while team-a is first created: A is held once its create of
+// "main" has been answered (its cluster may not even be asked for yet), and
+// B reads team-a as soon as the API lists "main", still being created.
+func TestAccWorkspaceAttachesToAStackBeingCreated(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{TimeScale: 60})
+	api := concGodo(t, srv)
+	gate := &applyGate{api: srv.Emulator, held: make(chan struct{}), release: make(chan struct{})}
+	gateURL := gate.serve(t)
+	configA := fmt.Sprintf(`
+provider "attach" {
+  token               = %q
+  api_endpoint        = %q
+  http_retry_wait_min = 0
+  http_retry_wait_max = 1
+}
+
+resource "attach_inference_stack" "a" {
+  name   = "team-a"
+  region = "tor1"
+`+lcCluster("")+`
+  databases = {
+    main = {
+      engine              = "pg"
+      size                = "db-s-1vcpu-2gb"
+      deletion_protection = false
+    }
+  }
+}
+`, srv.Token, gateURL)
+	var (
+		bMainID string
+		bDone   = make(chan struct{})
+	)
+	runB := func() {
+		defer close(bDone)
+		defer gate.open()
+		select {
+		case <-gate.held:
+		case <-time.After(2 * time.Minute):
+			t.Error("team A never created database main: the gate held nothing")
+			return
+		}
+		if status := waitListed(t, api, "team-a-main"); status != "creating" {
+			t.Errorf("team-a-main is %q when B reads team-a: want it still being created", status)
+		}
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: teamBConfig(srv),
+				Check: func(s *terraform.State) error {
+					if gate.isOpen() {
+						return fmt.Errorf("team A was released before B applied: no overlap was forced")
+					}
+					bMainID = s.RootModule().Resources["data.attach_inference_stack.team_a"].Primary.Attributes["databases.main.id"]
+					att := s.RootModule().Resources["attach_database_attachment.b"].Primary.Attributes
+					if att["attached"] != "true" || att["private_host"] == "" {
+						return fmt.Errorf("B's attachment is not attached or has no private host: %v", att)
+					}
+					gate.open()
+					return nil
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			}},
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				gate.arm()
+				go runB()
+			},
+			Config: configA,
+			Check: func(s *terraform.State) error {
+				<-bDone
+				if !gate.wasHeld() {
+					return fmt.Errorf("team A's apply was never held: no overlap was forced")
+				}
+				attrs := s.RootModule().Resources["attach_inference_stack.a"].Primary.Attributes
+				if bMainID != attrs["databases.main.id"] {
+					return fmt.Errorf("B read main as %q, A recorded %q", bMainID, attrs["databases.main.id"])
+				}
+				rules, _, err := api.Databases.GetFirewallRules(context.Background(), attrs["databases.main.id"])
+				if err != nil {
+					return err
+				}
+				var got []string
+				for _, r := range rules {
+					got = append(got, r.Type+":"+r.Value)
+				}
+				if !slices.Equal(got, []string{"k8s:" + attrs["cluster_id"]}) {
+					return fmt.Errorf("after B's destroy, main's firewall is %v, want only team A's cluster", got)
+				}
+				return nil
+			},
+			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+		}},
+	})
+}
+
+// teamBConfig is team B's workspace: it reads team-a, builds its own
+// cluster on team-a's VPC and attaches it to team-a's database main.
+func teamBConfig(srv *emulator.Server) string {
+	return providerBlock(srv) + `
+data "attach_inference_stack" "team_a" {
+  name = "team-a"
+}
+
+resource "attach_inference_stack" "b" {
+  name   = "team-b"
+  region = data.attach_inference_stack.team_a.region
+  vpc_id = data.attach_inference_stack.team_a.vpc_id
+` + lcCluster("") + `
+}
+
+resource "attach_database_attachment" "b" {
+  database_id = data.attach_inference_stack.team_a.databases["main"].id
+  cluster_id  = attach_inference_stack.b.cluster_id
+  db          = "team_b"
+  user        = "team_b"
+}
+`
 }
 
 // waitListed waits until the API lists database name, and returns its status.
