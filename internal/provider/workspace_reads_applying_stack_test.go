@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -272,6 +276,161 @@ resource "attach_inference_stack" "a" {
 	})
 }
 
+// And while team-a's database is not listed yet: A's create of "main" is
+// held, so team-a is a VPC and a provisioning cluster. B's plan cannot find
+// databases["main"]: Terraform says "Invalid index", and the data source
+// says why (the stack is being created, a new database is listed late) and
+// what to do. Planned again once "main" is listed, B applies cleanly.
+func TestAccWorkspaceReadsAStackWhoseDatabaseIsNotListedYet(t *testing.T) {
+	// 30: the cluster provisions for 12 s, ample for B to read it so.
+	srv := startEmulator(t, emulator.Config{TimeScale: 30})
+	api := concGodo(t, srv)
+	gate := &applyGate{api: srv.Emulator, held: make(chan struct{}), release: make(chan struct{}), holdCreate: true}
+	gateURL := gate.serve(t)
+	configA := fmt.Sprintf(`
+provider "attach" {
+  token               = %q
+  api_endpoint        = %q
+  http_retry_wait_min = 0
+  http_retry_wait_max = 1
+}
+
+resource "attach_inference_stack" "a" {
+  name   = "team-a"
+  region = "tor1"
+`+lcCluster("")+`
+  databases = {
+    main = {
+      engine              = "pg"
+      size                = "db-s-1vcpu-2gb"
+      deletion_protection = false
+    }
+  }
+}
+`, srv.Token, gateURL)
+	rec := &dataSourceDiags{}
+	bDone := make(chan struct{})
+	runB := func() {
+		defer close(bDone)
+		defer gate.open()
+		select {
+		case <-gate.held:
+		case <-time.After(2 * time.Minute):
+			t.Error("team A never asked for database main: the gate held nothing")
+			return
+		}
+		waitStackCluster(t, api, "team-a")
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: rec.factories(),
+			Steps: []resource.TestStep{
+				{
+					Config:      teamBConfig(srv),
+					ExpectError: regexp.MustCompile(`(?s)Invalid index.*databases\["main"\]|(?s)databases\["main"\].*Invalid index`),
+				},
+				{
+					PreConfig: func() {
+						if !slices.ContainsFunc(rec.warnings(), func(w string) bool {
+							return strings.Contains(w, "Stack team-a is being created") && strings.Contains(w, "its cluster is provisioning") &&
+								strings.Contains(w, "no database is listed yet") && strings.Contains(w, "plan again once team-a's apply has ended")
+						}) {
+							t.Errorf("B's read of team-a while it is created gave no warning saying so; warnings: %q", rec.warnings())
+						}
+						gate.open()
+						if status := waitListed(t, api, "team-a-main"); status == "" {
+							t.Error("team-a-main was never listed")
+						}
+					},
+					Config:           teamBConfig(srv),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				},
+			},
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				gate.arm()
+				go runB()
+			},
+			Config: configA,
+			Check: func(*terraform.State) error {
+				<-bDone
+				if !gate.wasHeld() {
+					return fmt.Errorf("team A's database create was never held")
+				}
+				return nil
+			},
+			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+		}},
+	})
+}
+
+// waitStackCluster waits until the API lists a cluster tagged for stack.
+func waitStackCluster(t *testing.T, api *godo.Client, stackName string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		clusters, _, err := api.Kubernetes.List(context.Background(), &godo.ListOptions{PerPage: 200})
+		if err != nil {
+			t.Errorf("listing clusters: %v", err)
+			return
+		}
+		for _, c := range clusters {
+			if slices.Contains(c.Tags, "attach-stack:"+stackName) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("the API never listed a cluster of stack %s", stackName)
+}
+
+// dataSourceDiags serves the provider in-process and keeps the warnings
+// its data sources return (the testing framework only exposes errors).
+type dataSourceDiags struct {
+	mu   sync.Mutex
+	warn []string
+}
+
+func (r *dataSourceDiags) factories() map[string]func() (tfprotov6.ProviderServer, error) {
+	return map[string]func() (tfprotov6.ProviderServer, error){
+		"attach": func() (tfprotov6.ProviderServer, error) {
+			s, err := providerserver.NewProtocol6WithError(New("test", "test")())()
+			if err != nil {
+				return nil, err
+			}
+			return &dataSourceDiagServer{ProviderServer: s, rec: r}, nil
+		},
+	}
+}
+
+func (r *dataSourceDiags) warnings() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.warn)
+}
+
+type dataSourceDiagServer struct {
+	tfprotov6.ProviderServer
+	rec *dataSourceDiags
+}
+
+func (s *dataSourceDiagServer) ReadDataSource(ctx context.Context, req *tfprotov6.ReadDataSourceRequest) (*tfprotov6.ReadDataSourceResponse, error) {
+	resp, err := s.ProviderServer.ReadDataSource(ctx, req)
+	if resp != nil {
+		s.rec.mu.Lock()
+		for _, d := range resp.Diagnostics {
+			if d.Severity == tfprotov6.DiagnosticSeverityWarning {
+				s.rec.warn = append(s.rec.warn, d.Summary+": "+d.Detail)
+			}
+		}
+		s.rec.mu.Unlock()
+	}
+	return resp, err
+}
+
 // teamBConfig is team B's workspace: it reads team-a, builds its own
 // cluster on team-a's VPC and attaches it to team-a's database main.
 func teamBConfig(srv *emulator.Server) string {
@@ -324,6 +483,9 @@ type applyGate struct {
 	api     http.Handler
 	held    chan struct{}
 	release chan struct{}
+	// holdCreate holds the database create itself (closing held when it
+	// arrives) rather than the requests after it.
+	holdCreate bool
 
 	mu        sync.Mutex
 	armed     bool
@@ -351,6 +513,24 @@ func (g *applyGate) serve(t *testing.T) string {
 			}
 		}
 		create := r.Method == http.MethodPost && r.URL.Path == "/v2/databases"
+		if create && g.holdCreate {
+			g.mu.Lock()
+			armed := g.armed && !g.opened
+			if armed {
+				g.heldCount++
+				close(g.held)
+				g.armed = false
+			}
+			g.mu.Unlock()
+			if armed {
+				select {
+				case <-g.release:
+				case <-time.After(gateHoldMax):
+				}
+			}
+			g.api.ServeHTTP(w, r)
+			return
+		}
 		g.api.ServeHTTP(w, r)
 		if create {
 			g.mu.Lock()
