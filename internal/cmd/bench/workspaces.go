@@ -155,12 +155,15 @@ func workspaces(ctx context.Context, o options, n int, add func(string, string, 
 	limited := rec.status[phase][429]
 	rec.mu.Unlock()
 	answered := total - limited
-	critical := scaled(max(emulator.ClusterProvisionDuration, emulator.DatabaseCreateDuration)+emulator.DeleteDuration, o.timeScale)
+	// One stack's apply + destroy can take no less than its longest create,
+	// then its VPC's wait for the deleted cluster's nodes to leave it.
+	critical := scaled(max(emulator.ClusterProvisionDuration, emulator.DatabaseCreateDuration)+
+		max(emulator.DeleteDuration, emulator.DefaultRealism.DropletLinger), o.timeScale)
 	bound := rateLimitBound(answered, o.timeScale)
 	ideal := max(critical, bound)
 	add(fmt.Sprintf("%d workspaces (processes), apply + destroy each: errors", n), fmt.Sprint(failed), "0")
 	add(fmt.Sprintf("%d workspaces: requests / 429s answered", n), fmt.Sprintf("%d / %d", total, limited), "")
-	add(fmt.Sprintf("%d workspaces: wall / one stack's critical path", n),
+	add(fmt.Sprintf("%d workspaces: wall / one stack's apply+destroy critical path", n),
 		fmt.Sprintf("%.2f (%s / %s)", wall.Seconds()/critical.Seconds(), wall.Round(time.Millisecond), critical), "")
 	add(fmt.Sprintf("%d workspaces: wall / ideal (rate-limit bound %s)", n, bound.Round(time.Millisecond)),
 		fmt.Sprintf("%.2f (ideal %s)", wall.Seconds()/ideal.Seconds(), ideal.Round(time.Millisecond)), "close to 1 + Terraform's cost")
