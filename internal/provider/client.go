@@ -148,7 +148,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if reach.tokenSource == "" {
 		reach.tokenSource = tokenFromClient
 	}
-	if err := installLogging(gc, cfg.RetryMax > 0, &pacer{clock: &c.clock}, reach); err != nil {
+	if err := installLogging(gc, cfg.RetryMax > 0, &pacer{clock: &c.clock}, reach, cfg.RetryWaitMax); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -244,13 +244,13 @@ func (t loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // installLogging puts reach (above), the pacer and loggingTransport under
 // godo's retry layer (or under the oauth2 transport when retries are off).
-func installLogging(gc *godo.Client, retrying bool, p *pacer, reach reachTransport) error {
+func installLogging(gc *godo.Client, retrying bool, p *pacer, reach reachTransport, waitMax time.Duration) error {
 	if retrying {
 		rc, err := retryableClientOf(gc)
 		if err != nil {
 			return err
 		}
-		reach.base = pacingTransport{base: loggingTransport{base: transportOrDefault(rc.HTTPClient.Transport)}, pacer: p}
+		reach.base = pacingTransport{base: loggingTransport{base: transportOrDefault(rc.HTTPClient.Transport)}, pacer: p, waitOut: true, waitMax: waitMax}
 		rc.HTTPClient.Transport = reach
 		return nil
 	}

@@ -268,3 +268,58 @@ func TestClientPollsInAPITime(t *testing.T) {
 		t.Errorf("after the emulator said scale 1000 the client polls at %s; want %s", got, want)
 	}
 }
+
+// Issue 13: separate provider processes on one token share no pacer; each
+// must still get every request through DigitalOcean's fixed window by
+// honouring the 429's Retry-After. Four clients (four processes' worth)
+// send 40 requests at once into a window of 8 per (scaled) minute.
+func TestClientsOfSeparateProcessesHonourASharedRateLimit(t *testing.T) {
+	// Scale 600: the minute window is 100 ms; Retry-After is whole seconds,
+	// so each 429 costs a second and the test a few.
+	srv := startEmulator(t, emulator.Config{TimeScale: 600, RateLimitPerMinute: 8, RateLimitPerHour: -1})
+	var (
+		mu                sync.Mutex
+		limited, answered int
+	)
+	srv.SetRecorder(func(x emulator.Exchange) {
+		mu.Lock()
+		defer mu.Unlock()
+		if x.Status == http.StatusTooManyRequests {
+			if x.ResponseHeader.Get("Retry-After") == "" || x.ResponseHeader.Get("Ratelimit-Reset") == "" {
+				t.Errorf("a 429 without Retry-After or RateLimit-Reset: %v", x.ResponseHeader)
+			}
+			limited++
+			return
+		}
+		answered++
+	})
+	const clients, perClient = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*perClient)
+	for range clients {
+		c := testClient(t, srv, DefaultRetryMax, DefaultRetryWaitMax)
+		for range perClient {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, _, err := c.Godo.VPCs.List(context.Background(), nil); err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a request failed under the shared limit: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d requests answered, %d answered 429", answered, limited)
+	if limited == 0 {
+		t.Error("no request was answered 429: the limit was never reached, nothing was proven")
+	}
+	if answered != clients*perClient {
+		t.Errorf("%d requests answered, want %d (one each)", answered, clients*perClient)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -142,6 +143,10 @@ func (d *inferenceStackDataSource) Read(ctx context.Context, req datasource.Read
 		resp.Diagnostics.AddError("Reading stack "+data.Name.ValueString()+" failed", err.Error())
 		return
 	}
+	if parts := partsBeingCreated(st); len(parts) > 0 {
+		resp.Diagnostics.AddAttributeWarning(path.Root("name"), "Stack "+data.Name.ValueString()+" is being created",
+			beingCreatedDetail(data.Name.ValueString(), parts, len(st.Databases) == 0))
+	}
 	data.Found = types.BoolValue(true)
 	data.Region, data.VPCID = types.StringValue(spec.Region), types.StringValue(st.VPCID)
 	data.ClusterID, data.ClusterURN, data.ClusterEndpoint, data.ClusterVersion = types.StringValue(""), types.StringValue(""), types.StringValue(""), types.StringValue("")
@@ -166,4 +171,33 @@ func (d *inferenceStackDataSource) Read(ctx context.Context, req datasource.Read
 		data.Databases[key] = m
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &data)...)
+}
+
+// partsBeingCreated names the parts of a stack its workspace is still
+// creating (a cluster provisioning, a database creating): a stack read
+// while another workspace applies it. Ids and hosts of what is listed are
+// final; what is not listed yet is missing from the read.
+func partsBeingCreated(st *stack.Status) []string {
+	var parts []string
+	if c := st.Cluster; c != nil && c.State == "provisioning" {
+		parts = append(parts, "its cluster is provisioning")
+	}
+	for _, key := range sortedKeys(st.Databases) {
+		if db := st.Databases[key]; db.State == "creating" {
+			parts = append(parts, "database "+key+" is being created")
+		}
+	}
+	return parts
+}
+
+func beingCreatedDetail(name string, parts []string, noDatabase bool) string {
+	detail := fmt.Sprintf("Stack %s is being applied by its workspace: %s. The ids and private hosts read are final, "+
+		"but the stack may have more parts than were read: ", name, strings.Join(parts, ", "))
+	if noDatabase {
+		detail += "no database is listed yet, and DigitalOcean lists a new database only about a minute after its create. "
+	} else {
+		detail += "DigitalOcean lists a new database only about a minute after its create. "
+	}
+	return detail + "If this workspace refers to a database of " + name + " that is not there yet (\"Invalid index\"), plan again once " +
+		name + "'s apply has ended."
 }

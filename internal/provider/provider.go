@@ -79,8 +79,9 @@ func (p *attachProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 			},
 			"http_retry_max": schema.Int64Attribute{
 				Optional: true,
-				MarkdownDescription: fmt.Sprintf("How many times a request is retried after a 429, a 5xx or a dropped "+
-					"connection. `0` disables retries. Default `%d`.", DefaultRetryMax),
+				MarkdownDescription: fmt.Sprintf("How many times a request is retried after a 5xx, a dropped connection "+
+					"or a 429 that does not say when to retry. A 429 with `Retry-After` or `RateLimit-Reset` is waited out "+
+					"without using up retries, within the resource's timeout. `0` disables retries. Default `%d`.", DefaultRetryMax),
 				Validators: []validator.Int64{int64validator.Between(0, 100)},
 			},
 			"http_retry_wait_min": schema.Int64Attribute{

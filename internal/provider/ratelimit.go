@@ -1,13 +1,17 @@
 package provider
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // pacer keeps one provider process (every resource of a workspace shares
@@ -91,18 +95,75 @@ func (p *pacer) observe(resp *http.Response) {
 
 // pacingTransport applies a pacer to every attempt (it sits below the
 // retry layer, so retries are paced too).
+//
+// With waitOut set (retries on), a 429 that says when to come back
+// (Retry-After or RateLimit-Reset) is waited out here and the request sent
+// again, as often as it takes within the request's context (the resource
+// timeout, and the client's per-request timeout): it is the API pacing a
+// token that other processes share, not a failure, so it does not use up
+// the retry layer's attempts. N workspaces on one token, none of which can
+// see the others' pacers, would otherwise fail applies once the limit is
+// busy for a few windows. A 429 whose wait would outlast the context goes
+// up to the retry layer as before.
 type pacingTransport struct {
-	base  http.RoundTripper
-	pacer *pacer
+	base    http.RoundTripper
+	pacer   *pacer
+	waitOut bool
+	// waitMax caps one wait (http_retry_wait_max); the pacer's gate still
+	// holds every request until the time the API named.
+	waitMax time.Duration
 }
 
 func (t pacingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.pacer.wait(req.Context()); err != nil {
-		return nil, err
+	ctx := req.Context()
+	var body []byte
+	if t.waitOut && req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
 	}
-	resp, err := t.base.RoundTrip(req)
-	t.pacer.observe(resp)
-	return resp, err
+	for limited := 0; ; limited++ {
+		if err := t.pacer.wait(ctx); err != nil {
+			return nil, err
+		}
+		attempt := req
+		if body != nil {
+			attempt = req.Clone(ctx)
+			attempt.Body = io.NopCloser(bytes.NewReader(body))
+			attempt.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+		resp, err := t.base.RoundTrip(attempt)
+		t.pacer.observe(resp)
+		if !t.waitOut || err != nil || resp.StatusCode != http.StatusTooManyRequests {
+			return resp, err
+		}
+		wait, ok := rateLimitWait(resp.Header, time.Now())
+		if !ok {
+			return resp, nil // says nothing of when: the retry layer's backoff
+		}
+		if t.waitMax > 0 {
+			wait = min(wait, t.waitMax)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		_ = resp.Body.Close()
+		tflog.Info(ctx, "DigitalOcean's rate limit for this token is reached (other workspaces may share it): waiting as the API asks, then sending the request again",
+			map[string]any{"method": req.Method, "path": req.URL.Path, "wait_ms": wait.Milliseconds(), "times_limited": limited + 1})
+		if wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return nil, ctx.Err()
+			case <-timer.C:
+			}
+		}
+	}
 }
 
 // TimeScaleHeader is how the emulator says how much faster than real time

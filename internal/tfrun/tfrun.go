@@ -23,6 +23,8 @@ type Workspace struct {
 	Terraform string
 	Dir       string
 	Env       []string
+	// Stderr receives Terraform's stderr; nil is the process's stderr.
+	Stderr io.Writer
 }
 
 // New prepares root (recreated): the provider binary installed as version
@@ -95,10 +97,13 @@ func cleanEnv(cliConfig string) []string {
 }
 
 // Run runs terraform args in the working directory; stdout goes to out,
-// stderr to the process's stderr.
+// stderr to w.Stderr (the process's stderr when nil).
 func (w *Workspace) Run(ctx context.Context, out io.Writer, args ...string) error {
 	cmd := exec.CommandContext(ctx, w.Terraform, args...)
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = w.Dir, w.Env, out, os.Stderr
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = w.Dir, w.Env, out, w.Stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
 	if err := cmd.Run(); err != nil {

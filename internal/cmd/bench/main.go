@@ -7,12 +7,16 @@
 //   - API requests per phase (create, no-op plan, in-place update, destroy);
 //   - a 50-stack workspace planned under DigitalOcean's per-token rate
 //     limits: wall time, 429s, errors, against the ideal the limit sets;
+//   - N workspaces at once (workspaces.go): N separate Terraform processes,
+//     one token, each applying and destroying its own stack under the rate
+//     limits: errors, 429s, requests, wall against the critical path;
 //   - footprint: binary size, provider peak memory, time to serve the schema.
 package main
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -36,7 +40,12 @@ type options struct {
 	terraform, provider, version, workdir string
 	timeScale                             float64
 	stacks                                int
+	phases                                map[string]bool
+	workspaces                            []int
 }
+
+// allPhases are the bench's phases, in the order they run.
+var allPhases = []string{"quickstart", "scale", "workspaces", "footprint"}
 
 func main() {
 	var o options
@@ -48,7 +57,17 @@ func main() {
 	// fixed cost (process start, plan) stays small against it.
 	flag.Float64Var(&o.timeScale, "time-scale", 30, "emulator time scale: a 6-minute cluster takes 6m/scale")
 	flag.IntVar(&o.stacks, "stacks", 50, "stacks in the scale test")
+	phases := flag.String("phases", strings.Join(allPhases, ","), "comma-separated phases to run: "+strings.Join(allPhases, ", "))
+	counts := flag.String("workspaces", "10,30", "comma-separated numbers of Terraform processes run at once by the workspaces phase")
 	flag.Parse()
+	var err error
+	if o.phases, err = parsePhases(*phases); err == nil {
+		o.workspaces, err = workspaceCounts(*counts)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -129,15 +148,33 @@ func run(ctx context.Context, o options) error {
 	var rows []row
 	add := func(metric, value, target string) { rows = append(rows, row{metric, value, target}) }
 
-	quick, err := quickstart(ctx, o, add)
-	if err != nil {
-		return err
+	var quick string
+	var failed error // a workspaces run that failed: reported after the table
+	if o.phases["quickstart"] {
+		var err error
+		if quick, err = quickstart(ctx, o, add); err != nil {
+			return err
+		}
 	}
-	if err := scale(ctx, o, add); err != nil {
-		return err
+	if o.phases["scale"] {
+		if err := scale(ctx, o, add); err != nil {
+			return err
+		}
 	}
-	if err := footprint(ctx, o, add); err != nil {
-		return err
+	if o.phases["workspaces"] {
+		for _, n := range o.workspaces {
+			if err := workspaces(ctx, o, n, add); err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				failed = errors.Join(failed, err)
+			}
+		}
+	}
+	if o.phases["footprint"] {
+		if err := footprint(ctx, o, add); err != nil {
+			return err
+		}
 	}
 
 	fmt.Printf("\nattach provider benchmark (emulator time scale %g; %s)\n\n", o.timeScale, time.Now().UTC().Format(time.RFC3339))
@@ -148,8 +185,33 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("| %-*s | %-28s | %s\n", w, r.metric, r.value, r.target)
 	}
 	fmt.Println()
-	fmt.Println(quick)
-	return nil
+	if quick != "" {
+		fmt.Println(quick)
+	}
+	return failed
+}
+
+// parsePhases reads -phases ("workspaces", "quickstart,scale").
+func parsePhases(s string) (map[string]bool, error) {
+	known := map[string]bool{}
+	for _, p := range allPhases {
+		known[p] = true
+	}
+	phases := map[string]bool{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !known[p] {
+			return nil, fmt.Errorf("-phases: unknown phase %q; the phases are %s", p, strings.Join(allPhases, ", "))
+		}
+		phases[p] = true
+	}
+	if len(phases) == 0 {
+		return nil, fmt.Errorf("-phases %q names no phase; the phases are %s", s, strings.Join(allPhases, ", "))
+	}
+	return phases, nil
 }
 
 func maxLen(rows []row) int {

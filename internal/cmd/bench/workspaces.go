@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/tfrun"
+)
+
+// workspaceCounts parses the -workspaces flag ("10,30").
+func workspaceCounts(s string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-workspaces %q: %q is not a positive number of workspaces", s, f)
+		}
+		ns = append(ns, n)
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("-workspaces %q names no workspace count, e.g. 10,30", s)
+	}
+	return ns, nil
+}
+
+// oneStackConfig is a workspace of its own small stack (cluster + one pg,
+// as stacksConfig), named so that N workspaces never share a stack.
+func oneStackConfig(name string) string {
+	return fmt.Sprintf(`
+terraform {
+  required_providers {
+    attach = { source = "attach-labs/attach" }
+  }
+}
+
+provider "attach" {}
+
+resource "attach_inference_stack" "s" {
+  name   = %q
+  region = "nyc3"
+  cluster = {
+    system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
+  }
+  databases = {
+    app = {
+      engine              = "pg"
+      size                = "db-s-1vcpu-2gb"
+      deletion_protection = false
+    }
+  }
+}
+`, name)
+}
+
+// rateLimitBound is the least wall time in which DigitalOcean's fixed
+// per-token windows (a minute and an hour, scaled like the emulator's)
+// admit requests answered calls: ceil(requests/limit)-1 full windows.
+func rateLimitBound(requests int, timeScale float64) time.Duration {
+	bound := time.Duration(0)
+	for _, w := range []struct {
+		limit  int
+		window time.Duration
+	}{{emulator.DORateLimitPerMinute, time.Minute}, {emulator.DORateLimitPerHour, time.Hour}} {
+		full := int(math.Ceil(float64(requests)/float64(w.limit))) - 1
+		bound = max(bound, time.Duration(full)*scaled(w.window, timeScale))
+	}
+	return bound
+}
+
+// workspaceRun is one Terraform working directory of the phase.
+type workspaceRun struct {
+	name string
+	ws   *tfrun.Workspace
+	out  bytes.Buffer // stdout and stderr of every command
+	err  error
+}
+
+// workspaces runs n separate Terraform processes at once against one
+// emulator and one token, DigitalOcean's rate limits on, each applying and
+// then destroying its own stack. The processes share no pacer, so every
+// 429 is answered by the provider honouring Retry-After/RateLimit-Reset.
+func workspaces(ctx context.Context, o options, n int, add func(string, string, string)) error {
+	srv, err := emulator.Start(emulator.Config{TimeScale: o.timeScale})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	rec := newRecorder()
+	srv.SetRecorder(rec.record)
+	root := filepath.Join(o.workdir, fmt.Sprintf("workspaces-%d", n))
+	runs := make([]*workspaceRun, n)
+	for i := range runs {
+		r := &workspaceRun{name: fmt.Sprintf("ws%d-%02d", n, i)}
+		if r.ws, err = tfrun.New(filepath.Join(root, r.name), o.terraform, o.provider, o.version, ""); err != nil {
+			return err
+		}
+		r.ws.Point(srv.URL, srv.Token)
+		r.ws.Stderr = &r.out
+		if err := r.ws.WriteFile("main.tf", oneStackConfig(r.name)); err != nil {
+			return err
+		}
+		runs[i] = r
+	}
+
+	// init makes no API call: run a few at a time, outside the timing.
+	rec.setPhase("init")
+	if err := eachRun(runs, 4, func(r *workspaceRun) error {
+		return r.ws.Run(ctx, &r.out, "init", "-input=false", "-no-color")
+	}); err != nil {
+		return err
+	}
+
+	phase := fmt.Sprintf("workspaces-%d", n)
+	rec.setPhase(phase)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r.err = r.ws.Run(ctx, &r.out, "apply", "-auto-approve", "-no-color"); r.err != nil {
+				return
+			}
+			r.err = r.ws.Run(ctx, &r.out, "destroy", "-auto-approve", "-no-color")
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	failed := 0
+	for _, r := range runs {
+		if r.err != nil {
+			failed++
+			fmt.Fprintf(os.Stderr, "\n=== workspace %s failed (%v); its output:\n%s\n", r.name, r.err, r.out.String())
+		}
+	}
+	total := rec.total(phase)
+	rec.mu.Lock()
+	limited := rec.status[phase][429]
+	rec.mu.Unlock()
+	answered := total - limited
+	// One stack's apply + destroy can take no less than its longest create,
+	// then its VPC's wait for the deleted cluster's nodes to leave it.
+	critical := scaled(max(emulator.ClusterProvisionDuration, emulator.DatabaseCreateDuration)+
+		max(emulator.DeleteDuration, emulator.DefaultRealism.DropletLinger), o.timeScale)
+	bound := rateLimitBound(answered, o.timeScale)
+	ideal := max(critical, bound)
+	add(fmt.Sprintf("%d workspaces (processes), apply + destroy each: errors", n), fmt.Sprint(failed), "0")
+	add(fmt.Sprintf("%d workspaces: requests / 429s answered", n), fmt.Sprintf("%d / %d", total, limited), "")
+	add(fmt.Sprintf("%d workspaces: wall / one stack's apply+destroy critical path", n),
+		fmt.Sprintf("%.2f (%s / %s)", wall.Seconds()/critical.Seconds(), wall.Round(time.Millisecond), critical), "")
+	add(fmt.Sprintf("%d workspaces: wall / ideal (rate-limit bound %s)", n, bound.Round(time.Millisecond)),
+		fmt.Sprintf("%.2f (ideal %s)", wall.Seconds()/ideal.Seconds(), ideal.Round(time.Millisecond)), "close to 1 + Terraform's cost")
+
+	if inv := srv.Inventory(); !inv.Empty() {
+		return fmt.Errorf("%d workspaces: the destroys left objects:\n%s", n, inv)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d workspaces failed to apply or destroy (output above)", failed, n)
+	}
+	return nil
+}
+
+// eachRun calls f for every run, at most par at a time; the first error,
+// with the run's output, is returned.
+func eachRun(runs []*workspaceRun, par int, f func(*workspaceRun) error) error {
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	errs := make([]error, len(runs))
+	for i, r := range runs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(r); err != nil {
+				errs[i] = fmt.Errorf("workspace %s: %w\n%s", r.name, err, r.out.String())
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
