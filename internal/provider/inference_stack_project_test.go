@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,10 +146,38 @@ resource "attach_inference_stack" "test" {
 					if err != nil {
 						return err
 					}
-					for what, tags := range map[string][]string{"cluster": c.Tags, "node pool": c.NodePools[0].Tags} {
+					db, _, err := api.Databases.Get(ctx, s.RootModule().Resources[stackAddr].Primary.Attributes["databases.vectors.id"])
+					if err != nil {
+						return err
+					}
+					for what, tags := range map[string][]string{"cluster": c.Tags, "node pool": c.NodePools[0].Tags, "database": db.Tags} {
 						if j := strings.Join(tags, ","); !strings.Contains(j, "team-b") || strings.Contains(j, "team-a") {
 							return fmt.Errorf("%s tags after the change: %v", what, tags)
 						}
+					}
+					return nil
+				},
+			},
+			// Drift: the tag taken off the database behind Terraform's back
+			// shows in the plan, and the apply puts it back in place.
+			driftStep(config("team-b"), func() {
+				dbs, _, err := api.Databases.List(ctx, nil)
+				if err != nil || len(dbs) != 1 {
+					t.Fatalf("listing databases: %v (%d)", err, len(dbs))
+				}
+				if _, err := api.Tags.UntagResources(ctx, "team-b", &godo.UntagResourcesRequest{Resources: []godo.Resource{{ID: dbs[0].ID, Type: godo.DatabaseResourceType}}}); err != nil {
+					t.Fatalf("untagging database %s: %v", dbs[0].ID, err)
+				}
+			}),
+			{
+				Config: config("team-b"),
+				Check: func(s *terraform.State) error {
+					db, _, err := api.Databases.Get(ctx, s.RootModule().Resources[stackAddr].Primary.Attributes["databases.vectors.id"])
+					if err != nil {
+						return err
+					}
+					if !slices.Contains(db.Tags, "team-b") {
+						return fmt.Errorf("database tags after the repair: %v", db.Tags)
 					}
 					return nil
 				},
