@@ -120,6 +120,9 @@ func (p *planner) gpuKind(size string) (vendor string, multiNode bool) {
 // when a pool has 8-GPU machines), so the plan shows them, and warns when a
 // device plugin is turned off while a pool needs it.
 func (p *planner) clusterPlugins() {
+	if p.config == nil {
+		return
+	}
 	c, cfg := p.plan.Cluster, p.config.Cluster
 	if c == nil || cfg == nil {
 		return
