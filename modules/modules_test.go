@@ -957,6 +957,12 @@ func TestInferenceStackDefaults(t *testing.T) {
 			expect(t, key+".retain_on_destroy", db["retain_on_destroy"], false)
 			expect(t, key+".trusted_sources", db["trusted_sources"], nil)
 			expect(t, key+".maintenance_window", db["maintenance_window"], map[string]any{"day": "sunday", "hour": "05:00"})
+			// Storage autoscaling on wherever the disk can grow (not Valkey's).
+			want := any(map[string]any{"enabled": true, "threshold_percent": 80.0, "increment_gib": 10.0})
+			if key == "cache" {
+				want = nil
+			}
+			expect(t, key+".storage_autoscale", db["storage_autoscale"], want)
 		}
 		vectors := get(v, "databases", "vectors").(map[string]any)
 		expect(t, "vectors.dbs", vectors["dbs"], []any{"rag"})
@@ -1007,7 +1013,7 @@ func TestInferenceStackDefaults(t *testing.T) {
 		v := planned(
 			"-var", "disable_ha_control_plane=true", "-var", "disable_surge_upgrade=true", "-var", "disable_auto_upgrade=true",
 			"-var", "disable_deletion_protection=true", "-var", "allow_single_node_databases=true", "-var", "allow_public_trusted_sources=true",
-			"-var", "disable_control_plane_firewall=true", "-var", "control_plane_allowed_addresses=[]",
+			"-var", "disable_control_plane_firewall=true", "-var", "control_plane_allowed_addresses=[]", "-var", "disable_storage_autoscaling=true",
 			"-var", `gpu_pools={ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2, tags = ["cost-center:gpu"] } }`,
 			"-var", `system_pool={ tags = ["system"] }`,
 			"-var", `databases={ vectors = { engine = "pg", size = "db-s-1vcpu-1gb", node_count = 1, trusted_sources = [{ type = "ip_addr", value = "203.0.113.10" }] } }`,
@@ -1023,6 +1029,7 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "vectors.node_count", db["node_count"], 1.0)
 		expect(t, "vectors.deletion_protection", db["deletion_protection"], false)
 		expect(t, "vectors.trusted_sources", db["trusted_sources"], []any{map[string]any{"type": "ip_addr", "value": "203.0.113.10"}})
+		expect(t, "vectors.storage_autoscale", db["storage_autoscale"], nil)
 	})
 }
 
@@ -1059,6 +1066,12 @@ func testExampleInferenceStackBasic(t *testing.T, tf string) {
 		t.Errorf("reading vectors' storage autoscaling: %v", err)
 	} else if !as.Enabled || as.ThresholdPercent == nil || *as.ThresholdPercent != 80 || as.IncrementGib == nil || *as.IncrementGib != 10 {
 		t.Errorf("vectors' storage autoscaling is %+v, want on at 80%% in 10 GiB steps", as)
+	}
+	// The control plane firewall is on by default, with the example's addresses.
+	if c, _, err := godoClient(t, srv).Kubernetes.Get(t.Context(), clusterID); err != nil {
+		t.Errorf("reading cluster %s: %v", clusterID, err)
+	} else if fw := c.ControlPlaneFirewall; fw == nil || fw.Enabled == nil || !*fw.Enabled || len(fw.AllowedAddresses) == 0 {
+		t.Errorf("cluster %s control plane firewall is %+v, want on with the example's addresses", clusterID, fw)
 	}
 	gpu := get(out, "gpu_pools", "h100").(map[string]any)
 	expect(t, "h100.min_nodes", gpu["min_nodes"], 0.0)
