@@ -1,0 +1,55 @@
+package stack
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// A six-minute cluster is looked at sparsely early, densely near six
+// minutes (completion then seen within 1% of it), and ever more sparsely,
+// but at most every Max, when it overruns.
+func TestExpectIntervalSparseEarlyDenseNear(t *testing.T) {
+	p := DefaultPoll
+	typical := TypicalClusterCreate
+	var looks []time.Duration
+	for w := time.Duration(0); w < typical; w += p.expectInterval(w, typical) {
+		looks = append(looks, w)
+	}
+	if n := len(looks); n > 9 {
+		t.Errorf("%d looks before the typical six minutes, want at most 9: %v", n, looks)
+	}
+	if first := p.expectInterval(0, typical); first != typical/2 {
+		t.Errorf("first look after %s, want halfway (%s)", first, typical/2)
+	}
+	if near := p.expectInterval(typical-time.Second, typical); near > typical/100 {
+		t.Errorf("interval near the typical time %s, want at most 1%% of it", near)
+	}
+	if over := p.expectInterval(typical+time.Minute, typical); over > typical/100 {
+		t.Errorf("interval a minute past the typical time %s, want still dense", over)
+	}
+	if long := p.expectInterval(typical+time.Hour, typical); long != p.Max {
+		t.Errorf("interval an hour past the typical time %s, want Max %s", long, p.Max)
+	}
+}
+
+// Polling configs without Expect (the fast test configs) keep waitUntil's
+// schedule and list age.
+func TestWaitExpectingWithoutExpectIsWaitUntil(t *testing.T) {
+	p := PollConfig{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Fraction: 0.04}
+	if got := p.listMaxAge(TypicalClusterCreate); got != p.MinWall() {
+		t.Errorf("listMaxAge without Expect = %s, want MinWall %s", got, p.MinWall())
+	}
+	start := time.Now()
+	err := p.waitExpecting(t.Context(), "x", time.Now(), TypicalClusterCreate, func(context.Context) (bool, error) { return true, nil })
+	if err != nil || time.Since(start) > time.Second {
+		t.Errorf("without Expect the first look must be at once: err %v after %s", err, time.Since(start))
+	}
+	// With Expect, a wait already past its typical time looks at once too.
+	p.Expect = true
+	start = time.Now()
+	err = p.waitExpecting(t.Context(), "x", time.Now().Add(-time.Hour), TypicalClusterCreate, func(context.Context) (bool, error) { return true, nil })
+	if err != nil || time.Since(start) > time.Second {
+		t.Errorf("a wait past its typical time must look at once: err %v after %s", err, time.Since(start))
+	}
+}
