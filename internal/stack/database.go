@@ -299,8 +299,16 @@ func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSp
 //
 // What the wait is for started at started and typically takes typical (0:
 // unknown), which shapes the polling (PollConfig.waitExpecting).
+//
+// A shared list answers for the database if it was fetched after started
+// (the write being waited out), or, when this apply wrote nothing to the
+// database (started zero), after the apply began: the databases' waits then
+// share one list instead of each fetching its own.
 func (r *run) waitDatabaseOnline(ctx context.Context, key, id string, started time.Time, typical time.Duration) error {
-	since := time.Now()
+	since := started
+	if since.IsZero() {
+		since = r.started
+	}
 	pending := r.databasePending(key)
 	logged := false
 	return r.e.Poll.waitExpecting(ctx, "database "+key+" to be online", started, typical, func(ctx context.Context) (bool, error) {

@@ -39,7 +39,7 @@ var DefaultPoll = PollConfig{Min: 10 * time.Second, Max: 30 * time.Second, Fract
 // Typical DigitalOcean durations, which waits poll around (PollConfig.Expect).
 // They are the provisioning times this project's emulator reproduces
 // (internal/emulator/emulator.go, "Real DigitalOcean durations"), not a
-// promise: a wait that ends sooner is seen late by at most half the time
+// promise: a wait that ends sooner is seen late by at most 60% of the time
 // left at its last look, and one that overruns keeps polling, ever
 // sparser, until its timeout.
 const (
@@ -57,22 +57,27 @@ const (
 )
 
 // expectInterval is the API-time wait before the next look, waited (API
-// time) into an operation that typically takes typical: half the time left
-// until typical (a six-minute cluster is first looked at after three
-// minutes), never less than 1% of typical near it, so completion at the
-// typical time is seen within 1% of it; past typical, Fraction of the
-// overrun (at least that 1%, at most Max).
+// time) into an operation that typically takes typical. Before typical it
+// covers 60% of the time left (a six-minute cluster is first looked at
+// after 3.6 minutes, then at 5.0 and 5.6), and once little is left (three
+// times the near interval, 1% of typical) it aims just past typical, so an
+// operation done on time is seen within 1% of it. Past typical it looks
+// every Fraction of the overrun, at least every 1% of typical (dense just
+// after it) and at most every Max.
 func (p PollConfig) expectInterval(waited, typical time.Duration) time.Duration {
 	near := max(typical/100, time.Second)
-	if waited < typical {
-		return max((typical-waited)/2, near)
+	if left := typical - waited; left > 0 {
+		if left <= 3*near {
+			return left + near/4
+		}
+		return time.Duration(float64(left) * 0.6)
 	}
 	d := time.Duration(float64(waited-typical) * p.Fraction)
 	return min(max(d, near), max(p.Max, near))
 }
 
 // waitExpecting is waitUntil for an operation that started at since and
-// typically takes typical (API time): with Expect it first looks once half
+// typically takes typical (API time): with Expect it first looks once 60%
 // of typical has passed (at once when typical has already passed), then
 // per expectInterval. Without Expect, or with typical 0, it is waitUntil.
 func (p PollConfig) waitExpecting(ctx context.Context, what string, since time.Time, typical time.Duration, check func(ctx context.Context) (bool, error)) error {
