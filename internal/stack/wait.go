@@ -76,6 +76,12 @@ func (p PollConfig) expectInterval(waited, typical time.Duration) time.Duration 
 	return min(max(d, near), max(p.Max, near))
 }
 
+// WaitExpecting is waitExpecting for callers outside the engine (the
+// standalone resources).
+func (p PollConfig) WaitExpecting(ctx context.Context, what string, since time.Time, typical time.Duration, check func(ctx context.Context) (bool, error)) error {
+	return p.waitExpecting(ctx, what, since, typical, check)
+}
+
 // waitExpecting is waitUntil for an operation that started at since and
 // typically takes typical (API time): with Expect it first looks once 60%
 // of typical has passed (at once when typical has already passed), then
