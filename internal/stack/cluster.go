@@ -372,7 +372,7 @@ func (r *run) waitClusterReady(ctx context.Context, id string, want map[string]i
 	since := time.Now()
 	var short []poolShortfall
 	err := r.e.Poll.waitExpecting(ctx, "cluster "+id+" to be running", started, typical, func(ctx context.Context) (bool, error) {
-		c, err := r.getCluster(ctx, id, since, r.e.Poll.listMaxAge(typical))
+		c, err := r.getCluster(ctx, id, since, r.e.Poll.listMaxAge(started, typical))
 		if err != nil {
 			return false, apiErr("reading cluster "+id, err)
 		}

@@ -312,7 +312,7 @@ func (r *run) waitDatabaseOnline(ctx context.Context, key, id string, started ti
 	pending := r.databasePending(key)
 	logged := false
 	return r.e.Poll.waitExpecting(ctx, "database "+key+" to be online", started, typical, func(ctx context.Context) (bool, error) {
-		db, err := r.getDatabase(ctx, id, since, r.e.Poll.listMaxAge(typical))
+		db, err := r.getDatabase(ctx, id, since, r.e.Poll.listMaxAge(started, typical))
 		if isNotFound(err) && pending() {
 			if !logged {
 				tflog.Info(ctx, "database not visible yet after its create (DigitalOcean answers 404 for a while); waiting", map[string]any{"database": key, "id": id})

@@ -115,15 +115,24 @@ func (p PollConfig) waitExpecting(ctx context.Context, what string, since time.T
 	}
 }
 
-// listMaxAge is how old a shared status list may be for a wait: a
-// fraction of the wait's finest interval, so waits started together (two
-// databases created at once) share one list per look, and none is served
-// a list much older than its own look.
-func (p PollConfig) listMaxAge(typical time.Duration) time.Duration {
+// listMaxAge is how old a shared status list may be for a look, waited
+// since started, at an operation that typically takes typical: half the
+// interval the look ends (so a list never delays a look by more than half
+// its interval), at most Min, and only a quarter of the near interval
+// once typical has passed. Early looks, minutes apart, thus take any
+// list of the last Min (fifty stacks waiting share a list per kind), while
+// looks near typical take only lists a fraction of a second old.
+func (p PollConfig) listMaxAge(started time.Time, typical time.Duration) time.Duration {
 	if !p.Expect || typical <= 0 {
 		return p.MinWall()
 	}
-	return p.wall(max(typical/100, time.Second) / 2)
+	waited := time.Duration(float64(time.Since(started)) * p.scale())
+	if waited >= typical {
+		// The look just past typical, and those after: only a list
+		// fetched after typical sees an operation done on time.
+		return p.wall(max(typical/100, time.Second) / 4)
+	}
+	return p.wall(min(p.expectInterval(waited, typical)/2, p.Min))
 }
 
 func (p PollConfig) scale() float64 {

@@ -36,13 +36,21 @@ func TestExpectIntervalSparseEarlyDenseNear(t *testing.T) {
 	if long := p.expectInterval(typical+time.Hour, typical); long != p.Max {
 		t.Errorf("interval an hour past the typical time %s, want Max %s", long, p.Max)
 	}
+	// Shared lists: early looks take one up to Min old, looks near the
+	// typical time only one at most half their interval old.
+	if early := p.listMaxAge(time.Now(), typical); early != p.Min {
+		t.Errorf("list age for the first look %s, want Min %s", early, p.Min)
+	}
+	if near := p.listMaxAge(time.Now().Add(-typical+time.Second), typical); near > typical/200+time.Second {
+		t.Errorf("list age near the typical time %s, want about half of 1%% of it", near)
+	}
 }
 
 // Polling configs without Expect (the fast test configs) keep waitUntil's
 // schedule and list age.
 func TestWaitExpectingWithoutExpectIsWaitUntil(t *testing.T) {
 	p := PollConfig{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Fraction: 0.04}
-	if got := p.listMaxAge(TypicalClusterCreate); got != p.MinWall() {
+	if got := p.listMaxAge(time.Now(), TypicalClusterCreate); got != p.MinWall() {
 		t.Errorf("listMaxAge without Expect = %s, want MinWall %s", got, p.MinWall())
 	}
 	start := time.Now()
