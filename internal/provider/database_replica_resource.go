@@ -180,7 +180,7 @@ func (r *databaseReplicaResource) Create(ctx context.Context, req resource.Creat
 	created := time.Now()
 	resp.Diagnostics.Append(setPrivateTime(ctx, resp.Private, privateReplicaCreated, created)...)
 	logged := false
-	err = poll.WaitUntil(ctx, "replica "+rep.Name+" to be online", func(ctx context.Context) (bool, error) {
+	err = poll.WaitExpecting(ctx, "replica "+rep.Name+" to be online", created, stack.TypicalReplicaCreate, func(ctx context.Context) (bool, error) {
 		got, _, err := api.Databases.GetReplica(ctx, primary, rep.Name)
 		if IsNotFound(err) && poll.NotVisibleYet(created, "") {
 			if !logged {

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 // warnAttachedElsewhere warns, when a stack is being destroyed, about the
@@ -16,9 +19,10 @@ import (
 // in an owned database's firewall naming a cluster other than the stack's
 // own is an attachment from another workspace (attach_database_attachment)
 // or trust added outside Terraform, and that cluster loses its database.
-// It reads the firewalls and clusters at plan time and never writes; what
+// It reads the firewalls (unless the refresh just before this plan did:
+// see recentFirewallClusters) and clusters at plan time and never writes; what
 // it cannot read it leaves out (the destroy itself does not depend on it).
-func warnAttachedElsewhere(ctx context.Context, api *godo.Client, state *stackModel, diags *diag.Diagnostics) {
+func warnAttachedElsewhere(ctx context.Context, api *godo.Client, state *stackModel, status *stack.Status, diags *diag.Diagnostics) {
 	if state == nil || api == nil {
 		return
 	}
@@ -46,15 +50,23 @@ func warnAttachedElsewhere(ctx context.Context, api *godo.Client, state *stackMo
 		if d == nil || !d.ExistingID.IsNull() || d.RetainOnDestroy.ValueBool() || d.ID.ValueString() == "" {
 			continue
 		}
-		rules, _, err := api.Databases.GetFirewallRules(ctx, d.ID.ValueString())
-		if err != nil {
-			tflog.Debug(ctx, "Plan: firewall not readable; its attachments are not listed", map[string]any{"database": key, "error": err.Error()})
-			continue
+		clusters, ok := recentFirewallClusters(status, key, d.ID.ValueString())
+		if !ok {
+			rules, _, err := api.Databases.GetFirewallRules(ctx, d.ID.ValueString())
+			if err != nil {
+				tflog.Debug(ctx, "Plan: firewall not readable; its attachments are not listed", map[string]any{"database": key, "error": err.Error()})
+				continue
+			}
+			for _, rule := range rules {
+				if rule.Type == "k8s" {
+					clusters = append(clusters, rule.Value)
+				}
+			}
 		}
 		var attached []string
-		for _, rule := range rules {
-			if rule.Type == "k8s" && rule.Value != own {
-				attached = append(attached, describe(rule.Value))
+		for _, id := range clusters {
+			if id != own {
+				attached = append(attached, describe(id))
 			}
 		}
 		if len(attached) == 0 {
@@ -73,4 +85,23 @@ func warnAttachedElsewhere(ctx context.Context, api *godo.Client, state *stackMo
 			"The app workspaces can still plan and destroy afterwards (an attachment whose database is gone is dropped "+
 			"from their state and planned for re-creation). To keep a database for them, set retain_on_destroy = true on it "+
 			"and apply before destroying; otherwise destroy the attachments first.")
+}
+
+// firewallReadFresh is how recently a refresh must have read a database's
+// firewall for a destroy plan to use what it saw: the refresh that
+// `terraform destroy` runs just before planning the destroy, not one of an
+// earlier command (a plan with -refresh=false reads the firewall itself).
+const firewallReadFresh = 30 * time.Second
+
+// recentFirewallClusters returns the clusters database key's firewall
+// trusted when the refresh just before this plan read it, if it did.
+func recentFirewallClusters(status *stack.Status, key, id string) ([]string, bool) {
+	if status == nil || status.Databases[key] == nil {
+		return nil, false
+	}
+	d := status.Databases[key]
+	if d.ID != id || d.FirewallReadAt.IsZero() || time.Since(d.FirewallReadAt) > firewallReadFresh {
+		return nil, false
+	}
+	return d.FirewallClusters, true
 }

@@ -46,7 +46,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 
 	if req.Plan.Raw.IsNull() {
 		checkDestroy(state, status, &resp.Diagnostics)
-		warnAttachedElsewhere(ctx, r.client.Godo, state, &resp.Diagnostics)
+		warnAttachedElsewhere(ctx, r.client.Godo, state, status, &resp.Diagnostics)
 		if state != nil {
 			warnWorkloadResources(ctx, r.client.Godo, state.ClusterID.ValueString(), clusterNameOf(state, status), "Destroying the stack", keepsWorkloadResources(state), &resp.Diagnostics)
 		}

@@ -92,7 +92,11 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	req.ClusterAutoscalerConfiguration = autoscalerRequest(c.Autoscaler)
 	c.Plugins.setOn(req)
 	created, err := r.createClusterOnceNameFree(ctx, req)
+	// The cluster's provisioning started now, unless it is adopted below
+	// (created by an earlier, failed attempt: its age is unknown).
+	createdAt, typical := time.Now(), TypicalClusterCreate
 	if err != nil {
+		typical = 0
 		// Only a live cluster carrying the stack's tag is adopted, never
 		// the deleted one still holding the name.
 		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
@@ -122,7 +126,10 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 	for _, p := range req.NodePools {
 		want[p.Name] = requiredNodes(desiredPools(r.spec)[p.Name])
 	}
-	return r.waitClusterReady(ctx, created.ID, want)
+	if typical > 0 {
+		typical = max(typical, r.typicalPoolWait(want))
+	}
+	return r.waitClusterReady(ctx, created.ID, want, createdAt, typical)
 }
 
 // createClusterOnceNameFree creates the cluster, waiting while DigitalOcean
@@ -233,7 +240,7 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 			return apiErr(fmt.Sprintf("upgrading cluster %s to %s", cur.Name, c.Version), err)
 		}
 		// The upgrade is asynchronous: wait for it before touching pools.
-		if err := r.waitClusterReady(ctx, cur.ID, nil); err != nil {
+		if err := r.waitClusterReady(ctx, cur.ID, nil, time.Now(), TypicalClusterUpgrade); err != nil {
 			return err
 		}
 	}
@@ -250,7 +257,9 @@ func (r *run) updateCluster(ctx context.Context, cur *ClusterStatus) error {
 			touched[name] = n
 		}
 	}
-	return r.waitClusterReady(ctx, cur.ID, r.poolsToWaitFor(cur, touched))
+	// Pools this apply created or grew are expected to take a pool's
+	// typical time; pools only still short from an earlier apply are not.
+	return r.waitClusterReady(ctx, cur.ID, r.poolsToWaitFor(cur, touched), time.Now(), r.typicalPoolWait(touched))
 }
 
 // clusterUpdate is the PUT body. godo's KubernetesClusterUpdateRequest
@@ -356,11 +365,14 @@ func (r *run) putCluster(ctx context.Context, id string, body *clusterUpdate) er
 // Nodes beyond those (the autoscaler's) and pools the apply did not touch
 // are not waited for. Pools still short when ctx ends are marked, so the
 // next apply continues the wait, and the error names them.
-func (r *run) waitClusterReady(ctx context.Context, id string, want map[string]int) error {
+//
+// What the wait is for started at started and typically takes typical (0:
+// unknown), which shapes the polling (PollConfig.waitExpecting).
+func (r *run) waitClusterReady(ctx context.Context, id string, want map[string]int, started time.Time, typical time.Duration) error {
 	since := time.Now()
 	var short []poolShortfall
-	err := r.e.Poll.waitUntil(ctx, "cluster "+id+" to be running", func(ctx context.Context) (bool, error) {
-		c, err := r.getCluster(ctx, id, since, r.e.Poll.MinWall())
+	err := r.e.Poll.waitExpecting(ctx, "cluster "+id+" to be running", started, typical, func(ctx context.Context) (bool, error) {
+		c, err := r.getCluster(ctx, id, since, r.e.Poll.listMaxAge(started, typical))
 		if err != nil {
 			return false, apiErr("reading cluster "+id, err)
 		}

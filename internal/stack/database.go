@@ -122,16 +122,20 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	// In state before the wait: a database that never comes online is
 	// still tracked, and can be destroyed (it never held data).
 	r.recordDatabase(key, db, true)
+	// A database this apply created takes a database's typical time from
+	// its create; an adopted one (an earlier attempt's) is of unknown age.
+	var created time.Time
+	var typical time.Duration
 	if !adopted {
 		// Adopted means found in a list: visible already. A database just
 		// created is not, for a while.
-		created := time.Now()
+		created, typical = time.Now(), TypicalDatabaseCreate
 		r.update(func(st *Status) {
 			st.Databases[key].CreatedAt = created
 			st.Databases[key].VPCRangeRule = vpcRule
 		})
 	}
-	if err := r.waitDatabaseOnline(ctx, key, db.ID); err != nil {
+	if err := r.waitDatabaseOnline(ctx, key, db.ID, created, typical); err != nil {
 		if ctx.Err() != nil {
 			r.update(func(st *Status) {
 				if d := st.Databases[key]; d != nil && d.State != "online" {
@@ -210,7 +214,7 @@ func (r *run) attachDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	}
 	r.recordDatabase(key, db, false)
 	if db.Status != "online" {
-		return r.waitDatabaseOnline(ctx, key, db.ID)
+		return r.waitDatabaseOnline(ctx, key, db.ID, time.Time{}, 0)
 	}
 	return nil
 }
@@ -225,18 +229,21 @@ func (r *run) updateDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	if needsResize(cur) && cur.State != "" && cur.State != "online" {
 		// A resize started elsewhere (the drift being repaired) must end
 		// first: DigitalOcean refuses a resize while one runs.
-		if err := r.waitDatabaseOnline(ctx, key, cur.ID); err != nil {
+		if err := r.waitDatabaseOnline(ctx, key, cur.ID, time.Time{}, 0); err != nil {
 			return err
 		}
 		cur = view(r, func(st *Status) *DatabaseStatus { c := *st.Databases[key]; return &c })
 	}
+	var resized time.Time
+	var typical time.Duration
 	if needsResize(cur) {
 		req := &godo.DatabaseResizeRequest{SizeSlug: spec.Size, NumNodes: spec.NodeCount, StorageSizeMib: uint64(spec.StorageMiB)}
 		if _, err := r.e.API.Databases.Resize(ctx, cur.ID, req); err != nil {
 			return apiErr(fmt.Sprintf("resizing database %s (%s) to %s x%d", key, cur.Name, spec.Size, spec.NodeCount), err)
 		}
+		resized, typical = time.Now(), TypicalDatabaseResize
 	}
-	if err := r.waitDatabaseOnline(ctx, key, cur.ID); err != nil {
+	if err := r.waitDatabaseOnline(ctx, key, cur.ID, resized, typical); err != nil {
 		return err
 	}
 	if err := r.ensureMaintenance(ctx, key, spec, cur); err != nil {
@@ -290,12 +297,23 @@ func (r *run) ensureMaintenance(ctx context.Context, key string, spec DatabaseSp
 // Right after the create DigitalOcean answers 404 (and lists nothing) for a
 // while: that is waited out as "not visible yet" while the database is
 // recent and was never seen online.
-func (r *run) waitDatabaseOnline(ctx context.Context, key, id string) error {
-	since := time.Now()
+//
+// What the wait is for started at started and typically takes typical (0:
+// unknown), which shapes the polling (PollConfig.waitExpecting).
+//
+// A shared list answers for the database if it was fetched after started
+// (the write being waited out), or, when this apply wrote nothing to the
+// database (started zero), after the apply began: the databases' waits then
+// share one list instead of each fetching its own.
+func (r *run) waitDatabaseOnline(ctx context.Context, key, id string, started time.Time, typical time.Duration) error {
+	since := started
+	if since.IsZero() {
+		since = r.started
+	}
 	pending := r.databasePending(key)
 	logged := false
-	return r.e.Poll.waitUntil(ctx, "database "+key+" to be online", func(ctx context.Context) (bool, error) {
-		db, err := r.getDatabase(ctx, id, since, r.e.Poll.MinWall())
+	return r.e.Poll.waitExpecting(ctx, "database "+key+" to be online", started, typical, func(ctx context.Context) (bool, error) {
+		db, err := r.getDatabase(ctx, id, since, r.e.Poll.listMaxAge(started, typical))
 		if isNotFound(err) && pending() {
 			if !logged {
 				tflog.Info(ctx, "database not visible yet after its create (DigitalOcean answers 404 for a while); waiting", map[string]any{"database": key, "id": id})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -181,9 +182,14 @@ func (r *run) refreshFirewall(ctx context.Context, key string, prior DatabaseSta
 	if err != nil {
 		return apiErr(fmt.Sprintf("reading the firewall of database %s", key), err)
 	}
+	readAt := time.Now()
 	present := map[Rule]bool{}
+	var clusters []string
 	for _, c := range current {
 		present[Rule{Type: c.Type, Value: c.Value}] = true
+		if c.Type == "k8s" {
+			clusters = append(clusters, c.Value)
+		}
 	}
 	attached := ""
 	if prior.AttachedClusterID != "" && present[ClusterRule(prior.AttachedClusterID)] {
@@ -198,6 +204,7 @@ func (r *run) refreshFirewall(ctx context.Context, key string, prior DatabaseSta
 	r.update(func(st *Status) {
 		if d := st.Databases[key]; d != nil {
 			d.AttachedClusterID, d.TrustedSources = attached, kept
+			d.FirewallClusters, d.FirewallReadAt = clusters, readAt
 		}
 	})
 	return nil

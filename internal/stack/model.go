@@ -380,6 +380,12 @@ type DatabaseStatus struct {
 	// the rule is missing); TrustedSources are the stack's extra rules found.
 	AttachedClusterID string
 	TrustedSources    []Rule
+	// FirewallClusters are the clusters the firewall's k8s rules trust (the
+	// stack's own among them), as the last refresh read them at
+	// FirewallReadAt: a destroy planned right after that refresh names the
+	// other clusters still attached without reading the firewall again.
+	FirewallClusters []string  `json:",omitempty"`
+	FirewallReadAt   time.Time `json:",omitzero"`
 	// StorageAutoscale as DigitalOcean reports it (nil: not managed).
 	StorageAutoscale *StorageAutoscale `json:",omitempty"`
 	// Config holds the engine settings the stack manages, as DigitalOcean
@@ -453,6 +459,7 @@ func (s *Status) Clone() *Status {
 		dc.Topics = cloneTopics(d.Topics)
 		dc.DBs = slices.Clone(d.DBs)
 		dc.TrustedSources = slices.Clone(d.TrustedSources)
+		dc.FirewallClusters = slices.Clone(d.FirewallClusters)
 		dc.Pools = map[string]*PoolStatus{}
 		for pk, p := range d.Pools {
 			pc := *p

@@ -474,6 +474,26 @@ func (r *run) poolsToWaitFor(cur *ClusterStatus, touched map[string]int) map[str
 	return out
 }
 
+// typicalPoolWait is how long the new nodes of the pools in want (DOKS
+// pool name -> nodes required) typically take: a GPU pool's time when one
+// needs nodes, a CPU pool's when only those do, 0 when none needs any.
+func (r *run) typicalPoolWait(want map[string]int) time.Duration {
+	var d time.Duration
+	for key := range desiredPools(r.spec) {
+		_, gpu := r.spec.Cluster.GPUPools[key]
+		for _, name := range PoolNamesOf(key) {
+			switch {
+			case want[name] <= 0:
+			case gpu:
+				d = max(d, TypicalGPUPoolCreate)
+			default:
+				d = max(d, TypicalNodePoolCreate)
+			}
+		}
+	}
+	return d
+}
+
 // poolShortfall is a pool with fewer running nodes than the apply asked.
 type poolShortfall struct {
 	pool              string

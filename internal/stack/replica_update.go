@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -15,7 +16,7 @@ import (
 // "online" (resource_database_replica.go, update). Its tags change through
 // the Tags API with resource_type "database" and the replica's uuid.
 func (r *run) updateReplica(ctx context.Context, key, rk, dbID, size string) error {
-	if err := r.waitReplicaOnline(ctx, key, rk, dbID); err != nil {
+	if err := r.waitReplicaOnline(ctx, key, rk, dbID, time.Time{}, 0); err != nil {
 		return err
 	}
 	have := view(r, func(st *Status) ReplicaStatus { return *st.Databases[key].Replicas[rk] })
@@ -26,12 +27,13 @@ func (r *run) updateReplica(ctx context.Context, key, rk, dbID, size string) err
 		if _, err := r.e.API.Databases.Resize(ctx, have.ID, &godo.DatabaseResizeRequest{SizeSlug: size, NumNodes: 1}); err != nil {
 			return apiErr(op, err)
 		}
+		resized := time.Now()
 		r.update(func(st *Status) {
 			if rep := st.Databases[key].Replicas[rk]; rep != nil {
 				rep.State = "resizing"
 			}
 		})
-		if err := r.waitReplicaOnline(ctx, key, rk, dbID); err != nil {
+		if err := r.waitReplicaOnline(ctx, key, rk, dbID, resized, TypicalDatabaseResize); err != nil {
 			return err
 		}
 	}

@@ -64,11 +64,15 @@ func (r *run) ensureReplicasStep(key string) func(ctx context.Context) error {
 				return err
 			}
 			r.recordReplica(key, rk, rep)
+			// A replica this apply created takes a replica's typical time;
+			// an adopted one (an earlier attempt's) is of unknown age.
+			var created time.Time
+			var typical time.Duration
 			if !adopted {
-				created := time.Now()
+				created, typical = time.Now(), TypicalReplicaCreate
 				r.update(func(st *Status) { st.Databases[key].Replicas[rk].CreatedAt = created })
 			}
-			if err := r.waitReplicaOnline(ctx, key, rk, d.ID); err != nil {
+			if err := r.waitReplicaOnline(ctx, key, rk, d.ID, created, typical); err != nil {
 				return err
 			}
 		}
@@ -170,11 +174,13 @@ func (r *run) replicaSize(want ReplicaSpec, db DatabaseSpec) string {
 	return db.Size
 }
 
-func (r *run) waitReplicaOnline(ctx context.Context, key, rk, dbID string) error {
+// waitReplicaOnline polls the replica until it is online; what it waits
+// for started at started and typically takes typical (0: unknown).
+func (r *run) waitReplicaOnline(ctx context.Context, key, rk, dbID string, started time.Time, typical time.Duration) error {
 	name := view(r, func(st *Status) string { return st.Databases[key].Replicas[rk].Name })
 	pending := r.replicaPending(key, rk)
 	logged := false
-	err := r.e.Poll.waitUntil(ctx, "replica "+rk+" of database "+key+" to be online", func(ctx context.Context) (bool, error) {
+	err := r.e.Poll.waitExpecting(ctx, "replica "+rk+" of database "+key+" to be online", started, typical, func(ctx context.Context) (bool, error) {
 		rep, _, err := r.e.API.Databases.GetReplica(ctx, dbID, name)
 		if isNotFound(err) && pending() {
 			if !logged {

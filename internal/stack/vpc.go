@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -105,6 +106,20 @@ func (r *run) refreshVPC(ctx context.Context) error {
 	return nil
 }
 
+// lastRetiredDroplet is when the latest cluster delete retired worker
+// Droplets that linger in the VPC (zero: none).
+func (r *run) lastRetiredDroplet() time.Time {
+	return view(r, func(st *Status) time.Time {
+		var last time.Time
+		for _, seen := range st.RetiredDroplets {
+			if seen.After(last) {
+				last = seen
+			}
+		}
+		return last
+	})
+}
+
 // deleteVPC removes the stack's own VPC. DigitalOcean refuses while members
 // remain: 403 while any does, 409 once only lingering ones of deleted
 // objects are left. What the stack deleted (its clusters, their worker
@@ -126,7 +141,15 @@ func (r *run) deleteVPC(ctx context.Context) error {
 	m := r.newMemberCheck(id)
 	var running []string
 	bare := 0 // refusals in a row with no member listed
-	err := r.e.Poll.waitUntil(ctx, "VPC "+id+" to have no members", func(ctx context.Context) (bool, error) {
+	// What lingers is typically the worker Droplets of a cluster the stack
+	// deleted, gone a few minutes after that delete: the first attempt goes
+	// halfway through that (at once without such a delete, or once it is
+	// past), then densely near its end.
+	drainFrom, drain := r.lastRetiredDroplet(), TypicalClusterDrain
+	if drainFrom.IsZero() {
+		drain = 0
+	}
+	err := r.e.Poll.waitExpecting(ctx, "VPC "+id+" to have no members", drainFrom, drain, func(ctx context.Context) (bool, error) {
 		_, delErr := r.e.API.VPCs.Delete(ctx, id)
 		switch status := statusOf(delErr); {
 		case delErr == nil || isNotFound(delErr):

@@ -23,11 +23,117 @@ type PollConfig struct {
 	// Scale reports how much faster than real time the API runs (an
 	// emulator says so in a response header); nil means 1.
 	Scale func() float64
+	// Expect lets a wait whose typical DigitalOcean duration is known (a
+	// cluster's six minutes, a database's five) poll on that expectation:
+	// sparse early, dense near it, then sparser again the longer it
+	// overruns (see expectInterval). It needs the API's time (Scale, or
+	// DigitalOcean itself); a config without it polls as above.
+	Expect bool
 }
 
 // DefaultPoll suits DigitalOcean's minutes-long provisioning: a first
-// look after 10 s, then every 3% of the time waited, at most every 30 s.
-var DefaultPoll = PollConfig{Min: 10 * time.Second, Max: 30 * time.Second, Fraction: 0.03}
+// look after 10 s, then every 3% of the time waited, at most every 30 s;
+// waits of a known typical duration poll on it.
+var DefaultPoll = PollConfig{Min: 10 * time.Second, Max: 30 * time.Second, Fraction: 0.03, Expect: true}
+
+// Typical DigitalOcean durations, which waits poll around (PollConfig.Expect).
+// They are the provisioning times this project's emulator reproduces
+// (internal/emulator/emulator.go, "Real DigitalOcean durations"), not a
+// promise: a wait that ends sooner is seen late by at most 60% of the time
+// left at its last look, and one that overruns keeps polling, ever
+// sparser, until its timeout.
+const (
+	TypicalClusterCreate  = 6 * time.Minute
+	TypicalNodePoolCreate = 4 * time.Minute // new nodes in a running cluster
+	TypicalGPUPoolCreate  = 8 * time.Minute // GPU Droplets come up slower
+	TypicalDatabaseCreate = 5 * time.Minute
+	TypicalReplicaCreate  = 5 * time.Minute
+	TypicalDatabaseResize = 3 * time.Minute
+	TypicalClusterUpgrade = 5 * time.Minute
+	// A deleted cluster is gone within about a minute; its worker Droplets
+	// stay VPC members a couple of minutes more (maintainer comment in
+	// terraform-provider-digitalocean #488).
+	TypicalClusterDrain = 3 * time.Minute
+)
+
+// expectInterval is the API-time wait before the next look, waited (API
+// time) into an operation that typically takes typical. Before typical it
+// covers 60% of the time left (a six-minute cluster is first looked at
+// after 3.6 minutes, then at 5.0 and 5.6), and once little is left (three
+// times the near interval, 1% of typical) it aims just past typical, so an
+// operation done on time is seen within 1% of it. Past typical it looks
+// every Fraction of the overrun, at least every 1% of typical (dense just
+// after it) and at most every Max.
+func (p PollConfig) expectInterval(waited, typical time.Duration) time.Duration {
+	near := max(typical/100, time.Second)
+	if left := typical - waited; left > 0 {
+		if left <= 3*near {
+			return left + near/4
+		}
+		return time.Duration(float64(left) * 0.6)
+	}
+	d := time.Duration(float64(waited-typical) * p.Fraction)
+	return min(max(d, near), max(p.Max, near))
+}
+
+// WaitExpecting is waitExpecting for callers outside the engine (the
+// standalone resources).
+func (p PollConfig) WaitExpecting(ctx context.Context, what string, since time.Time, typical time.Duration, check func(ctx context.Context) (bool, error)) error {
+	return p.waitExpecting(ctx, what, since, typical, check)
+}
+
+// waitExpecting is waitUntil for an operation that started at since and
+// typically takes typical (API time): with Expect it first looks once 60%
+// of typical has passed (at once when typical has already passed), then
+// per expectInterval. Without Expect, or with typical 0, it is waitUntil.
+func (p PollConfig) waitExpecting(ctx context.Context, what string, since time.Time, typical time.Duration, check func(ctx context.Context) (bool, error)) error {
+	if !p.Expect || typical <= 0 {
+		return p.waitUntil(ctx, what, check)
+	}
+	start := time.Now()
+	for first := true; ; first = false {
+		waited := time.Duration(float64(time.Since(since)) * p.scale())
+		if !first || waited < typical {
+			timer := time.NewTimer(p.wall(p.expectInterval(waited, typical)))
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return fmt.Errorf("gave up waiting for %s after %s: %w", what, time.Since(start).Round(time.Second), ctx.Err())
+			case <-timer.C:
+			}
+		}
+		done, err := check(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("gave up waiting for %s after %s: %w", what, time.Since(start).Round(time.Second), err)
+			}
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// listMaxAge is how old a shared status list may be for a look, waited
+// since started, at an operation that typically takes typical: half the
+// interval the look ends (so a list never delays a look by more than half
+// its interval), at most Min, and only a quarter of the near interval
+// once typical has passed. Early looks, minutes apart, thus take any
+// list of the last Min (fifty stacks waiting share a list per kind), while
+// looks near typical take only lists a fraction of a second old.
+func (p PollConfig) listMaxAge(started time.Time, typical time.Duration) time.Duration {
+	if !p.Expect || typical <= 0 {
+		return p.MinWall()
+	}
+	waited := time.Duration(float64(time.Since(started)) * p.scale())
+	if waited >= typical {
+		// The look just past typical, and those after: only a list
+		// fetched after typical sees an operation done on time.
+		return p.wall(max(typical/100, time.Second) / 4)
+	}
+	return p.wall(min(p.expectInterval(waited, typical)/2, p.Min))
+}
 
 func (p PollConfig) scale() float64 {
 	if p.Scale == nil {
