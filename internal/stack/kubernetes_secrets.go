@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -177,6 +178,46 @@ func (r *run) kube(ctx context.Context, c *ClusterStatus) (kubernetes.Interface,
 	return cs, nil
 }
 
+// KubeRetryFor bounds how long a Kubernetes call is retried while it fails
+// transiently (the API server unreachable or overloaded, as right after a
+// cluster comes up or during a control plane upgrade); the caller's context
+// bounds it too.
+var KubeRetryFor = 2 * time.Minute
+
+// transientKube reports a Kubernetes API failure worth retrying: no answer
+// at all (connection refused, timeouts) or the server saying it is busy.
+func transientKube(err error) bool {
+	if err == nil {
+		return false
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return true // no answer from the API server
+	}
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
+}
+
+// kubeCall runs fn until it succeeds, fails for good, or KubeRetryFor (or
+// ctx) runs out, logging each transient failure.
+func kubeCall(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	deadline := time.Now().Add(KubeRetryFor)
+	wait := 200 * time.Millisecond
+	for {
+		err := fn(ctx)
+		if !transientKube(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		tflog.Info(ctx, "the Kubernetes API did not answer; retrying", map[string]any{"operation": what, "error": err.Error(), "retry_in": wait.String()})
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (waiting to retry after: %v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
 // kubeErr wraps a Kubernetes API error with the operation and what usually
 // fixes an unreachable API server.
 func kubeErr(op string, c *ClusterStatus, err error) error {
@@ -330,12 +371,20 @@ func (r *run) ensureKubernetesSecretStep(key string) func(ctx context.Context) e
 		}
 		prior := r.secretStatus(key)
 		nsCreated := prior != nil && prior.ClusterID == c.ID && prior.Spec.Namespace == spec.Namespace && prior.NamespaceCreated
-		if _, err := cs.CoreV1().Namespaces().Get(ctx, spec.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		err = kubeCall(ctx, "reading namespace "+spec.Namespace, func(ctx context.Context) error {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, spec.Namespace, metav1.GetOptions{})
+			return err
+		})
+		if apierrors.IsNotFound(err) {
 			if !spec.CreateNamespace {
 				return fmt.Errorf("%s: namespace %s does not exist in cluster %s; create it, or set create_namespace = true on kubernetes_secrets.%s", what, spec.Namespace, c.Name, key)
 			}
 			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: spec.Namespace, Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelStack: r.spec.Name}}}
-			if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			err := kubeCall(ctx, "creating namespace "+spec.Namespace, func(ctx context.Context) error {
+				_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+				return err
+			})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
 				return kubeErr("creating namespace "+spec.Namespace+" for "+what, c, err)
 			}
 			tflog.Info(ctx, "created a namespace for a connection Secret", map[string]any{"namespace": spec.Namespace, "cluster": c.Name})
@@ -346,12 +395,18 @@ func (r *run) ensureKubernetesSecretStep(key string) func(ctx context.Context) e
 
 		labels := r.secretLabels(key, spec)
 		secrets := cs.CoreV1().Secrets(spec.Namespace)
-		found, err := secrets.Get(ctx, spec.Name, metav1.GetOptions{})
-		var written *corev1.Secret
+		var found, written *corev1.Secret
+		err = kubeCall(ctx, "reading "+what, func(ctx context.Context) (err error) {
+			found, err = secrets.Get(ctx, spec.Name, metav1.GetOptions{})
+			return err
+		})
 		switch {
 		case apierrors.IsNotFound(err):
 			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: spec.Name, Namespace: spec.Namespace, Labels: labels}, Type: corev1.SecretTypeOpaque, Data: data}
-			written, err = secrets.Create(ctx, s, metav1.CreateOptions{})
+			err = kubeCall(ctx, "creating "+what, func(ctx context.Context) (err error) {
+				written, err = secrets.Create(ctx, s, metav1.CreateOptions{})
+				return err
+			})
 			if err != nil {
 				return kubeErr("creating "+what, c, err)
 			}
@@ -370,7 +425,10 @@ func (r *run) ensureKubernetesSecretStep(key string) func(ctx context.Context) e
 					upd.Labels = map[string]string{}
 				}
 				maps.Copy(upd.Labels, labels)
-				written, err = secrets.Update(ctx, upd, metav1.UpdateOptions{})
+				err = kubeCall(ctx, "rewriting "+what, func(ctx context.Context) (err error) {
+					written, err = secrets.Update(ctx, upd, metav1.UpdateOptions{})
+					return err
+				})
 				if err != nil {
 					return kubeErr("rewriting "+what, c, err)
 				}
@@ -411,7 +469,11 @@ func (r *run) deleteSecret(ctx context.Context, c *ClusterStatus, key string, sp
 	if err != nil {
 		return err
 	}
-	found, err := cs.CoreV1().Secrets(spec.Namespace).Get(ctx, spec.Name, metav1.GetOptions{})
+	var found *corev1.Secret
+	err = kubeCall(ctx, "reading "+what, func(ctx context.Context) (err error) {
+		found, err = cs.CoreV1().Secrets(spec.Namespace).Get(ctx, spec.Name, metav1.GetOptions{})
+		return err
+	})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -423,7 +485,9 @@ func (r *run) deleteSecret(ctx context.Context, c *ClusterStatus, key string, sp
 		return nil
 	}
 	uid := found.UID
-	err = cs.CoreV1().Secrets(spec.Namespace).Delete(ctx, spec.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	err = kubeCall(ctx, "deleting "+what, func(ctx context.Context) error {
+		return cs.CoreV1().Secrets(spec.Namespace).Delete(ctx, spec.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return kubeErr("deleting "+what, c, err)
 	}
@@ -493,7 +557,10 @@ func (r *run) refreshKubernetesSecretStep(key string) func(ctx context.Context) 
 		cs, err := r.kube(ctx, c)
 		if err == nil {
 			var found *corev1.Secret
-			found, err = cs.CoreV1().Secrets(prior.Spec.Namespace).Get(ctx, prior.Spec.Name, metav1.GetOptions{})
+			err = kubeCall(ctx, "reading kubernetes secret "+key, func(ctx context.Context) (err error) {
+				found, err = cs.CoreV1().Secrets(prior.Spec.Namespace).Get(ctx, prior.Spec.Name, metav1.GetOptions{})
+				return err
+			})
 			switch {
 			case apierrors.IsNotFound(err):
 				prior.UID, prior.Fingerprint, prior.Keys = "", "", nil
