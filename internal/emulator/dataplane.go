@@ -31,7 +31,10 @@ import (
 //   - PostgreSQL clusters: a PostgreSQL server (initdb + postgres) whose
 //     users, databases and passwords follow the API (dataplane_pg.go);
 //   - PgBouncer pools: one pgbouncer per pool, in the pool's mode;
-//   - Valkey clusters: a Redis-compatible server (dataplane_valkey.go).
+//   - Valkey clusters: a Redis-compatible server (dataplane_valkey.go);
+//   - DOKS clusters: a kube-apiserver with its own etcd (dataplane_kube.go),
+//     when etcd and kube-apiserver are found (make tools-kube); without
+//     them DOKS clusters keep their DigitalOcean-shaped endpoints.
 //
 // Every server listens on a free 127.0.0.1 port, speaks TLS only, and
 // presents a certificate for localhost/127.0.0.1 signed by the account's
@@ -128,7 +131,11 @@ func DataPlaneAvailable() error {
 // then an instance's mu; goroutines it starts never take Emulator.mu.
 type dataPlane struct {
 	bins dataPlaneBinaries
-	logf func(format string, args ...any)
+	// kubeBins run DOKS clusters' API servers; kubeErr says why they
+	// cannot (then DOKS clusters have no data plane).
+	kubeBins kubeBinaries
+	kubeErr  error
+	logf     func(format string, args ...any)
 	// cred runs the servers as another user (postgres, when we are root);
 	// nil runs them as ourselves.
 	cred     *syscall.Credential
@@ -137,6 +144,7 @@ type dataPlane struct {
 	mu     sync.Mutex
 	pg     map[string]*pgInstance     // by cluster id
 	kv     map[string]*valkeyInstance // by cluster id
+	kube   map[string]*kubeInstance   // by DOKS cluster id
 	ports  map[int]bool               // handed out, so two servers never get the same one
 	dirs   []string                   // every directory made, removed again on close
 	closed bool
@@ -151,7 +159,7 @@ func newDataPlane(logf func(string, ...any)) (*dataPlane, error) {
 	if logf == nil {
 		logf = log.Printf
 	}
-	dp := &dataPlane{bins: bins, logf: logf, pg: map[string]*pgInstance{}, kv: map[string]*valkeyInstance{}, ports: map[int]bool{},
+	dp := &dataPlane{bins: bins, logf: logf, pg: map[string]*pgInstance{}, kv: map[string]*valkeyInstance{}, kube: map[string]*kubeInstance{}, ports: map[int]bool{},
 		uid: os.Getuid(), gid: os.Getgid()}
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root ("root" execution of the PostgreSQL server is not permitted).
@@ -164,6 +172,7 @@ func newDataPlane(logf func(string, ...any)) (*dataPlane, error) {
 		dp.uid, dp.gid = uid, gid
 		dp.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
+	dp.kubeBins, dp.kubeErr = findKubeBinaries()
 	return dp, nil
 }
 
@@ -283,6 +292,10 @@ func (dp *dataPlane) stopAll() {
 		all = append(all, in.teardown)
 		delete(dp.kv, id)
 	}
+	for id, in := range dp.kube {
+		all = append(all, in.teardown)
+		delete(dp.kube, id)
+	}
 	dp.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, fn := range all {
@@ -377,6 +390,11 @@ func (e *Emulator) DataPlaneStartupTimes() map[string]time.Duration {
 	for id, k := range dp.kv {
 		if d := k.startedIn(); d > 0 {
 			out["valkey "+id] = d
+		}
+	}
+	for id, k := range dp.kube {
+		if d := k.startedIn(); d > 0 {
+			out["kube-apiserver "+id] = d
 		}
 	}
 	return out
@@ -571,14 +589,17 @@ type dbCA struct {
 
 // newDBCA makes a self-signed CA, as the account's database CA
 // (DigitalOcean has one per account, shared by its clusters).
-func newDBCA() *dbCA {
+func newDBCA() *dbCA { return newCA("Project CA (emulator)") }
+
+// newCA makes a self-signed CA named cn.
+func newCA(cn string) *dbCA {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          dpSerial(),
-		Subject:               pkix.Name{CommonName: "Project CA (emulator)", Organization: []string{"DigitalOcean emulator"}},
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"DigitalOcean emulator"}},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(10, 0, 0),
 		IsCA:                  true,

@@ -73,6 +73,11 @@ type Config struct {
 	// clusters with real local servers on loopback ports, reached over TLS
 	// with the cluster's CA (dataplane.go). Off by default; it needs
 	// PostgreSQL, pgbouncer and redis-server (or valkey-server) installed.
+	// DOKS clusters get a real kube-apiserver and etcd each too
+	// (dataplane_kube.go) when those are found ($ATTACH_ETCD and
+	// $ATTACH_KUBE_APISERVER, ./bin from make tools-kube, or PATH); without
+	// them they keep today's endpoints, with a logged notice
+	// (KubeDataPlaneErr says why).
 	DataPlane bool
 	// DataPlaneLogf receives the data plane's start-up lines; default Logf,
 	// else the standard logger.
@@ -204,6 +209,11 @@ func New(cfg Config) *Emulator {
 		e.dp, e.dpErr = newDataPlane(logf)
 		if e.dpErr == nil {
 			e.dp.logf("data plane on: PostgreSQL and Valkey clusters and PgBouncer pools run as real servers; their connection details name %s and loopback ports, not DigitalOcean hosts", dpLoopback)
+			if e.dp.kubeErr != nil {
+				e.dp.logf("data plane: DOKS clusters keep DigitalOcean-shaped endpoints nothing answers on: %v", e.dp.kubeErr)
+			} else {
+				e.dp.logf("data plane: each DOKS cluster runs a real kube-apiserver (%s) with its own etcd (%s) on %s", e.dp.kubeBins.APIServer, e.dp.kubeBins.Etcd, dpLoopback)
+			}
 		}
 	}
 	return e

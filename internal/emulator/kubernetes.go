@@ -83,6 +83,13 @@ type k8sCluster struct {
 	upgradeDoneAt             time.Time
 	messages                  []k8sStatusMessageJSON
 	deleteAt                  time.Time // set once deleted: gone for good then
+	// In data-plane mode (dataplane_kube.go): the real API server's
+	// endpoint and CA certificate, and the bearer tokens issued with their
+	// expiry (the API server asks the emulator about them).
+	apiEndpoint string
+	apiCA       []byte
+	apiErr      error // why the API server did not start (the cluster fails)
+	tokens      map[string]time.Time
 }
 
 type k8sPool struct {
@@ -196,11 +203,14 @@ func (s *kubernetesStore) advance(now time.Time) {
 }
 
 func (s *kubernetesStore) advanceCluster(cl *k8sCluster, now time.Time) {
-	if cl.state == k8sProvisioning && !now.Before(cl.readyAt) {
+	if cl.state == k8sProvisioning && !now.Before(cl.readyAt) && !s.kubeHolds(cl) {
 		cl.updatedAt = cl.readyAt
 		if cl.fails {
 			cl.state = k8sError
 			cl.message = "the control plane failed to become healthy (emulated provisioning failure); delete the cluster and create it again"
+			if cl.apiErr != nil {
+				cl.message = "the control plane failed to become healthy (emulator data plane: " + cl.apiErr.Error() + "); delete the cluster and create it again"
+			}
 			cl.addMessage(cl.readyAt, "Cluster provisioning failed: the control plane did not become healthy")
 		} else {
 			cl.state, cl.message = k8sRunning, ""

@@ -110,7 +110,12 @@ type k8sClusterJSON struct {
 	UpdatedAt time.Time            `json:"updated_at"`
 }
 
-func (cl *k8sCluster) endpoint() string { return "https://" + cl.id + ".k8s.ondigitalocean.com" }
+func (cl *k8sCluster) endpoint() string {
+	if cl.apiEndpoint != "" {
+		return cl.apiEndpoint // data plane: the real API server on loopback
+	}
+	return "https://" + cl.id + ".k8s.ondigitalocean.com"
+}
 
 // systemTags are the tags DOKS adds to a cluster (and, with "k8s:worker",
 // to its node pools).
@@ -438,6 +443,10 @@ func (s *kubernetesStore) create(c *call) {
 		c.unprocessable("%v", err)
 		return
 	}
+	if err := s.startDataPlane(cl); err != nil {
+		dataPlaneFailed(c, err)
+		return
+	}
 	s.clusters[cl.id] = cl
 	for _, p := range cl.pools {
 		s.addNodes(cl, p, p.count, p.fails, false, c.now)
@@ -651,6 +660,7 @@ func (s *kubernetesStore) update(c *call) {
 // nodes' Droplets linger in the VPC and its name is held.
 func (s *kubernetesStore) remove(cl *k8sCluster, now time.Time) {
 	delete(s.clusters, cl.id)
+	s.e.dp.removeKube(cl.id) // the API server goes with the control plane, at once
 	cl.deleteAt = now.Add(s.e.scaled(DeleteDuration))
 	s.deleting[cl.id] = cl
 	for _, p := range cl.pools {

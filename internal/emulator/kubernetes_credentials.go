@@ -42,8 +42,27 @@ func (cl *k8sCluster) token(expiresAt time.Time, explicit bool) string {
 	return "doks_" + hex.EncodeToString(sum[:])
 }
 
-// caPEM is a stand-in cluster CA certificate (base64 data, not a real key).
+// issueToken hands out the token for expiresAt and remembers until when
+// it is valid (the default token's validity is extended each time it is
+// handed out again).
+func (cl *k8sCluster) issueToken(expiresAt time.Time, explicit bool) string {
+	t := cl.token(expiresAt, explicit)
+	if cl.tokens == nil {
+		cl.tokens = map[string]time.Time{}
+	}
+	if expiresAt.After(cl.tokens[t]) {
+		cl.tokens[t] = expiresAt
+	}
+	return t
+}
+
+// caPEM is the cluster's CA certificate: in data-plane mode the one that
+// signed its API server's certificate, else a stand-in (base64 data, not a
+// real key).
 func (cl *k8sCluster) caPEM() string {
+	if cl.apiCA != nil {
+		return string(cl.apiCA)
+	}
 	sum := sha256.Sum256([]byte("ca|" + cl.id))
 	body := base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(sum[:]), 8)))
 	var b strings.Builder
@@ -71,7 +90,7 @@ func (s *kubernetesStore) credentials(c *call) {
 		"certificate_authority_data": []byte(cl.caPEM()),
 		"client_certificate_data":    nil,
 		"client_key_data":            nil,
-		"token":                      cl.token(expiresAt, explicit),
+		"token":                      cl.issueToken(expiresAt, explicit),
 		"expires_at":                 expiresAt,
 	})
 }
@@ -108,7 +127,7 @@ func (s *kubernetesStore) kubeconfig(c *call) {
 `, cl.sso.IssuerURL, cl.sso.ClientID)
 	} else {
 		expiresAt := c.now.Add(d).UTC().Truncate(time.Second)
-		user = "    token: " + cl.token(expiresAt, explicit) + "\n"
+		user = "    token: " + cl.issueToken(expiresAt, explicit) + "\n"
 	}
 	yaml := "apiVersion: v1\n" +
 		"clusters:\n" +
@@ -133,11 +152,77 @@ func (s *kubernetesStore) kubeconfig(c *call) {
 	_, _ = c.w.Write([]byte(yaml))
 }
 
+// The user DOKS's credentials authenticate as, and its group (GET .../user).
+const (
+	k8sUserName  = "emulator@example.com"
+	k8sUserGroup = "k8saas:authenticated"
+)
+
 func (s *kubernetesStore) user(c *call) {
 	if _, ok := s.find(c); ok {
 		c.respond(http.StatusOK, map[string]any{"kubernetes_cluster_user": map[string]any{
-			"username": "emulator@example.com",
-			"groups":   []string{"k8saas:authenticated"},
+			"username": k8sUserName,
+			"groups":   []string{k8sUserGroup},
 		}})
 	}
+}
+
+// ---- data plane (dataplane_kube.go) ----
+
+// startDataPlane starts cl's API server in data-plane mode (in the
+// background) and points its endpoint and CA at it. Without etcd and
+// kube-apiserver (logged once at start) or without data-plane mode the
+// cluster keeps its DigitalOcean-shaped endpoint; a cluster whose
+// provisioning is due to fail gets none.
+func (s *kubernetesStore) startDataPlane(cl *k8sCluster) error {
+	dp := s.e.dp
+	if dp == nil || dp.kubeErr != nil || cl.fails {
+		return nil
+	}
+	endpoint, ca, err := dp.startKube(cl.id, cl.name, cl.serviceSub, func(token string) (kubeUser, bool) {
+		return s.reviewToken(cl.id, token)
+	})
+	if err != nil {
+		return err
+	}
+	cl.apiEndpoint, cl.apiCA = endpoint, ca
+	return nil
+}
+
+// reviewToken decides a bearer token presented to cluster id's API server
+// (its TokenReview webhook): valid while the cluster exists and the token
+// has not expired by the emulator's clock. It takes e.mu, as an API
+// request does.
+func (s *kubernetesStore) reviewToken(id, token string) (kubeUser, bool) {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	cl := s.clusters[id]
+	if cl == nil {
+		return kubeUser{}, false
+	}
+	exp, ok := cl.tokens[token]
+	// Credentials are valid for expiry_seconds, then refused (spec kubernetes_get_credentials: "The duration in seconds that the returned Kubernetes credentials will be valid").
+	if !ok || !s.e.now().Before(exp) {
+		return kubeUser{}, false
+	}
+	// DOKS's kubeconfig credentials are the cluster's admin: the user GET
+	// .../user names, in its groups, with cluster-admin rights.
+	// Source: docs.digitalocean.com/products/kubernetes/how-to/connect-to-cluster ("admin access" through the downloaded kubeconfig).
+	return kubeUser{Name: k8sUserName, Groups: []string{k8sUserGroup, "system:masters"}}, true
+}
+
+// kubeHolds reports whether cl, due running, must wait for its API server
+// to be ready. An API server that failed to start fails the cluster: it
+// ends in "error", as when provisioning fails.
+// Source: spec kubernetes cluster status ("running": the control plane is up and answers).
+func (s *kubernetesStore) kubeHolds(cl *k8sCluster) bool {
+	ready, err, ok := s.e.dp.kubeReady(cl.id)
+	switch {
+	case !ok || ready:
+		return false
+	case err != nil:
+		cl.fails, cl.apiErr = true, err
+		return false
+	}
+	return true
 }

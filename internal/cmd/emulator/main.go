@@ -31,7 +31,7 @@ func main() {
 	noRateLimit := flag.Bool("no-rate-limit", false, "disable DigitalOcean's per-token rate limits")
 	verbose := flag.Bool("v", false, "log every request")
 	flag.BoolVar(&cfg.Realism.Ideal, "ideal", cfg.Realism.Ideal, "the happy path: turn off DigitalOcean's rough edges (404s right after a create, held names, replica preconditions, lingering VPC members, GPU capacity waits, autoscaler activity); env ATTACH_EMULATOR_IDEAL=1")
-	flag.BoolVar(&cfg.DataPlane, "data-plane", false, "back PostgreSQL clusters, PgBouncer pools and Valkey clusters with real local servers on 127.0.0.1 (needs postgresql-15, pgbouncer and redis-server installed)")
+	flag.BoolVar(&cfg.DataPlane, "data-plane", false, "back PostgreSQL clusters, PgBouncer pools and Valkey clusters with real local servers on 127.0.0.1 (needs postgresql-15, pgbouncer and redis-server installed), and DOKS clusters with a real kube-apiserver and etcd each when found (make tools-kube, or ATTACH_KUBE_APISERVER and ATTACH_ETCD)")
 	flag.Parse()
 
 	if cfg.TimeScale <= 0 {
@@ -58,7 +58,13 @@ func main() {
 	if cfg.DataPlane {
 		fmt.Printf("Data plane (-data-plane): PostgreSQL clusters, their PgBouncer pools and Valkey clusters run as real servers.\n" +
 			"Their connection details name 127.0.0.1 and loopback ports (not DigitalOcean hosts), TLS only, with certificates\n" +
-			"signed by the CA that GET /v2/databases/{id}/ca returns. MySQL, MongoDB, OpenSearch and Kafka have no data plane.\n\n")
+			"signed by the CA that GET /v2/databases/{id}/ca returns. MySQL, MongoDB, OpenSearch and Kafka have no data plane.\n")
+		if err := srv.KubeDataPlaneErr(); err != nil {
+			fmt.Printf("DOKS clusters keep DigitalOcean-shaped endpoints: %v\n\n", err)
+		} else {
+			fmt.Printf("DOKS clusters each run a real kube-apiserver and etcd on 127.0.0.1: their endpoint, CA and tokens\n" +
+				"(GET .../kubeconfig, .../credentials with expiry_seconds) work with kubectl and client-go.\n\n")
+		}
 	}
 	fmt.Printf("Point the attach provider (or doctl/godo) at it:\n\n")
 	fmt.Printf("  export DIGITALOCEAN_API_URL=%s\n", srv.URL)
