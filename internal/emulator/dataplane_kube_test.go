@@ -377,3 +377,68 @@ func TestDataPlaneKubernetesMissingBinaries(t *testing.T) {
 		t.Fatalf("endpoint %q, want the DigitalOcean-shaped one", cl.Endpoint)
 	}
 }
+
+// An API server that does not start fails its cluster ("error", saying
+// why), and leaves no process, directory or port behind.
+func TestDataPlaneKubernetesStartFailureFailsCluster(t *testing.T) {
+	if err := KubeDataPlaneAvailable(); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("the Kubernetes data plane is not available (%v); make test builds etcd and kube-apiserver, .ci/run installs the rest", err)
+		}
+		t.Fatalf("CI must run the Kubernetes data-plane tests: %v", err)
+	}
+	broken := t.TempDir() + "/kube-apiserver"
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'error: etcd is not what I expected' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envKubeAPIServer, broken)
+	srv, c := startKubeDataPlaneTest(t)
+	created, _, err := c.Kubernetes.Create(ctx, simpleCluster("dp-kube-broken", "nyc1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.dp.mu.Lock()
+	in := srv.dp.kube[created.ID]
+	srv.dp.mu.Unlock()
+	deadline := time.Now().Add(time.Minute)
+	var cl *godo.KubernetesCluster
+	for {
+		cl, _, err = c.Kubernetes.Get(ctx, created.ID)
+		if err != nil && apiStatus(err) != http.StatusNotFound {
+			t.Fatal(err)
+		}
+		if err == nil && cl.Status.State != godo.KubernetesClusterStatusProvisioning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster still provisioning after a minute with a kube-apiserver that exits at once")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if cl.Status.State != godo.KubernetesClusterStatusError || !strings.Contains(cl.Status.Message, "etcd is not what I expected") {
+		t.Fatalf("state %s (%s), want error naming the API server's complaint", cl.Status.State, cl.Status.Message)
+	}
+	if _, err := os.Stat(in.dir); !os.IsNotExist(err) {
+		t.Fatalf("directory %s still there (%v)", in.dir, err)
+	}
+	if pids := srv.KubePIDs(); len(pids) != 0 {
+		t.Fatalf("processes left: %v", pids)
+	}
+	// No process anywhere still runs from the cluster's directory (etcd was started first).
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		if cmdline, _ := os.ReadFile("/proc/" + p.Name() + "/cmdline"); bytes.Contains(cmdline, []byte(in.dir)) {
+			t.Fatalf("process %s still runs from %s: %q", p.Name(), in.dir, cmdline)
+		}
+	}
+	srv.dp.mu.Lock()
+	for _, port := range []int{in.port, in.etcdPort, in.peerPort} {
+		if srv.dp.ports[port] {
+			t.Errorf("port %d is still reserved", port)
+		}
+	}
+	srv.dp.mu.Unlock()
+}

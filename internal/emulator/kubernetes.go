@@ -209,7 +209,11 @@ func (s *kubernetesStore) advanceCluster(cl *k8sCluster, now time.Time) {
 			cl.state = k8sError
 			cl.message = "the control plane failed to become healthy (emulated provisioning failure); delete the cluster and create it again"
 			if cl.apiErr != nil {
-				cl.message = "the control plane failed to become healthy (emulator data plane: " + cl.apiErr.Error() + "); delete the cluster and create it again"
+				why := cl.apiErr.Error()
+				if len(why) > 600 {
+					why = "…" + why[len(why)-600:] // the end of the server's output says why
+				}
+				cl.message = "the control plane failed to become healthy (emulator data plane: " + why + "); delete the cluster and create it again"
 			}
 			cl.addMessage(cl.readyAt, "Cluster provisioning failed: the control plane did not become healthy")
 		} else {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,12 +45,13 @@ func (cl *k8sCluster) token(expiresAt time.Time, explicit bool) string {
 
 // issueToken hands out the token for expiresAt and remembers until when
 // it is valid (the default token's validity is extended each time it is
-// handed out again).
-func (cl *k8sCluster) issueToken(expiresAt time.Time, explicit bool) string {
+// handed out again); tokens expired by now are forgotten.
+func (cl *k8sCluster) issueToken(now, expiresAt time.Time, explicit bool) string {
 	t := cl.token(expiresAt, explicit)
 	if cl.tokens == nil {
 		cl.tokens = map[string]time.Time{}
 	}
+	maps.DeleteFunc(cl.tokens, func(_ string, exp time.Time) bool { return !now.Before(exp) })
 	if expiresAt.After(cl.tokens[t]) {
 		cl.tokens[t] = expiresAt
 	}
@@ -90,7 +92,7 @@ func (s *kubernetesStore) credentials(c *call) {
 		"certificate_authority_data": []byte(cl.caPEM()),
 		"client_certificate_data":    nil,
 		"client_key_data":            nil,
-		"token":                      cl.issueToken(expiresAt, explicit),
+		"token":                      cl.issueToken(c.now, expiresAt, explicit),
 		"expires_at":                 expiresAt,
 	})
 }
@@ -127,7 +129,7 @@ func (s *kubernetesStore) kubeconfig(c *call) {
 `, cl.sso.IssuerURL, cl.sso.ClientID)
 	} else {
 		expiresAt := c.now.Add(d).UTC().Truncate(time.Second)
-		user = "    token: " + cl.issueToken(expiresAt, explicit) + "\n"
+		user = "    token: " + cl.issueToken(c.now, expiresAt, explicit) + "\n"
 	}
 	yaml := "apiVersion: v1\n" +
 		"clusters:\n" +
