@@ -251,6 +251,14 @@ func newWorkspace(t *testing.T, srv *emulator.Server) *workspace {
 		"TF_IN_AUTOMATION=1",
 		"TF_INPUT=0",
 		"CHECKPOINT_DISABLE=1",
+		// The harness's emulator runs without the data plane, so its
+		// clusters have no Kubernetes API server to write the module's
+		// connection Secrets into: every root that declares the opt-out
+		// (the inference-stack module and its examples) takes it. The
+		// default (on) is checked in the plan by TestInferenceStackDefaults;
+		// delivery itself against a real kube-apiserver by
+		// internal/provider's TestAccKubernetesSecrets* acceptance tests.
+		"TF_VAR_disable_kubernetes_secrets=true",
 	)
 	if srv != nil {
 		env = append(env, "DIGITALOCEAN_TOKEN="+srv.Token, "DIGITALOCEAN_API_URL="+srv.URL)
@@ -905,7 +913,8 @@ func TestInferenceStackDefaults(t *testing.T) {
 	}
 	planned := func(extra ...string) map[string]any {
 		out := filepath.Join(t.TempDir(), "plan.out")
-		w.must(module, append(append([]string{"plan", "-input=false", "-lock=false", "-no-color", "-out=" + out}, vars...), extra...)...)
+		// The module's default, not the harness's opt-out (see newWorkspace).
+		w.must(module, append(append([]string{"plan", "-input=false", "-lock=false", "-no-color", "-out=" + out, "-var", "disable_kubernetes_secrets=false"}, vars...), extra...)...)
 		var plan struct {
 			PlannedValues struct {
 				RootModule struct {
@@ -971,6 +980,14 @@ func TestInferenceStackDefaults(t *testing.T) {
 		for k, want := range map[string]any{"mode": "transaction", "size": 15.0, "db": "rag", "user": "rag"} {
 			expect(t, "vectors.pools.rag."+k, pool[k], want)
 		}
+		// One connection Secret per app database, by default.
+		secrets, _ := v["kubernetes_secrets"].(map[string]any)
+		if len(secrets) != 1 {
+			t.Fatalf("kubernetes_secrets = %v, want one for vectors' app rag", v["kubernetes_secrets"])
+		}
+		for k, want := range map[string]any{"database": "vectors", "user": "rag", "pool": "rag", "namespace": "apps", "name": "vectors-rag-connection", "create_namespace": true, "retain_on_destroy": false} {
+			expect(t, "kubernetes_secrets.vectors-rag."+k, get(secrets, "vectors-rag", k), want)
+		}
 	})
 
 	// An AMD 8-GPU pool: the AMD device plugin, its metrics exporter (the
@@ -1007,6 +1024,13 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "shared.existing_id", shared["existing_id"], "9cc10173-e9ea-4176-9dbc-a4cee4c4ff30")
 		expect(t, "shared.users", shared["users"], []any{"search"})
 		expect(t, "shared.maintenance_window", shared["maintenance_window"], nil)
+	})
+
+	t.Run("kubernetes secrets", func(t *testing.T) {
+		v := planned("-var", "kubernetes_secrets_namespace=inference")
+		expect(t, "kubernetes_secrets.vectors-rag.namespace", get(v, "kubernetes_secrets", "vectors-rag", "namespace"), "inference")
+		v = planned("-var", "disable_kubernetes_secrets=true")
+		expect(t, "kubernetes_secrets with the opt-out", v["kubernetes_secrets"], nil)
 	})
 
 	t.Run("opt-outs", func(t *testing.T) {

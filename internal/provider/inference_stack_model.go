@@ -23,25 +23,26 @@ import (
 // in the resource's private state; the schema exposes what users need.
 
 type stackModel struct {
-	ID                  types.String              `tfsdk:"id"`
-	Name                types.String              `tfsdk:"name"`
-	Region              types.String              `tfsdk:"region"`
-	ProjectID           types.String              `tfsdk:"project_id"`
-	Tags                []types.String            `tfsdk:"tags"`
-	VPCID               types.String              `tfsdk:"vpc_id"`
-	VPCIPRange          types.String              `tfsdk:"vpc_ip_range"`
-	StoreSecrets        types.Bool                `tfsdk:"store_secrets"`
-	Cluster             *clusterModel             `tfsdk:"cluster"`
-	Databases           map[string]*databaseModel `tfsdk:"databases"`
-	Timeouts            timeouts.Value            `tfsdk:"timeouts"`
-	ClusterID           types.String              `tfsdk:"cluster_id"`
-	ClusterURN          types.String              `tfsdk:"cluster_urn"`
-	ClusterEndpoint     types.String              `tfsdk:"cluster_endpoint"`
-	ClusterVersion      types.String              `tfsdk:"cluster_version"`
-	Kubeconfig          types.String              `tfsdk:"kubeconfig"`
-	KubeconfigExpiresAt types.String              `tfsdk:"kubeconfig_expires_at"`
-	ConnectionEnv       types.Map                 `tfsdk:"connection_env"`
-	Pending             types.String              `tfsdk:"pending"`
+	ID                  types.String                `tfsdk:"id"`
+	Name                types.String                `tfsdk:"name"`
+	Region              types.String                `tfsdk:"region"`
+	ProjectID           types.String                `tfsdk:"project_id"`
+	Tags                []types.String              `tfsdk:"tags"`
+	VPCID               types.String                `tfsdk:"vpc_id"`
+	VPCIPRange          types.String                `tfsdk:"vpc_ip_range"`
+	StoreSecrets        types.Bool                  `tfsdk:"store_secrets"`
+	Cluster             *clusterModel               `tfsdk:"cluster"`
+	Databases           map[string]*databaseModel   `tfsdk:"databases"`
+	KubernetesSecrets   map[string]*kubeSecretModel `tfsdk:"kubernetes_secrets"`
+	Timeouts            timeouts.Value              `tfsdk:"timeouts"`
+	ClusterID           types.String                `tfsdk:"cluster_id"`
+	ClusterURN          types.String                `tfsdk:"cluster_urn"`
+	ClusterEndpoint     types.String                `tfsdk:"cluster_endpoint"`
+	ClusterVersion      types.String                `tfsdk:"cluster_version"`
+	Kubeconfig          types.String                `tfsdk:"kubeconfig"`
+	KubeconfigExpiresAt types.String                `tfsdk:"kubeconfig_expires_at"`
+	ConnectionEnv       types.Map                   `tfsdk:"connection_env"`
+	Pending             types.String                `tfsdk:"pending"`
 }
 
 type clusterModel struct {
@@ -219,6 +220,7 @@ func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 		s.Databases[k] = d.toSpec()
 	}
 	s.OmitSecrets = m.secretsOmitted()
+	s.KubernetesSecrets = m.kubernetesSecretsSpec()
 	return s
 }
 
@@ -399,6 +401,7 @@ func (m *stackModel) setComputed(st *stack.Status) {
 		}
 	}
 	m.ConnectionEnv = connectionEnv(m.Databases, st)
+	m.setKubernetesSecrets(st)
 	if m.StoreSecrets.IsNull() || m.StoreSecrets.IsUnknown() {
 		m.StoreSecrets = types.BoolValue(true) // the default (an imported stack)
 	}

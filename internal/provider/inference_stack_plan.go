@@ -94,6 +94,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		p.warnPoolReplacement()
 	}
 	p.secrets()
+	p.kubernetesSecrets()
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -128,6 +128,8 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 			},
 			"cluster":   clusterSchema(),
 			"databases": databasesSchema(),
+
+			"kubernetes_secrets": kubernetesSecretsSchema(),
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{
 				Create: true, Update: true, Delete: true,
 				CreateDescription: "Default 60m. On timeout the parts that exist are in state and the resource is tainted.",

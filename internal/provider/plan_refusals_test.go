@@ -46,7 +46,8 @@ func TestPlanRegionTypoSaysOnlyThatTheRegionIsUnknown(t *testing.T) {
 		}
 		opts.Kubernetes.Versions = []*godo.KubernetesVersion{{Slug: "1.33.1-do.0"}}
 		var diags diag.Diagnostics
-		p := &planner{ctx: context.Background(), opts: opts, plan: plan, diags: &diags}
+		// The configuration as written is the plan here (nothing computed).
+		p := &planner{ctx: context.Background(), opts: opts, plan: plan, config: plan, diags: &diags}
 		p.regionOffered()
 		p.cluster()
 		p.databases()

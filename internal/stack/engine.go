@@ -25,6 +25,9 @@ type Engine struct {
 	// Watch shares status polling across the process; nil: one GET per
 	// object per poll.
 	Watch *Watcher
+	// Kube builds the clients that write connection Secrets into the
+	// stack's cluster; nil is client-go's kubernetes.NewForConfig.
+	Kube KubeClientFunc
 }
 
 // New returns an engine using api with the default polling.
@@ -49,6 +52,8 @@ type run struct {
 	// fetched no earlier, so it sees every write made before it (a list
 	// cached during the apply that just finished would not).
 	started time.Time
+	// kubeClients are the Kubernetes clients of this run, per cluster.
+	kubeClients kubeClients
 }
 
 func (e *Engine) newRun(spec Spec, st *Status) *run {
@@ -145,6 +150,8 @@ func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, erro
 			g.add("remove-database:"+key, []string{"cluster"}, r.removeDatabaseStep(key))
 		}
 	}
+	// A replaced cluster is retired only once every Secret is in the new one.
+	retireDeps = append(retireDeps, r.addKubernetesSecretSteps(g)...)
 	g.add("retire-old-cluster", retireDeps, r.retireOldCluster)
 	g.add("project", projectDeps, r.assignProject)
 
@@ -186,6 +193,11 @@ func (e *Engine) Delete(ctx context.Context, spec Spec, st *Status, opts DeleteO
 			clusterDeps = append(clusterDeps, name)
 		}
 	}
+	for _, key := range sortedKeys(r.st.KubernetesSecrets) {
+		name := "delete-kubernetes-secret:" + key
+		g.add(name, nil, r.deleteKubernetesSecretStep(key))
+		clusterDeps = append(clusterDeps, name)
+	}
 	g.add("delete-cluster", clusterDeps, r.deleteClusterStep)
 	vpcDeps = append(vpcDeps, "delete-cluster")
 	g.add("delete-vpc", vpcDeps, r.deleteVPC)
@@ -224,6 +236,16 @@ func (e *Engine) Refresh(ctx context.Context, spec Spec, st *Status) (Result, er
 	g.add("kubeconfig", []string{"cluster"}, r.refreshKubeconfig)
 	for _, key := range sortedKeys(r.st.Databases) {
 		g.add("database:"+key, []string{"cluster"}, r.refreshDatabaseStep(key))
+	}
+	for _, key := range sortedKeys(r.st.KubernetesSecrets) {
+		deps := []string{"cluster"}
+		if s := r.st.KubernetesSecrets[key]; s != nil {
+			deps = append(deps, "database:"+s.Spec.Database)
+		}
+		if s, ok := spec.KubernetesSecrets[key]; ok {
+			deps = append(deps, "database:"+s.Database)
+		}
+		g.add("kubernetes-secret:"+key, deps, r.refreshKubernetesSecretStep(key))
 	}
 	err := g.run(ctx)
 	return r.result(), err

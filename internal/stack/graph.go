@@ -127,6 +127,12 @@ func StepPhrase(name string) string {
 			return "removing the database " + key + " from the stack"
 		case "delete-database":
 			return "deleting the database " + key
+		case "kubernetes-secret":
+			return "the Kubernetes Secret " + key
+		case "remove-kubernetes-secret":
+			return "removing the Kubernetes Secret " + key
+		case "delete-kubernetes-secret":
+			return "deleting the Kubernetes Secret " + key
 		}
 	} else {
 		switch name {

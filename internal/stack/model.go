@@ -13,6 +13,7 @@
 //	replicas.go           read replicas
 //	project.go            project assignment
 //	kubeconfig.go         kubeconfig fetch and refresh
+//	kubernetes_secrets.go connection Secrets written into the cluster
 //
 // The engine knows nothing of Terraform: the provider maps its schema onto
 // Spec and Status.
@@ -43,6 +44,9 @@ type Spec struct {
 	// (store_secrets = false): no kubeconfig is fetched, and the provider
 	// saves the Status through WithoutSecrets.
 	OmitSecrets bool
+	// KubernetesSecrets are the connection Secrets kept in the stack's
+	// cluster, by a key of the user's choice (kubernetes_secrets.go).
+	KubernetesSecrets map[string]KubernetesSecretSpec
 }
 
 // VPCSpec either names an existing VPC (ID) or describes one to create.
@@ -253,6 +257,9 @@ type Status struct {
 	// with when: DOKS names a node "<pool>-<5 characters>", so a lingering
 	// worker the autoscaler added after the last read is still recognised.
 	RetiredPools map[string]time.Time `json:",omitempty"`
+	// KubernetesSecrets are the connection Secrets delivered into the
+	// cluster, by key (kubernetes_secrets.go); they hold no values.
+	KubernetesSecrets map[string]*KubernetesSecretStatus `json:",omitempty"`
 }
 
 // ClusterStatus is the observed DOKS cluster.
@@ -446,6 +453,12 @@ func (s *Status) Clone() *Status {
 	out.RetiringCluster = s.RetiringCluster.clone()
 	out.RetiredDroplets = maps.Clone(s.RetiredDroplets)
 	out.RetiredPools = maps.Clone(s.RetiredPools)
+	if s.KubernetesSecrets != nil {
+		out.KubernetesSecrets = map[string]*KubernetesSecretStatus{}
+		for k, ks := range s.KubernetesSecrets {
+			out.KubernetesSecrets[k] = ks.clone()
+		}
+	}
 	out.Databases = map[string]*DatabaseStatus{}
 	for k, d := range s.Databases {
 		dc := *d

@@ -136,6 +136,24 @@ locals {
     var.cluster_plugins.amd_gpu_device_plugin == false && length(local.amd_gpu_pools) > 0 ? ["cluster_plugins.amd_gpu_device_plugin = false while gpu_pools ${join(", ", local.amd_gpu_pools)} have AMD GPUs"] : [],
   )
 
+  # One connection Secret per app database, written by the provider into
+  # the cluster (kubernetes_secrets_namespace, created when missing): the app
+  # user's URL, host, port, user, password, db, its pool's URL (pg) and the
+  # database's CA, never through Terraform state. Opt-out:
+  # disable_kubernetes_secrets.
+  kubernetes_secrets = var.disable_kubernetes_secrets ? {} : merge({}, [
+    for key, db in var.databases : {
+      for app in keys(db.app_databases) : "${key}-${replace(app, "_", "-")}" => {
+        database         = key
+        user             = app
+        pool             = db.engine == "pg" ? app : null
+        namespace        = var.kubernetes_secrets_namespace
+        name             = "${key}-${replace(app, "_", "-")}-connection"
+        create_namespace = true
+      }
+    }
+  ]...)
+
   gpu_sizes_not_offered = [
     for name, pool in var.gpu_pools : "gpu_pools[\"${name}\"].size = \"${pool.size}\""
     if !contains(lookup(data.attach_kubernetes_options.current.gpu_sizes_by_region, var.region, []), pool.size)
@@ -196,6 +214,8 @@ resource "attach_inference_stack" "this" {
   }
 
   databases = length(local.databases) > 0 ? local.databases : null
+
+  kubernetes_secrets = length(local.kubernetes_secrets) > 0 ? local.kubernetes_secrets : null
 
   timeouts = var.timeouts
 

@@ -107,3 +107,15 @@ output "kubeconfig_expires_at" {
   description = "When the kubeconfig's token expires (RFC 3339)."
   value       = attach_inference_stack.this.kubeconfig_expires_at
 }
+
+output "kubernetes_secrets" {
+  description = "The connection Secrets in the cluster, by `<database>-<app>`: `namespace`, `name`, `keys` and `fingerprint` (a digest of the content, never a value). Empty with `disable_kubernetes_secrets`."
+  value = {
+    for key, s in attach_inference_stack.this.kubernetes_secrets == null ? {} : attach_inference_stack.this.kubernetes_secrets : key => {
+      namespace   = s.namespace
+      name        = s.name
+      keys        = s.keys
+      fingerprint = s.fingerprint
+    }
+  }
+}

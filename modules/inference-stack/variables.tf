@@ -670,6 +670,25 @@ variable "store_secrets" {
   nullable    = false
 }
 
+variable "kubernetes_secrets_namespace" {
+  description = "Namespace of the connection Secrets the provider writes into the cluster, one per app database (`<database>-<app>-connection`, underscores as dashes), created when missing and never deleted. Default `apps`."
+  type        = string
+  default     = "apps"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.kubernetes_secrets_namespace))
+    error_message = "kubernetes_secrets_namespace must be a Kubernetes namespace name (1-63 lowercase letters, digits and dashes, starting and ending with a letter or digit), not \"${var.kubernetes_secrets_namespace}\"."
+  }
+}
+
+variable "disable_kubernetes_secrets" {
+  description = "Opt-out. Do not write a connection Secret per app database into the cluster; workloads then need their credentials carried in some other way (the `connection_env` output, the provider's ephemeral resources). Default `false`: the provider writes them through the Kubernetes API from where Terraform runs, so `control_plane_allowed_addresses` must include the runner's address."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "disable_auto_upgrade" {
   description = "UNSAFE opt-out. Stop DOKS from applying patch upgrades (security fixes) in `maintenance_window`. Default `false`."
   type        = bool

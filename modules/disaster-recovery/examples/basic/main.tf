@@ -21,6 +21,12 @@ module "primary" {
 
   # Applied and destroyed by the module tests; keep protection on for real data.
   disable_deletion_protection = true
+
+  # A connection Secret per app database is written into the cluster's
+  # "apps" namespace. The module tests run the emulator without a Kubernetes
+  # API server and set TF_VAR_disable_kubernetes_secrets=true; leave it
+  # false (the default) to have the Secrets.
+  disable_kubernetes_secrets = var.disable_kubernetes_secrets
 }
 
 module "disaster_recovery" {

@@ -9,3 +9,9 @@ variable "failover" {
   type        = bool
   default     = false
 }
+
+variable "disable_kubernetes_secrets" {
+  description = "Skip writing the connection Secrets into the cluster (the module tests' emulator has no Kubernetes API server)."
+  type        = bool
+  default     = false
+}

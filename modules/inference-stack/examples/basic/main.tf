@@ -48,4 +48,10 @@ module "inference_stack" {
   # must be able to delete the databases. Leave this unset (protection on)
   # for data you care about.
   disable_deletion_protection = true
+
+  # A connection Secret per app database is written into the cluster's
+  # "apps" namespace. The module tests run the emulator without a Kubernetes
+  # API server and set TF_VAR_disable_kubernetes_secrets=true; leave it
+  # false (the default) to have the Secrets.
+  disable_kubernetes_secrets = var.disable_kubernetes_secrets
 }

@@ -76,4 +76,10 @@ module "inference_stack" {
   # Applied and destroyed by the module tests; leave protection on for
   # real data.
   disable_deletion_protection = true
+
+  # A connection Secret per app database is written into the cluster's
+  # "apps" namespace. The module tests run the emulator without a Kubernetes
+  # API server and set TF_VAR_disable_kubernetes_secrets=true; leave it
+  # false (the default) to have the Secrets.
+  disable_kubernetes_secrets = var.disable_kubernetes_secrets
 }

@@ -15,3 +15,9 @@ variable "control_plane_allowed_addresses" {
   type        = list(string)
   default     = ["203.0.113.0/24"]
 }
+
+variable "disable_kubernetes_secrets" {
+  description = "Skip writing the connection Secrets into the cluster (the module tests' emulator has no Kubernetes API server)."
+  type        = bool
+  default     = false
+}
