@@ -17,23 +17,44 @@ import (
 )
 
 // workspaceCounts parses the -workspaces flag ("10,30").
-func workspaceCounts(s string) ([]int, error) {
-	var ns []int
+func workspaceCounts(s string) ([]workspaceRunSpec, error) {
+	var out []workspaceRunSpec
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
 		}
-		n, err := strconv.Atoi(f)
+		spec := workspaceRunSpec{limit: emulator.DORateLimitPerMinute}
+		count, limit, tight := strings.Cut(f, "@")
+		n, err := strconv.Atoi(count)
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-workspaces %q: %q is not a positive number of workspaces", s, f)
+			return nil, fmt.Errorf("-workspaces %q: %q is not a positive number of workspaces (N, or N@limit)", s, f)
 		}
-		ns = append(ns, n)
+		spec.n = n
+		if tight {
+			if spec.limit, err = strconv.Atoi(limit); err != nil || spec.limit < 1 {
+				return nil, fmt.Errorf("-workspaces %q: %q: the limit after @ is requests per DigitalOcean minute, a positive number", s, f)
+			}
+		}
+		out = append(out, spec)
 	}
-	if len(ns) == 0 {
+	if len(out) == 0 {
 		return nil, fmt.Errorf("-workspaces %q names no workspace count, e.g. 10,30", s)
 	}
-	return ns, nil
+	return out, nil
+}
+
+// workspaceRunSpec is one run of the workspaces phase: n processes under a
+// per-token limit of requests per DigitalOcean minute (DigitalOcean's 250,
+// or less to stand for a token other tools are already spending).
+type workspaceRunSpec struct{ n, limit int }
+
+// label names the run in the table.
+func (w workspaceRunSpec) label() string {
+	if w.limit == emulator.DORateLimitPerMinute {
+		return fmt.Sprintf("%d workspaces", w.n)
+	}
+	return fmt.Sprintf("%d workspaces @%d/min", w.n, w.limit)
 }
 
 // oneStackConfig is a workspace of its own small stack (cluster + one pg,
@@ -68,12 +89,12 @@ resource "attach_inference_stack" "s" {
 // rateLimitBound is the least wall time in which DigitalOcean's fixed
 // per-token windows (a minute and an hour, scaled like the emulator's)
 // admit requests answered calls: ceil(requests/limit)-1 full windows.
-func rateLimitBound(requests int, timeScale float64) time.Duration {
+func rateLimitBound(requests, perMinute int, timeScale float64) time.Duration {
 	bound := time.Duration(0)
 	for _, w := range []struct {
 		limit  int
 		window time.Duration
-	}{{emulator.DORateLimitPerMinute, time.Minute}, {emulator.DORateLimitPerHour, time.Hour}} {
+	}{{perMinute, time.Minute}, {emulator.DORateLimitPerHour, time.Hour}} {
 		full := int(math.Ceil(float64(requests)/float64(w.limit))) - 1
 		bound = max(bound, time.Duration(full)*scaled(w.window, timeScale))
 	}
@@ -92,15 +113,16 @@ type workspaceRun struct {
 // emulator and one token, DigitalOcean's rate limits on, each applying and
 // then destroying its own stack. The processes share no pacer, so every
 // 429 is answered by the provider honouring Retry-After/RateLimit-Reset.
-func workspaces(ctx context.Context, o options, n int, add func(string, string, string)) error {
-	srv, err := emulator.Start(emulator.Config{TimeScale: o.timeScale})
+func workspaces(ctx context.Context, o options, spec workspaceRunSpec, add func(string, string, string)) error {
+	n, label := spec.n, spec.label()
+	srv, err := emulator.Start(emulator.Config{TimeScale: o.timeScale, RateLimitPerMinute: spec.limit})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	rec := newRecorder()
 	srv.SetRecorder(rec.record)
-	root := filepath.Join(o.workdir, fmt.Sprintf("workspaces-%d", n))
+	root := filepath.Join(o.workdir, fmt.Sprintf("workspaces-%d-%d", n, spec.limit))
 	runs := make([]*workspaceRun, n)
 	for i := range runs {
 		r := &workspaceRun{name: fmt.Sprintf("ws%d-%02d", n, i)}
@@ -123,7 +145,7 @@ func workspaces(ctx context.Context, o options, n int, add func(string, string, 
 		return err
 	}
 
-	phase := fmt.Sprintf("workspaces-%d", n)
+	phase := fmt.Sprintf("workspaces-%d-%d", n, spec.limit)
 	rec.setPhase(phase)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -159,20 +181,20 @@ func workspaces(ctx context.Context, o options, n int, add func(string, string, 
 	// then its VPC's wait for the deleted cluster's nodes to leave it.
 	critical := scaled(max(emulator.ClusterProvisionDuration, emulator.DatabaseCreateDuration)+
 		max(emulator.DeleteDuration, emulator.DefaultRealism.DropletLinger), o.timeScale)
-	bound := rateLimitBound(answered, o.timeScale)
+	bound := rateLimitBound(answered, spec.limit, o.timeScale)
 	ideal := max(critical, bound)
-	add(fmt.Sprintf("%d workspaces (processes), apply + destroy each: errors", n), fmt.Sprint(failed), "0")
-	add(fmt.Sprintf("%d workspaces: requests / 429s answered", n), fmt.Sprintf("%d / %d", total, limited), "")
-	add(fmt.Sprintf("%d workspaces: wall / one stack's apply+destroy critical path", n),
+	add(label+" (processes), apply + destroy each: errors", fmt.Sprint(failed), "0")
+	add(label+": requests / 429s answered", fmt.Sprintf("%d / %d", total, limited), "")
+	add(label+": wall / one stack's apply+destroy critical path",
 		fmt.Sprintf("%.2f (%s / %s)", wall.Seconds()/critical.Seconds(), wall.Round(time.Millisecond), critical), "")
-	add(fmt.Sprintf("%d workspaces: wall / ideal (rate-limit bound %s)", n, bound.Round(time.Millisecond)),
+	add(fmt.Sprintf("%s: wall / ideal (rate-limit bound %s)", label, bound.Round(time.Millisecond)),
 		fmt.Sprintf("%.2f (ideal %s)", wall.Seconds()/ideal.Seconds(), ideal.Round(time.Millisecond)), "close to 1 + Terraform's cost")
 
 	if inv := srv.Inventory(); !inv.Empty() {
-		return fmt.Errorf("%d workspaces: the destroys left objects:\n%s", n, inv)
+		return fmt.Errorf("%s: the destroys left objects:\n%s", label, inv)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d workspaces failed to apply or destroy (output above)", failed, n)
+		return fmt.Errorf("%s: %d of %d workspaces failed to apply or destroy (output above)", label, failed, n)
 	}
 	return nil
 }
