@@ -160,6 +160,17 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if dataPlane {
+		// The servers start in real time, not the API's scaled time: a
+		// kube-apiserver with its etcd takes seconds, and the cluster reads
+		// running only once it answers, so with the Secret on it is what
+		// the apply waits for (the critical path above is the API's).
+		times := srv.DataPlaneStartupTimes()
+		var started []string
+		for _, k := range slices.Sorted(maps.Keys(times)) {
+			kind, _, _ := strings.Cut(k, " ")
+			started = append(started, fmt.Sprintf("%s %s", kind, times[k].Round(10*time.Millisecond)))
+		}
+		step("data plane start-up (real time): %s", strings.Join(started, ", "))
 		if err := connect(ctx, srv, out.Bytes()); err != nil {
 			return err
 		}
