@@ -251,13 +251,15 @@ func newWorkspace(t *testing.T, srv *emulator.Server) *workspace {
 		"TF_IN_AUTOMATION=1",
 		"TF_INPUT=0",
 		"CHECKPOINT_DISABLE=1",
-		// The harness's emulator runs without the data plane, so its
+		// startEmulator's emulator runs without the data plane, so its
 		// clusters have no Kubernetes API server to write the module's
 		// connection Secrets into: every root that declares the opt-out
-		// (the inference-stack module and its examples) takes it. The
-		// default (on) is checked in the plan by TestInferenceStackDefaults;
-		// delivery itself against a real kube-apiserver by
-		// internal/provider's TestAccKubernetesSecrets* acceptance tests.
+		// (the inference-stack module and its examples) takes it, which
+		// keeps these tests free of a kube-apiserver each. The default (on)
+		// is checked in the plan by TestInferenceStackDefaults and applied
+		// for real by TestExampleInferenceStackBasic, which drops the
+		// opt-out (withKubernetesSecrets) against an emulator with the data
+		// plane (startKubeEmulator).
 		"TF_VAR_disable_kubernetes_secrets=true",
 	)
 	if srv != nil {
@@ -1066,13 +1068,26 @@ func TestExampleInferenceStackBasic(t *testing.T) {
 	underBothCLIs(t, testExampleInferenceStackBasic)
 }
 
+// testExampleInferenceStackBasic applies the basic example with the
+// module's default connection Secret on, against an emulator whose data plane
+// runs a real kube-apiserver behind the cluster and real PostgreSQL and
+// PgBouncer behind the database: the Secret is read from the cluster and
+// connects.
 func testExampleInferenceStackBasic(t *testing.T, tf string) {
-	srv := startEmulator(t)
+	srv := startKubeEmulator(t)
 	w := newWorkspace(t, srv)
+	w.withKubernetesSecrets()
 	w.tf = tf
 	dir := "inference-stack/examples/basic"
 	w.init(dir)
+	start := time.Now()
 	out := w.applyAndReplan(dir)
+	t.Logf("apply and empty re-plan with the Secret delivered: %s", time.Since(start).Round(time.Millisecond))
+	// One Secret per app database (the cache has none), in the module's
+	// default namespace.
+	checkModuleSecrets(t, out, []wantSecret{{
+		key: "vectors-app", database: "vectors", pool: "app", user: "app", namespace: "apps", name: "vectors-app-connection",
+	}})
 
 	clusterID := out["cluster_id"].(string)
 	dbsOut := out["databases"].(map[string]any)
@@ -1130,6 +1145,7 @@ func testExampleInferenceStackBasic(t *testing.T, tf string) {
 
 	w.destroy(dir)
 	requireEmpty(t, srv)
+	requireNoKube(t, srv)
 }
 
 func TestExampleInferenceStackMultiGPU(t *testing.T) {

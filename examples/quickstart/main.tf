@@ -1,7 +1,10 @@
 # The attach architecture in one resource: a VPC, an HA DOKS cluster with a
 # CPU system pool and an H100 pool that scales from zero, PostgreSQL (with a
 # standby node and a PgBouncer transaction pool) and Valkey (with a standby),
-# both reachable only privately and only from the cluster.
+# both reachable only privately and only from the cluster. The app's
+# connection details (its pool URL and the database's CA included) are
+# written by the provider into the cluster as the Secret apps/vectors-app,
+# where a workload reads them; they never pass through Terraform state.
 
 data "attach_kubernetes_options" "current" {}
 
@@ -49,6 +52,21 @@ resource "attach_inference_stack" "quickstart" {
       size                = "db-s-1vcpu-2gb"
       eviction_policy     = "allkeys_lru"
       deletion_protection = false
+    }
+  }
+
+  # What a workload mounts: VECTORS_DATABASE_URL, VECTORS_APP_POOL_URL, host,
+  # port, user, password, db and ca.crt (for sslmode=verify-full), kept
+  # correct by the stack (rotations, a replaced cluster or database, edits in
+  # the cluster). The provider writes it through the cluster's Kubernetes API.
+  kubernetes_secrets = var.disable_kubernetes_secrets ? null : {
+    app = {
+      database         = "vectors"
+      user             = "app"
+      pool             = "app"
+      namespace        = "apps"
+      name             = "vectors-app"
+      create_namespace = true
     }
   }
 

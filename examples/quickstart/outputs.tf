@@ -27,6 +27,18 @@ output "databases" {
   }
 }
 
+output "kubernetes_secrets" {
+  description = "The connection Secrets in the cluster: namespace, name, uid and keys (never a value)."
+  value = {
+    for key, s in coalesce(attach_inference_stack.quickstart.kubernetes_secrets, {}) : key => {
+      namespace = s.namespace
+      name      = s.name
+      uid       = s.uid
+      keys      = s.keys
+    }
+  }
+}
+
 output "connection_env" {
   description = "Variables for a Kubernetes Secret (sensitive)."
   value       = attach_inference_stack.quickstart.connection_env

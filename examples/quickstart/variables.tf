@@ -26,3 +26,9 @@ variable "gpu_max_nodes" {
     error_message = "gpu_max_nodes must be between 1 and 100."
   }
 }
+
+variable "disable_kubernetes_secrets" {
+  description = "Do not write the app's connection Secret into the cluster (for an emulator without a Kubernetes API server behind its clusters)."
+  type        = bool
+  default     = false
+}

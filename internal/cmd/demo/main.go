@@ -3,8 +3,11 @@
 // mirror, runs `terraform init` and `terraform apply` on an example, prints
 // what the example found, connects to its PostgreSQL pool and Valkey with the
 // credentials from connection_env (when the data plane's servers are
-// installed), and stops the emulator. Nothing is downloaded and no cloud
-// account is needed.
+// installed), shows a workload's view of the stack (the connection Secret
+// the provider wrote into the cluster, read with client-go through the
+// stack's kubeconfig from a real kube-apiserver, and a query through its
+// pool URL, when etcd and kube-apiserver are built too), and stops the
+// emulator. Nothing is downloaded and no cloud account is needed.
 package main
 
 import (
@@ -13,10 +16,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -25,6 +30,9 @@ import (
 
 	"github.com/digitalocean/godo"
 	"golang.org/x/oauth2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/dataplanecheck"
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
@@ -92,8 +100,19 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer func() { _ = srv.Close() }()
+	// The connection Secret needs a Kubernetes API server behind the
+	// cluster: the data plane runs one (etcd and kube-apiserver, built into
+	// ./bin by make tools-kube) per DOKS cluster.
+	kubeSecrets := false
 	if dataPlane {
 		step("data plane on: PostgreSQL, PgBouncer and Valkey clusters run as real servers on 127.0.0.1, TLS signed by the account's CA")
+		if err := srv.KubeDataPlaneErr(); err != nil {
+			step("no Kubernetes API server behind the cluster (%v): the quickstart's connection Secret is turned off "+
+				"(disable_kubernetes_secrets = true) and the workload's view skipped", err)
+		} else {
+			kubeSecrets = true
+			step("each DOKS cluster is backed by a real kube-apiserver with its own etcd on 127.0.0.1: the provider writes the app's connection Secret into it")
+		}
 	}
 	scaled := func(d time.Duration) time.Duration {
 		return (time.Duration(float64(d) / srv.TimeScale())).Round(10 * time.Millisecond)
@@ -107,6 +126,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	ws.Point(srv.URL, srv.Token)
+	if !kubeSecrets {
+		ws.Env = append(ws.Env, "TF_VAR_disable_kubernetes_secrets=true")
+	}
 	tf := func(args ...string) error { return ws.Run(ctx, os.Stdout, args...) }
 
 	step("terraform init (provider %s from a local filesystem mirror)", o.version)
@@ -114,7 +136,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	step("terraform apply: VPC, HA cluster with a system pool and an H100 pool (0..2), PostgreSQL and Valkey with standbys")
+	what := "VPC, HA cluster with a system pool and an H100 pool (0..2), PostgreSQL and Valkey with standbys"
+	if kubeSecrets {
+		what += ", the app's connection Secret in the cluster"
+	}
+	step("terraform apply: %s", what)
 	start := time.Now()
 	if err := tf("apply", "-auto-approve", "-input=false", "-no-color"); err != nil {
 		return err
@@ -134,7 +160,23 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if dataPlane {
+		// The servers start in real time, not the API's scaled time: a
+		// kube-apiserver with its etcd takes seconds, and the cluster reads
+		// running only once it answers, so with the Secret on it is what
+		// the apply waits for (the critical path above is the API's).
+		times := srv.DataPlaneStartupTimes()
+		var started []string
+		for _, k := range slices.Sorted(maps.Keys(times)) {
+			kind, _, _ := strings.Cut(k, " ")
+			started = append(started, fmt.Sprintf("%s %s", kind, times[k].Round(10*time.Millisecond)))
+		}
+		step("data plane start-up (real time): %s", strings.Join(started, ", "))
 		if err := connect(ctx, srv, out.Bytes()); err != nil {
+			return err
+		}
+	}
+	if kubeSecrets {
+		if err := workloadView(ctx, srv, out.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -338,4 +380,106 @@ func connect(ctx context.Context, srv *emulator.Server, outputJSON []byte) error
 		return fmt.Errorf("no PostgreSQL pool or Valkey database in the outputs to connect to")
 	}
 	return nil
+}
+
+// workloadView shows the stack as a workload in its cluster sees it: it
+// loads the stack's kubeconfig from the apply's outputs (or, kept out of
+// state, from GET /v2/kubernetes/clusters/{id}/kubeconfig), reads each
+// connection Secret the stack wrote with client-go from the cluster's real
+// kube-apiserver, prints its labels and keys (values masked), and runs
+// SELECT 1 through its pool URL with TLS verified against its ca.crt.
+func workloadView(ctx context.Context, srv *emulator.Server, outputJSON []byte) error {
+	var outputs struct {
+		ClusterID         struct{ Value string } `json:"cluster_id"`
+		Kubeconfig        struct{ Value string } `json:"kubeconfig"`
+		KubernetesSecrets struct {
+			Value map[string]struct {
+				Namespace string   `json:"namespace"`
+				Name      string   `json:"name"`
+				UID       string   `json:"uid"`
+				Keys      []string `json:"keys"`
+			}
+		} `json:"kubernetes_secrets"`
+	}
+	if err := json.Unmarshal(outputJSON, &outputs); err != nil {
+		return fmt.Errorf("reading terraform outputs: %w", err)
+	}
+	if len(outputs.KubernetesSecrets.Value) == 0 {
+		return fmt.Errorf("the example's kubernetes_secrets output is empty: it should deliver a connection Secret into the cluster")
+	}
+	kc, from := outputs.Kubeconfig.Value, "the apply's kubeconfig output"
+	if kc == "" {
+		api, err := godo.New(oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token})), godo.SetBaseURL(srv.URL))
+		if err != nil {
+			return err
+		}
+		k, _, err := api.Kubernetes.GetKubeConfig(ctx, outputs.ClusterID.Value, nil)
+		if err != nil {
+			return fmt.Errorf("fetching the kubeconfig of cluster %s: %w", outputs.ClusterID.Value, err)
+		}
+		kc, from = string(k.KubeconfigYAML), "GET /v2/kubernetes/clusters/{id}/kubeconfig"
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(kc))
+	if err != nil {
+		return fmt.Errorf("loading the kubeconfig of cluster %s: %w", outputs.ClusterID.Value, err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("building a Kubernetes client for %s: %w", cfg.Host, err)
+	}
+	version, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("asking the cluster's API server %s for its version: %w", cfg.Host, err)
+	}
+	step("a workload's view: the cluster's API server %s (Kubernetes %s) through %s, read with client-go", cfg.Host, version.GitVersion, from)
+	for _, key := range slices.Sorted(maps.Keys(outputs.KubernetesSecrets.Value)) {
+		want := outputs.KubernetesSecrets.Value[key]
+		s, err := cs.CoreV1().Secrets(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("reading Secret %s/%s (kubernetes_secrets[%q]) from the cluster: %w", want.Namespace, want.Name, key, err)
+		}
+		if string(s.UID) != want.UID {
+			return fmt.Errorf("Secret %s/%s has uid %s in the cluster, the apply says %s", want.Namespace, want.Name, s.UID, want.UID)
+		}
+		var labels []string
+		for _, l := range slices.Sorted(maps.Keys(s.Labels)) {
+			labels = append(labels, l+"="+s.Labels[l])
+		}
+		fmt.Printf("  Secret %s/%s (uid %s), labels %s:\n", s.Namespace, s.Name, s.UID, strings.Join(labels, ", "))
+		for _, k := range slices.Sorted(maps.Keys(s.Data)) {
+			fmt.Printf("    %s=%s\n", k, maskSecretData(k, s.Data[k]))
+		}
+		ca := s.Data[stack.CACertSecretKey]
+		var pools []string
+		for k := range s.Data {
+			if strings.HasSuffix(k, "_POOL_URL") {
+				pools = append(pools, k)
+			}
+		}
+		if len(pools) == 0 {
+			return fmt.Errorf("Secret %s/%s has no *_POOL_URL key: the example's kubernetes_secrets entry %q should name a pool", s.Namespace, s.Name, key)
+		}
+		sort.Strings(pools)
+		for _, k := range pools {
+			q, err := dataplanecheck.Postgres(ctx, string(s.Data[k]), ca, true)
+			if err != nil {
+				return fmt.Errorf("%s from Secret %s/%s: %w", k, s.Namespace, s.Name, err)
+			}
+			fmt.Printf("    %s from the Secret, sslmode=verify-full against its ca.crt: %s as %s on %s (PgBouncer pool %s) -> %s\n",
+				k, q.Query, q.User, q.Addr, q.Database, q.Result)
+		}
+	}
+	return nil
+}
+
+// maskSecretData shows a Secret's value as a workload's logs may: passwords
+// and the passwords in URLs masked, the CA certificate summarised.
+func maskSecretData(key string, value []byte) string {
+	switch {
+	case key == stack.CACertSecretKey:
+		return fmt.Sprintf("(PEM certificate, %d bytes)", len(value))
+	case strings.HasSuffix(key, "PASSWORD"):
+		return "****"
+	}
+	return maskSecret(key, string(value))
 }

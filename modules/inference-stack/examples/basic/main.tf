@@ -50,8 +50,9 @@ module "inference_stack" {
   disable_deletion_protection = true
 
   # A connection Secret per app database is written into the cluster's
-  # "apps" namespace. The module tests run the emulator without a Kubernetes
-  # API server and set TF_VAR_disable_kubernetes_secrets=true; leave it
-  # false (the default) to have the Secrets.
+  # "apps" namespace (here apps/vectors-app-connection). Leave this false
+  # (the default) to have the Secrets; the module tests that run an emulator
+  # without a Kubernetes API server behind the cluster set
+  # TF_VAR_disable_kubernetes_secrets=true.
   disable_kubernetes_secrets = var.disable_kubernetes_secrets
 }

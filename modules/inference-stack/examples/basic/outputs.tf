@@ -29,6 +29,11 @@ output "connection_env" {
   sensitive   = true
 }
 
+output "kubernetes_secrets" {
+  description = "The connection Secrets written into the cluster: namespace, name, keys and a fingerprint (never a value)."
+  value       = module.inference_stack.kubernetes_secrets
+}
+
 output "kubeconfig" {
   description = "Kubeconfig for the cluster."
   value       = module.inference_stack.kubeconfig

@@ -17,7 +17,7 @@ variable "control_plane_allowed_addresses" {
 }
 
 variable "disable_kubernetes_secrets" {
-  description = "Skip writing the connection Secrets into the cluster (the module tests' emulator has no Kubernetes API server)."
+  description = "Skip writing the connection Secrets into the cluster (for an emulator without a Kubernetes API server behind the cluster)."
   type        = bool
   default     = false
 }
