@@ -376,6 +376,12 @@ func phaseTable(rec *recorder, phases ...string) string {
 
 // stacksConfig is a workspace of n small stacks (cluster + one pg).
 func stacksConfig(n int) string {
+	return smallStacksConfig(fmt.Sprintf("count  = %d\n  name   = format(\"bench-%%02d\", count.index)", n))
+}
+
+// smallStacksConfig is a workspace whose one resource block is a small
+// stack (cluster + one pg) named by naming (a name, or count and a name).
+func smallStacksConfig(naming string) string {
 	return fmt.Sprintf(`
 terraform {
   required_providers {
@@ -386,8 +392,7 @@ terraform {
 provider "attach" {}
 
 resource "attach_inference_stack" "s" {
-  count  = %d
-  name   = format("bench-%%02d", count.index)
+  %s
   region = "nyc3"
   cluster = {
     system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
@@ -400,7 +405,7 @@ resource "attach_inference_stack" "s" {
     }
   }
 }
-`, n)
+`, naming)
 }
 
 // scale plans a workspace of many stacks under DigitalOcean's rate limits.

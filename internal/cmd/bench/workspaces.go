@@ -60,30 +60,7 @@ func (w workspaceRunSpec) label() string {
 // oneStackConfig is a workspace of its own small stack (cluster + one pg,
 // as stacksConfig), named so that N workspaces never share a stack.
 func oneStackConfig(name string) string {
-	return fmt.Sprintf(`
-terraform {
-  required_providers {
-    attach = { source = "attach-labs/attach" }
-  }
-}
-
-provider "attach" {}
-
-resource "attach_inference_stack" "s" {
-  name   = %q
-  region = "nyc3"
-  cluster = {
-    system_pool = { size = "s-2vcpu-4gb", node_count = 1 }
-  }
-  databases = {
-    app = {
-      engine              = "pg"
-      size                = "db-s-1vcpu-2gb"
-      deletion_protection = false
-    }
-  }
-}
-`, name)
+	return smallStacksConfig(fmt.Sprintf("name   = %q", name))
 }
 
 // rateLimitBound is the least wall time in which DigitalOcean's fixed
