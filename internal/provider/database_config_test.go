@@ -21,30 +21,14 @@ import (
 // other settings are left alone, and plans empty afterwards.
 
 func dbSettingsConfig(srv *emulator.Server, settings string) string {
-	return providerBlock(srv) + fmt.Sprintf(`
-resource "attach_inference_stack" "test" {
-  name   = "acc"
-  region = "tor1"
-
-  cluster = {
-    system_pool = {
-      size       = "s-2vcpu-4gb"
-      node_count = 1
-    }
-  }
-
-  databases = {
-    memory = {
+	return accMemoryStack(srv, fmt.Sprintf(`{
       engine              = "pg"
       size                = "db-s-1vcpu-2gb"
       deletion_protection = false
       config = {
 %s
       }
-    }
-  }
-}
-`, settings)
+    }`, settings))
 }
 
 // apiDBConfig reads acc-memory's settings as DigitalOcean reports them.

@@ -25,30 +25,14 @@ import (
 // retagged in place, with tag drift repaired.
 
 func restoreConfig(srv *emulator.Server, restore string) string {
-	return providerBlock(srv) + fmt.Sprintf(`
-resource "attach_inference_stack" "test" {
-  name   = "acc"
-  region = "tor1"
-
-  cluster = {
-    system_pool = {
-      size       = "s-2vcpu-4gb"
-      node_count = 1
-    }
-  }
-
-  databases = {
-    memory = {
+	return accMemoryStack(srv, fmt.Sprintf(`{
       engine              = "pg"
       size                = "db-s-1vcpu-2gb"
       users               = ["app"]
       dbs                 = ["appdb"]
       deletion_protection = false
       restore_from        = %s
-    }
-  }
-}
-`, restore)
+    }`, restore))
 }
 
 // restoreSource creates the source cluster out of band, with a user and a

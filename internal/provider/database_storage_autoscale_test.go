@@ -20,28 +20,12 @@ import (
 // afterwards.
 
 func autoscaleConfig(srv *emulator.Server, autoscale string) string {
-	return providerBlock(srv) + fmt.Sprintf(`
-resource "attach_inference_stack" "test" {
-  name   = "acc"
-  region = "tor1"
-
-  cluster = {
-    system_pool = {
-      size       = "s-2vcpu-4gb"
-      node_count = 1
-    }
-  }
-
-  databases = {
-    memory = {
+	return accMemoryStack(srv, fmt.Sprintf(`{
       engine              = "pg"
       size                = "db-s-1vcpu-2gb"
       deletion_protection = false
       storage_autoscale   = %s
-    }
-  }
-}
-`, autoscale)
+    }`, autoscale))
 }
 
 // apiAutoscale checks the database's autoscaling as DigitalOcean reports it.

@@ -23,6 +23,13 @@ import (
 // likewise, plus growth, removal and its refusal under deletion protection.
 
 func userSettingsConfig(srv *emulator.Server, database string) string {
+	return accMemoryStack(srv, database)
+}
+
+// accMemoryStack renders a provider block and stack "acc" in tor1 (a
+// one-node system pool) whose one database, memory, is the HCL object
+// memory: the stack the per-setting acceptance tests change.
+func accMemoryStack(srv *emulator.Server, memory string) string {
 	return providerBlock(srv) + fmt.Sprintf(`
 resource "attach_inference_stack" "test" {
   name   = "acc"
@@ -39,7 +46,7 @@ resource "attach_inference_stack" "test" {
     memory = %s
   }
 }
-`, database)
+`, memory)
 }
 
 // apiUser reads a user of database acc-memory as DigitalOcean has it.
