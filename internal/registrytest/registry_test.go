@@ -318,7 +318,10 @@ func TestModuleFromRegistry(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = srv.Close() })
 			reg := newRegistry(t, rel, modules)
-			w := newWorkdir(t, c, reg, "DIGITALOCEAN_TOKEN="+srv.Token, "DIGITALOCEAN_API_URL="+srv.URL)
+			// This emulator has no data plane, so no Kubernetes API to write the
+			// module's connection Secrets into: the example's opt-out (the
+			// module harness applies the default delivery against a real one).
+			w := newWorkdir(t, c, reg, "DIGITALOCEAN_TOKEN="+srv.Token, "DIGITALOCEAN_API_URL="+srv.URL, "TF_VAR_disable_kubernetes_secrets=true")
 
 			// The shipped example, from the archive, with its local source
 			// replaced by the registry address and a constraint.

@@ -169,7 +169,12 @@ func (r *run) kube(ctx context.Context, c *ClusterStatus) (kubernetes.Interface,
 	}
 	cs, err := newClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("building a Kubernetes client for cluster %s (%s): %w", c.Name, creds.Server, err)
+		// The emulator without its data plane hands out credentials for an
+		// API server that does not exist: say what to do about it.
+		return nil, fmt.Errorf("building a Kubernetes client for cluster %s (%s): the credentials from GET .../credentials do not load: %w. "+
+			"Writing kubernetes_secrets needs the cluster's real Kubernetes API: against the attach emulator, run it with its data plane "+
+			"(-data-plane, with etcd and kube-apiserver from make tools-kube); or remove kubernetes_secrets (modules: disable_kubernetes_secrets = true)",
+			c.Name, creds.Server, err)
 	}
 	if r.kubeClients.by == nil {
 		r.kubeClients.by = map[string]kubernetes.Interface{}
