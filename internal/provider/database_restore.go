@@ -36,6 +36,11 @@ func (rf *restoreFromModel) toSpec() *stack.RestoreFrom {
 	return out
 }
 
+// known reports whether every field of restore_from is known at plan time.
+func (rf *restoreFromModel) known() bool {
+	return !rf.DatabaseName.IsUnknown() && !rf.PointInTime.IsUnknown()
+}
+
 func (rf *restoreFromModel) equal(o *restoreFromModel) bool {
 	if rf == nil || o == nil {
 		return rf == nil && o == nil
@@ -111,10 +116,17 @@ func (p *planner) restoreFrom() {
 			prior = p.state.Databases[key]
 		}
 		exists := prior != nil && known(prior.ID) && prior.ID.ValueString() != ""
-		if exists && !d.RestoreFrom.equal(prior.RestoreFrom) {
+		if exists && d.RestoreFrom != nil && (known(d.Engine) && !d.Engine.Equal(prior.Engine) || known(d.Version) && known(prior.Version) && !d.Version.Equal(prior.Version)) {
+			p.diags.AddAttributeWarning(at, "The replacement database starts empty",
+				fmt.Sprintf("Database %q is replaced (a new engine or version): the new database is created empty, without restore_from, which applies only to a database's first creation.", key))
+			continue
+		}
+		// Removing restore_from, or a value not known until apply (such as
+		// one computed from timestamp()), changes nothing once it exists.
+		if exists && d.RestoreFrom != nil && !d.RestoreFrom.equal(prior.RestoreFrom) && d.RestoreFrom.known() {
 			p.attrError(at, "restore_from changed on an existing database",
 				fmt.Sprintf("Database %q exists (%s): restore_from only applies when the database is created, and the stack never replaces a database because of it. "+
-					"Put restore_from back as it was; to restore a backup elsewhere, add a new database key with restore_from.", key, prior.ID.ValueString()))
+					"Put restore_from back as it was, or remove it (an imported database: leave it out, it is not read back); to restore a backup elsewhere, add a new database key with restore_from.", key, prior.ID.ValueString()))
 			continue
 		}
 		rf := d.RestoreFrom

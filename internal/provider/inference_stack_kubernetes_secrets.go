@@ -167,8 +167,9 @@ func (p *planner) kubernetesSecrets() {
 }
 
 // secretContentChanges reports that the apply changes what a Secret holds
-// before the Secret step runs: its database or pool is new or replaced, or
-// its user's password rotates.
+// before the Secret step runs: its database or pool is new or replaced, its
+// user's password rotates or is reset by an auth plugin change, or the
+// database's dbs change (a user with a db of its name connects to it).
 func (p *planner) secretContentChanges(spec stack.KubernetesSecretSpec) bool {
 	d := p.plan.Databases[spec.Database]
 	prior := p.state.Databases[spec.Database]
@@ -182,6 +183,14 @@ func (p *planner) secretContentChanges(spec stack.KubernetesSecretSpec) bool {
 	}
 	if v, ok := d.RotatePasswords[user]; ok && (!known(v) || int(v.ValueInt64()) > ds.Rotated[user]) {
 		return true
+	}
+	if !sameValues(d.DBs, prior.DBs) || authPluginChanges(d, prior, user) {
+		return true
+	}
+	if spec.Pool != "" {
+		if pool := d.Pools[spec.Pool]; pool != nil && authPluginChanges(d, prior, pool.User.ValueString()) {
+			return true
+		}
 	}
 	if spec.Pool != "" {
 		pool, pp := d.Pools[spec.Pool], prior.Pools[spec.Pool]
@@ -254,4 +263,17 @@ func (p *planner) checkKubernetesSecret(key string, at path.Path, e *kubeSecretM
 		}
 	}
 	return ok
+}
+
+// authPluginChanges reports a change of user's MySQL auth plugin, which
+// DigitalOcean applies through reset_auth: the user gets a new password.
+func authPluginChanges(d, prior *databaseModel, user string) bool {
+	plugin := func(m *databaseModel) types.String {
+		if u := m.UserSettings[user]; u != nil {
+			return u.MySQLAuthPlugin
+		}
+		return types.StringNull()
+	}
+	now, was := plugin(d), plugin(prior)
+	return !now.IsNull() && !now.Equal(was)
 }

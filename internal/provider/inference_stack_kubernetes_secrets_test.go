@@ -88,16 +88,28 @@ func TestPlanKubernetesSecretsShowChanges(t *testing.T) {
 		rotate    int64
 		clusterID types.String
 		want      string // "" for unknown
+		change    func(d *databaseModel)
 	}{
-		{"in sync", inSync, 0, types.StringValue("c1"), "sha256:aa"},
-		{"deleted in the cluster", &drifted, 0, types.StringValue("c1"), "sha256:aa"},
-		{"rotation", inSync, 1, types.StringValue("c1"), ""},
-		{"new cluster", inSync, 0, types.StringUnknown(), ""},
+		{"in sync", inSync, 0, types.StringValue("c1"), "sha256:aa", nil},
+		{"deleted in the cluster", &drifted, 0, types.StringValue("c1"), "sha256:aa", nil},
+		{"rotation", inSync, 1, types.StringValue("c1"), "", nil},
+		{"new cluster", inSync, 0, types.StringUnknown(), "", nil},
+		// reset_auth gives the user a new password.
+		{"auth plugin change", inSync, 0, types.StringValue("c1"), "", func(d *databaseModel) {
+			d.UserSettings = map[string]*userSettingsModel{"app": {MySQLAuthPlugin: types.StringValue("mysql_native_password")}}
+		}},
+		// A user with a db of its name connects to it.
+		{"dbs change", inSync, 0, types.StringValue("c1"), "", func(d *databaseModel) {
+			d.DBs = append(d.DBs, types.StringValue("app"))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbs := ksDatabases()
 			if tc.rotate > 0 {
 				dbs["vectors"].RotatePasswords = map[string]types.Int64{"app": types.Int64Value(tc.rotate)}
+			}
+			if tc.change != nil {
+				tc.change(dbs["vectors"])
 			}
 			plan := &stackModel{Databases: dbs, ClusterID: tc.clusterID, KubernetesSecrets: map[string]*kubeSecretModel{"app": ksEntry("vectors", "app", "app", "apps", "vectors-conn")}}
 			state := &stackModel{Databases: ksDatabases(), ClusterID: types.StringValue("c1")}

@@ -268,6 +268,10 @@ func (r *run) replaceDatabase(ctx context.Context, key string, spec DatabaseSpec
 	r.update(func(st *Status) { delete(st.Databases, key) })
 	r.warn("A database was replaced and its data is gone", "Database %s was replaced (%s -> %s): the old database %s and its data are gone; the new one has a new id.", key, from, to, cur.Name)
 	vpcID := view(r, func(st *Status) string { return st.VPCID })
+	// restore_from applies to the database's first creation only: the
+	// replacement starts empty (restoring again could bring back another
+	// cluster's data, or fail once the point left the backup window).
+	spec.RestoreFrom = nil
 	// Same name: DigitalOcean holds it for a while after the delete, which
 	// createDatabase waits out.
 	return r.createDatabase(ctx, key, spec, vpcID, cur.ID)

@@ -131,19 +131,31 @@ func SecretKeyNames(key, pool string) []string {
 	return keys
 }
 
-// kubeClients caches one client per cluster for a run.
+// kubeClients caches one client per cluster for a run, until its
+// credentials come close to expiring.
 type kubeClients struct {
 	mu sync.Mutex
-	by map[string]kubernetes.Interface
+	by map[string]kubeClient
 }
 
+type kubeClient struct {
+	cs kubernetes.Interface
+	// expires is when the client's token stops working (zero: never).
+	expires time.Time
+}
+
+// kubeRenewBefore is how long before its token expires a cached client is
+// replaced: Secret steps start as their databases come up, which in one
+// apply can be further apart than a token lives.
+const kubeRenewBefore = 5 * time.Minute
+
 // kube returns a client for cluster c, with credentials fetched once per
-// run.
+// run and again when they are about to expire.
 func (r *run) kube(ctx context.Context, c *ClusterStatus) (kubernetes.Interface, error) {
 	r.kubeClients.mu.Lock()
 	defer r.kubeClients.mu.Unlock()
-	if cs := r.kubeClients.by[c.ID]; cs != nil {
-		return cs, nil
+	if kc, ok := r.kubeClients.by[c.ID]; ok && (kc.expires.IsZero() || time.Until(kc.expires) > kubeRenewBefore) {
+		return kc.cs, nil
 	}
 	secs := int(KubeCredentialLifetime.Seconds())
 	creds, _, err := r.e.API.Kubernetes.GetCredentials(ctx, c.ID, &godo.KubernetesClusterCredentialsGetRequest{ExpirySeconds: &secs})
@@ -177,9 +189,9 @@ func (r *run) kube(ctx context.Context, c *ClusterStatus) (kubernetes.Interface,
 			c.Name, creds.Server, err)
 	}
 	if r.kubeClients.by == nil {
-		r.kubeClients.by = map[string]kubernetes.Interface{}
+		r.kubeClients.by = map[string]kubeClient{}
 	}
-	r.kubeClients.by[c.ID] = cs
+	r.kubeClients.by[c.ID] = kubeClient{cs: cs, expires: creds.ExpiresAt}
 	return cs, nil
 }
 
@@ -440,19 +452,21 @@ func (r *run) ensureKubernetesSecretStep(key string) func(ctx context.Context) e
 				tflog.Info(ctx, "rewrote a connection Secret", map[string]any{"secret": key, "namespace": spec.Namespace, "name": spec.Name, "cluster": c.Name})
 			}
 		}
+		// The Secret moved (another namespace or name) in the same
+		// cluster: the one written before goes, unless retained. It goes
+		// before the status moves on, so a failed delete is retried by the
+		// next apply (which adopts the new Secret, labelled as ours).
+		if prior != nil && prior.ClusterID == c.ID && (prior.Spec.Namespace != spec.Namespace || prior.Spec.Name != spec.Name) && !prior.Spec.RetainOnDestroy {
+			if err := r.deleteSecret(ctx, c, key, prior.Spec); err != nil {
+				return err
+			}
+		}
 		fp := SecretFingerprint(written.Data)
 		r.setSecretStatus(key, &KubernetesSecretStatus{
 			Spec: spec, ClusterID: c.ID, UID: string(written.UID),
 			Keys: slices.Sorted(maps.Keys(written.Data)), Fingerprint: fp, Want: fp,
 			NamespaceCreated: nsCreated,
 		})
-		// The Secret moved (another namespace or name) in the same
-		// cluster: the one written before goes, unless retained.
-		if prior != nil && prior.ClusterID == c.ID && (prior.Spec.Namespace != spec.Namespace || prior.Spec.Name != spec.Name) && !prior.Spec.RetainOnDestroy {
-			if err := r.deleteSecret(ctx, c, key, prior.Spec); err != nil {
-				return err
-			}
-		}
 		return nil
 	}
 }

@@ -484,3 +484,42 @@ func TestRecoverFindsADatabaseNotVisibleYet(t *testing.T) {
 	}
 	waitNoDatabases(t, srv)
 }
+
+// restore_from applies to a database's first creation only: a replacement
+// (new engine or version) starts empty instead of restoring again, which
+// could bring back another cluster's data or fail once the point left the
+// backup window. Here the source is gone, so a second restore would fail.
+func TestDatabaseReplacementDoesNotRestoreAgain(t *testing.T) {
+	srv, e := startEngine(t)
+	ctx := context.Background()
+	spec := oneDatabaseSpec()
+	res, err := e.Apply(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restores int
+	var mu sync.Mutex
+	srv.SetRecorder(func(ex emulator.Exchange) {
+		if ex.Method == "POST" && ex.Route == "POST /v2/databases" && strings.Contains(string(ex.RequestBody), "backup_restore") {
+			mu.Lock()
+			restores++
+			mu.Unlock()
+		}
+	})
+	vec := spec.Databases["vectors"]
+	vec.Engine, vec.Version, vec.Users, vec.DBs = "mysql", "8", nil, nil
+	vec.RestoreFrom = &RestoreFrom{DatabaseName: "gone-source"}
+	spec.Databases["vectors"] = vec
+	res, err = e.Apply(ctx, spec, res.Status)
+	if err != nil {
+		t.Fatalf("replacement with restore_from still in the spec: %v", err)
+	}
+	if d := res.Status.Databases["vectors"]; d.Engine != "mysql" || d.State != "online" {
+		t.Fatalf("after replacement: engine %s, state %s", d.Engine, d.State)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if restores != 0 {
+		t.Fatalf("the replacement was created with backup_restore %d time(s)", restores)
+	}
+}
