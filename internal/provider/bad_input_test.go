@@ -331,6 +331,12 @@ func badInputCases() []badInputCase {
 		{"topic name", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
       topics = { "bad name" = {} }`),
 			`databases\["vectors"\]\.topics.*must be 1-249 letters, digits, dots, underscores and dashes`},
+		{"topic named ..", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      topics = { ".." = {} }`),
+			`databases\["vectors"\]\.topics.*value must be none of`},
+		{"topic message format", "bix", "tor1", c + biDB("kafka", "gd-2vcpu-8gb", `node_count = 3
+      topics = { events = { config = { message_format_version = "9.9" } } }`),
+			`Invalid topic setting.*message_format_version = "9.9" is not valid: use one of`},
 	}
 }
 

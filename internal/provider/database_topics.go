@@ -35,7 +35,9 @@ func topicsAttribute() schema.MapNestedAttribute {
 			"changed outside Terraform shows as drift and the next apply repairs it. Removing a topic deletes it and its " +
 			"messages: refused while `deletion_protection` is on.",
 		Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(topicNamePattern,
-			"must be 1-249 letters, digits, dots, underscores and dashes"))},
+			"must be 1-249 letters, digits, dots, underscores and dashes"),
+			// Kafka reserves these two names (its topic name rules).
+			stringvalidator.NoneOf(".", ".."))},
 		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 			"partitions": schema.Int64Attribute{
 				Optional: true, Computed: true, Default: int64default.StaticInt64(stack.TopicDefaultPartitions),
@@ -72,7 +74,10 @@ func topicsSpec(m map[string]*topicModel) map[string]stack.TopicSpec {
 		if len(t.Config) > 0 {
 			s.Config = map[string]string{}
 			for k, v := range t.Config {
-				s.Config[k] = v.ValueString()
+				// A null value sets nothing (as in databases.<k>.config).
+				if !v.IsNull() {
+					s.Config[k] = v.ValueString()
+				}
 			}
 		}
 		out[name] = s

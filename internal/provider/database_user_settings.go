@@ -39,7 +39,8 @@ func userSettingsAttribute() schema.MapNestedAttribute {
 		MarkdownDescription: "Settings of the users in `users`, by user name: Kafka ACLs, OpenSearch ACLs, the MySQL auth " +
 			"plugin. Given when the user is created and changed in place; a change made outside Terraform shows as drift " +
 			"and the next apply repairs it. A user without an entry is left as DigitalOcean has it; removing an entry " +
-			"revokes the ACLs it granted. Every key must be a name in `users`.",
+			"clears the user's ACLs (all of them, those added outside Terraform too: DigitalOcean sets a user's ACLs as one list) " +
+			"and leaves its auth plugin as it is. Every key must be a name in `users`.",
 		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 			"mysql_auth_plugin": schema.StringAttribute{
 				Optional: true,

@@ -38,6 +38,13 @@ type TopicConfigKey struct {
 
 func bound(f float64) *float64 { return &f }
 
+// topicMessageFormats are the values the spec's kafka_topic_config gives
+// message_format_version.
+var topicMessageFormats = []string{"0.8.0", "0.8.1", "0.8.2", "0.9.0", "0.10.0-IV0", "0.10.0-IV1", "0.10.1-IV0", "0.10.1-IV1", "0.10.1-IV2",
+	"0.10.2-IV0", "0.11.0-IV0", "0.11.0-IV1", "0.11.0-IV2", "1.0-IV0", "1.1-IV0", "2.0-IV0", "2.0-IV1", "2.1-IV0", "2.1-IV1", "2.1-IV2",
+	"2.2-IV0", "2.2-IV1", "2.3-IV0", "2.3-IV1", "2.4-IV0", "2.4-IV1", "2.5-IV0", "2.6-IV0", "2.7-IV0", "2.7-IV1", "2.7-IV2", "2.8-IV0",
+	"2.8-IV1", "3.0-IV0", "3.0-IV1", "3.1-IV0", "3.2-IV0", "3.3-IV0", "3.3-IV1", "3.3-IV2", "3.3-IV3"}
+
 // TopicConfigKeys are the settings of the spec's kafka_topic_config that
 // godo v1.236.0's TopicConfig carries.
 var TopicConfigKeys = map[string]TopicConfigKey{
@@ -51,7 +58,7 @@ var TopicConfigKeys = map[string]TopicConfigKey{
 	"max_compaction_lag_ms":          {Kind: "integer", Min: bound(0)},
 	"max_message_bytes":              {Kind: "integer", Min: bound(0)},
 	"message_down_conversion_enable": {Kind: "boolean"},
-	"message_format_version":         {Kind: "string"},
+	"message_format_version":         {Kind: "string", Enum: topicMessageFormats},
 	"message_timestamp_type":         {Kind: "string", Enum: []string{"create_time", "log_append_time"}},
 	"min_cleanable_dirty_ratio":      {Kind: "number", Min: bound(0), Max: bound(1)},
 	"min_compaction_lag_ms":          {Kind: "integer", Min: bound(0)},
