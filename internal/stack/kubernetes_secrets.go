@@ -3,6 +3,8 @@ package stack
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -205,6 +207,17 @@ var KubeRetryFor = 2 * time.Minute
 // at all (connection refused, timeouts) or the server saying it is busy.
 func transientKube(err error) bool {
 	if err == nil {
+		return false
+	}
+	// A certificate the client refuses will be refused again: not worth
+	// two minutes of retries.
+	var (
+		unknownCA   x509.UnknownAuthorityError
+		badHost     x509.HostnameError
+		badCert     x509.CertificateInvalidError
+		verifyError *tls.CertificateVerificationError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &badCert) || errors.As(err, &verifyError) {
 		return false
 	}
 	var status apierrors.APIStatus

@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"slices"
@@ -287,4 +289,16 @@ func redactedURL(b []byte) string {
 		return "…" + s[at:]
 	}
 	return s
+}
+
+// An API server whose certificate the client refuses is not retried: the
+// same certificate would be refused for the whole retry window.
+func TestTransientKubeDoesNotRetryRefusedCertificates(t *testing.T) {
+	refused := fmt.Errorf("Get \"https://127.0.0.1:6443/api\": %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})
+	if transientKube(refused) {
+		t.Error("a certificate signed by an unknown authority is retried")
+	}
+	if !transientKube(fmt.Errorf("dial tcp 127.0.0.1:6443: connect: connection refused")) {
+		t.Error("a refused connection (the API server not up yet) is not retried")
+	}
 }
