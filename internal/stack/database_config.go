@@ -83,9 +83,14 @@ func (r *run) refreshConfig(ctx context.Context, key string, prior DatabaseStatu
 		return err
 	}
 	rec := map[string]string{}
-	for name := range prior.Config {
+	for name, applied := range prior.Config {
 		if v, ok := got[name]; ok {
 			rec[name] = v
+		} else {
+			// A setting DigitalOcean's GET leaves out (a nullable one, say)
+			// keeps what the stack applied: reading it as gone would plan
+			// the same PATCH on every run.
+			rec[name] = applied
 		}
 	}
 	r.update(func(st *Status) {

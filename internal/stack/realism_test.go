@@ -523,3 +523,28 @@ func TestDatabaseReplacementDoesNotRestoreAgain(t *testing.T) {
 		t.Fatalf("the replacement was created with backup_restore %d time(s)", restores)
 	}
 }
+
+// A setting the stack applied that DigitalOcean's GET .../config leaves
+// out (a nullable one, say) keeps its applied value on refresh: dropping
+// it would plan the same PATCH on every run.
+func TestRefreshKeepsAppliedSettingsTheAPIDoesNotReport(t *testing.T) {
+	_, e := startEngine(t)
+	ctx := context.Background()
+	spec := oneDatabaseSpec()
+	vec := spec.Databases["vectors"]
+	vec.Config = map[string]string{"work_mem": "16"}
+	spec.Databases["vectors"] = vec
+	res, err := e.Apply(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Status.Clone()
+	st.Databases["vectors"].Config["unreported_setting"] = "5"
+	res, err = e.Refresh(ctx, spec, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Status.Databases["vectors"].Config; got["unreported_setting"] != "5" || got["work_mem"] != "16" {
+		t.Fatalf("settings after refresh: %v", got)
+	}
+}
