@@ -149,7 +149,7 @@ func TestDeleteOfInvisibleDatabaseKeepsItWhenTheTimeoutEnds(t *testing.T) {
 	res, _ := e.Apply(ctx, spec, nil)
 	cancel()
 	inject(t, srv, emulator.Fault{Method: "DELETE", Route: routeDatabase, Kind: emulator.FaultStatus, Status: 404})
-	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	del, err := e.Delete(ctx, spec, res.Status, DeleteOptions{})
 	if err == nil || !strings.Contains(err.Error(), "not visible yet") {

@@ -217,15 +217,23 @@ func (p PollConfig) NotVisibleYet(created time.Time, state string) bool {
 func (p PollConfig) Retry(ctx context.Context, what string, op func(ctx context.Context) error, transient func(err error) string) error {
 	start := time.Now()
 	logged := ""
+	var last *gaveUpError // the last transient refusal, if any
 	for {
 		err := op(ctx)
 		if err == nil {
 			return nil
 		}
+		// The deadline cut an attempt short: what kept the operation
+		// waiting is the last refusal, not the cut.
+		if ctx.Err() != nil && last != nil {
+			last.waited = time.Since(start)
+			return last
+		}
 		reason := transient(err)
 		if reason == "" || ctx.Err() != nil {
 			return err
 		}
+		last = &gaveUpError{err: err, reason: reason}
 		fields := map[string]any{"operation": what, "reason": reason, "waited": time.Since(start).Round(time.Millisecond).String()}
 		if reason != logged {
 			tflog.Info(ctx, "retrying until DigitalOcean accepts: "+reason, fields)

@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,5 +66,32 @@ func TestWaitExpectingWithoutExpectIsWaitUntil(t *testing.T) {
 	err = p.waitExpecting(t.Context(), "x", time.Now().Add(-time.Hour), TypicalClusterCreate, func(context.Context) (bool, error) { return true, nil })
 	if err != nil || time.Since(start) > time.Second {
 		t.Errorf("a wait past its typical time must look at once: err %v after %s", err, time.Since(start))
+	}
+}
+
+// When the deadline cuts an attempt short, Retry reports the refusal it was
+// waiting out (the reason the operation never finished), not the cut.
+func TestRetryNamesTheRefusalWhenTheDeadlineCutsAnAttempt(t *testing.T) {
+	p := PollConfig{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Fraction: 0.04}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	refused := errors.New("DigitalOcean answered 404")
+	attempts := 0
+	err := p.Retry(ctx, "deleting database vectors", func(ctx context.Context) error {
+		attempts++
+		if attempts == 1 {
+			return refused
+		}
+		<-ctx.Done() // the next attempt is still in flight at the deadline
+		return ctx.Err()
+	}, func(err error) string {
+		if errors.Is(err, refused) {
+			return "not visible yet"
+		}
+		return ""
+	})
+	var gaveUp *gaveUpError
+	if !errors.As(err, &gaveUp) || !errors.Is(err, refused) || !strings.Contains(err.Error(), "still not visible yet after") {
+		t.Fatalf("Retry after the deadline cut an attempt: %v", err)
 	}
 }
