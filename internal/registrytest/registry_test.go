@@ -1,13 +1,10 @@
 package registrytest
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -372,31 +369,15 @@ func TestModuleFromRegistry(t *testing.T) {
 // untar returns the files of a .tar.gz under prefix, by their name below it.
 func untar(t *testing.T, path, prefix string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
+	files, err := release.ReadArchive(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
 	out := map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rest, ok := strings.CutPrefix(h.Name, prefix); ok && !strings.Contains(rest, "/") {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[rest] = string(b)
+	for name, content := range files {
+		if rest, ok := strings.CutPrefix(name, prefix); ok && !strings.Contains(rest, "/") {
+			out[rest] = content
 		}
 	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -174,4 +175,34 @@ func rewriteSiblings(b []byte, versions map[string]string) ([]byte, error) {
 		return []byte(fmt.Sprintf("%ssource  = %q\n%sversion = \"~> %s\"", indent, Namespace+"/"+sibling+"/"+System, indent, minor))
 	})
 	return b, missing
+}
+
+// ReadArchive returns the files of a module archive by their path in it:
+// what a registry user downloads.
+func ReadArchive(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	tr := tar.NewReader(gz)
+	out := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, h.Name, err)
+		}
+		out[h.Name] = string(b)
+	}
 }

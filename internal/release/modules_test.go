@@ -1,9 +1,6 @@
 package release
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,29 +83,9 @@ func TestPackageModulesNeedsVersion(t *testing.T) {
 
 func readArchive(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
+	files, err := ReadArchive(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	out := map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[h.Name] = string(b)
-	}
+	return files
 }
