@@ -128,14 +128,24 @@ func (s *databaseStore) listTopics(c *call) {
 	c.respond(http.StatusOK, map[string]any{"topics": out})
 }
 
-func (s *databaseStore) getTopic(c *call) {
+// findTopic finds the topic the path names on its Kafka cluster; when
+// there is none it has answered (404, or the cluster's refusal).
+func (s *databaseStore) findTopic(c *call) (*dbCluster, *dbTopic, bool) {
 	cl, ok := s.topicCluster(c)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	t := cl.topic(c.param("topic_name"))
 	if t == nil {
 		c.notFound()
+		return nil, nil, false
+	}
+	return cl, t, true
+}
+
+func (s *databaseStore) getTopic(c *call) {
+	_, t, ok := s.findTopic(c)
+	if !ok {
 		return
 	}
 	c.respond(http.StatusOK, map[string]any{"topic": t.render()})
@@ -293,13 +303,8 @@ func (s *databaseStore) createTopic(c *call) {
 }
 
 func (s *databaseStore) updateTopic(c *call) {
-	cl, ok := s.topicCluster(c)
+	cl, t, ok := s.findTopic(c)
 	if !ok {
-		return
-	}
-	t := cl.topic(c.param("topic_name"))
-	if t == nil {
-		c.notFound()
 		return
 	}
 	var req dbTopicRequest
@@ -338,13 +343,8 @@ func (s *databaseStore) updateTopic(c *call) {
 }
 
 func (s *databaseStore) deleteTopic(c *call) {
-	cl, ok := s.topicCluster(c)
+	cl, t, ok := s.findTopic(c)
 	if !ok {
-		return
-	}
-	t := cl.topic(c.param("topic_name"))
-	if t == nil {
-		c.notFound()
 		return
 	}
 	cl.topics = slices.DeleteFunc(cl.topics, func(x *dbTopic) bool { return x == t })
