@@ -24,6 +24,7 @@ import (
 
 type stackModel struct {
 	ID                  types.String                `tfsdk:"id"`
+	OwnerID             types.String                `tfsdk:"owner_id"`
 	Name                types.String                `tfsdk:"name"`
 	Region              types.String                `tfsdk:"region"`
 	ProjectID           types.String                `tfsdk:"project_id"`
@@ -178,6 +179,7 @@ type ruleModel struct {
 func (m *stackModel) toSpec(vpcGiven bool) stack.Spec {
 	s := stack.Spec{
 		Name:      m.Name.ValueString(),
+		Owner:     m.OwnerID.ValueString(),
 		Region:    m.Region.ValueString(),
 		ProjectID: m.ProjectID.ValueString(),
 		Tags:      valueStrings(m.Tags),
@@ -327,6 +329,7 @@ func (d *databaseModel) toSpec() stack.DatabaseSpec {
 // setComputed fills every computed attribute from what exists.
 func (m *stackModel) setComputed(st *stack.Status) {
 	m.ID = m.Name
+	m.OwnerID = types.StringValue(st.Owner)
 	m.Pending = types.StringValue(strings.Join(st.Pending(), "; "))
 	m.VPCID = types.StringValue(st.VPCID)
 	if c := st.Cluster; c != nil {

@@ -77,6 +77,11 @@ func (r *inferenceStackResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"firewall to it; databases carry deletion protection and can outlive the stack (`retain_on_destroy`).",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("The stack's id: its name."),
+			"owner_id": computedString("The identity of the Terraform state that owns the stack: made at create (or at the " +
+				"first apply after an import or an upgrade from a provider without identities), kept in state, and written on " +
+				"every object the stack owns as the tag `attach-owner:<owner_id>` (the VPC, which has no tags, carries it in its " +
+				"description). A stack's `name` is not unique to one state; this is. The provider adopts, changes or deletes only " +
+				"objects carrying this identity, or objects imported on purpose by id."),
 			"name": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Stack name: 3-40 lowercase letters, digits and dashes. Names the parts (`<name>-vpc`, " +

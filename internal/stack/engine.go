@@ -61,6 +61,9 @@ func (e *Engine) newRun(spec Spec, st *Status) *run {
 	if st.Databases == nil {
 		st.Databases = map[string]*DatabaseStatus{}
 	}
+	if spec.Owner == "" {
+		spec.Owner = st.Owner
+	}
 	return &run{e: e, spec: spec, st: st, started: time.Now()}
 }
 
@@ -116,6 +119,13 @@ func (r *run) result() Result {
 // status still records every object that exists.
 func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, error) {
 	r := e.newRun(spec, st)
+	// A stack without an identity (new, imported, or made before
+	// identities existed) gets one now: everything this apply writes
+	// carries it (ownership.go).
+	if r.spec.Owner == "" {
+		r.spec.Owner = NewOwner()
+	}
+	r.st.Owner = r.spec.Owner
 	g := newGraph()
 
 	g.add("vpc", nil, r.ensureVPC)

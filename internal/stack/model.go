@@ -33,7 +33,10 @@ const StackTagPrefix = "attach-stack:"
 // Spec is the desired stack, defaults applied and the Kubernetes version
 // resolved to a slug.
 type Spec struct {
-	Name      string
+	Name string
+	// Owner is the identity of the state applying the stack (ownership.go):
+	// "" takes the status's, or a new one when the status has none.
+	Owner     string
 	Region    string
 	ProjectID string
 	Tags      []string
@@ -228,9 +231,13 @@ type Rule struct {
 // StackTag is the tag that identifies the stack's parts.
 func (s Spec) StackTag() string { return StackTagPrefix + s.Name }
 
-// AllTags is the user's tags plus the stack tag, sorted and unique.
+// AllTags is the user's tags plus the stack tag and the identity tag (once
+// the stack has an identity), sorted and unique.
 func (s Spec) AllTags() []string {
 	tags := append(slices.Clone(s.Tags), s.StackTag())
+	if s.Owner != "" {
+		tags = append(tags, s.OwnerTag())
+	}
 	sort.Strings(tags)
 	return slices.Compact(tags)
 }
@@ -238,6 +245,9 @@ func (s Spec) AllTags() []string {
 // Status is what exists: every id the stack has created or attached, and
 // what Read last observed of each part.
 type Status struct {
+	// Owner is the stack's identity (ownership.go): "" for a stack made
+	// before identities existed, or imported, until its next apply.
+	Owner    string `json:",omitempty"`
 	VPCID    string
 	VPCOwned bool
 	// VPCIPRange is the VPC's CIDR as DigitalOcean reports it.

@@ -29,6 +29,7 @@ func TestReplicaResizedAndRetaggedInPlace(t *testing.T) {
 		t.Fatalf("resizing apply: %v", err)
 	}
 	after := res.Status.Databases["vectors"].Replicas["dr"]
+	spec.Owner = res.Status.Owner // the identity the first apply gave the stack
 	rep, _, err := e.API.Databases.GetReplica(ctx, res.Status.Databases["vectors"].ID, before.Name)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func TestDatabaseTagsFollowTheStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	spec.Owner = res.Status.Owner // the identity the first apply gave the stack
 	want := spec.AllTags()
 	if !sameStrings(db.Tags, want) {
 		t.Fatalf("database tags %v, want %v", db.Tags, want)

@@ -1,0 +1,165 @@
+package stack
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// How a stack knows its own objects. A stack's name, and the tag
+// attach-stack:<name>, are for people: any workspace can declare a stack of
+// the same name and write the same tag. Ownership is Status.Owner instead:
+// a random identity made when the stack is created (or first applied after
+// an import or an upgrade), kept in state, and written on every object the
+// stack owns:
+//
+//   - the tag attach-owner:<owner> on the cluster, its node pools, the
+//     owned databases and their read replicas (DigitalOcean's tags allow
+//     letters, digits, ':', '-' and '_': the spec's tag name pattern);
+//   - the VPC's description, since VPCs carry no tags.
+//
+// The engine adopts an object after a lost create answer only when it
+// carries this identity; an object of the stack's name with no identity or
+// another one is never adopted, changed or deleted: the apply refuses
+// before any write with a ForeignObjectsError, which names the objects and
+// the import that adopts them on purpose.
+
+// OwnerTagPrefix starts the tag that carries a stack's identity.
+const OwnerTagPrefix = "attach-owner:"
+
+// NewOwner returns a fresh identity: 16 hex digits (64 random bits).
+func NewOwner() string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		// crypto/rand does not fail on the platforms Go supports.
+		panic(fmt.Sprintf("reading random bytes for a stack identity: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+// ValidOwner reports whether s has the form NewOwner gives.
+func ValidOwner(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// OwnerTag is the tag carrying the identity owner ("" for none).
+func OwnerTag(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	return OwnerTagPrefix + owner
+}
+
+// OwnerTag is the tag carrying the stack's identity ("" before it has one).
+func (s Spec) OwnerTag() string { return OwnerTag(s.Owner) }
+
+// OwnerIn is the identity a set of tags (or a VPC description) carries, ""
+// when none.
+func OwnerIn(tags []string) string {
+	for _, t := range tags {
+		if o, ok := strings.CutPrefix(t, OwnerTagPrefix); ok {
+			return o
+		}
+	}
+	return ""
+}
+
+// ownerInDescription is the identity a VPC description carries.
+func ownerInDescription(desc string) string {
+	_, after, ok := strings.Cut(desc, OwnerTagPrefix)
+	if !ok {
+		return ""
+	}
+	if end := strings.IndexFunc(after, func(r rune) bool { return !strings.ContainsRune("0123456789abcdef", r) }); end >= 0 {
+		after = after[:end]
+	}
+	return after
+}
+
+// ownedBy reports whether tags carry the identity owner.
+func ownedBy(tags []string, owner string) bool {
+	return owner != "" && slices.Contains(tags, OwnerTag(owner))
+}
+
+// claimedElsewhere reports whether tags carry an identity other than owner:
+// another state's object, never to be changed or deleted by this one.
+func claimedElsewhere(tags []string, owner string) bool {
+	o := OwnerIn(tags)
+	return o != "" && o != owner
+}
+
+// isIdentityTag reports the tags the stack writes to mark its objects (its
+// name tag and an identity tag), which are not the user's.
+func isIdentityTag(t string) bool {
+	return strings.HasPrefix(t, OwnerTagPrefix) || strings.HasPrefix(t, StackTagPrefix)
+}
+
+// WithoutIdentityTags is tags less the ones the stack writes to mark its
+// objects: what of them is the user's.
+func WithoutIdentityTags(tags []string) []string {
+	return slices.DeleteFunc(slices.Clone(tags), isIdentityTag)
+}
+
+// ForeignObject is an object named like one of the stack's that this state
+// does not own.
+type ForeignObject struct {
+	// Kind is "VPC", "cluster", "database" or "replica"; Key the stack's
+	// key for it (a database's key, a replica's "<db>.<replica>").
+	Kind, Key string
+	Name, ID  string
+	// Owner is the identity it carries ("" when none).
+	Owner string
+}
+
+func (f ForeignObject) String() string {
+	whose := "no stack identity"
+	if f.Owner != "" {
+		whose = "the identity of another state (" + OwnerTag(f.Owner) + ")"
+	}
+	return fmt.Sprintf("%s %s (%s), carrying %s", f.Kind, f.Name, f.ID, whose)
+}
+
+// ForeignObjectsError refuses an apply that would have to take objects
+// another state (or no stack) owns: nothing was written.
+type ForeignObjectsError struct {
+	Stack   string
+	Objects []ForeignObject
+}
+
+func (e *ForeignObjectsError) Error() string {
+	objs := make([]string, len(e.Objects))
+	for i, o := range e.Objects {
+		objs[i] = o.String()
+	}
+	return fmt.Sprintf("objects with the names of stack %s exist and are not this state's: %s. They were not adopted, changed or deleted. "+
+		"Another workspace may own them (a stack's name is not unique to one state): choose another name for this stack, or, to take "+
+		"them over on purpose, import them by id: terraform import <address> '%s'",
+		e.Stack, strings.Join(objs, "; "), e.ImportID())
+}
+
+// ImportID is the import id that adopts the objects on purpose (see the
+// resource's import docs): <name>,cluster=<id>,database.<key>=<id>,vpc=<id>.
+func (e *ForeignObjectsError) ImportID() string {
+	parts := []string{e.Stack}
+	var dbs, vpc []string
+	for _, o := range e.Objects {
+		switch o.Kind {
+		case "cluster":
+			parts = append(parts, "cluster="+o.ID)
+		case "database":
+			dbs = append(dbs, "database."+o.Key+"="+o.ID)
+		case "VPC":
+			vpc = append(vpc, "vpc="+o.ID)
+		}
+	}
+	sort.Strings(dbs)
+	parts = append(append(parts, dbs...), vpc...)
+	return strings.Join(parts, ",")
+}
