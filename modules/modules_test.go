@@ -615,6 +615,12 @@ var offending = map[string]string{
 	"inference-stack var.databases[26]":                        `databases["stream"].user_settings["app"].kafka_acls { topic = "events", permission = "write" }`,
 	"inference-stack var.databases[27]":                        `databases["vectors"] (pg)`,
 	"inference-stack var.databases[28]":                        `databases["stream"].topics["events"] (partitions = 3, replication_factor = 4, node_count = 3)`,
+	"inference-stack var.databases[29]":                        `databases["cache"] (valkey)`,
+	"inference-stack var.databases[30]":                        `databases["vectors"].dbs "-rag"`,
+	"inference-stack var.databases[31]":                        `databases["vectors"].pools["rag"].db = "rag" (add "rag" to databases["vectors"].dbs)`,
+	"inference-stack var.databases[32]":                        `databases["vectors"].pools["rag"].user = "inference" (add "inference" to databases["vectors"].users)`,
+	"inference-stack var.databases[33]":                        `databases["vectors"].kubernetes_secrets["Rag_App"]`,
+	"inference-stack var.databases[34]":                        `databases["vectors"].kubernetes_secrets["rag"] (user = null, pool = "rag", connects as doadmin)`,
 	"inference-stack var.database_maintenance_window[0]":       `not "any"`,
 	"inference-stack var.database_maintenance_window[1]":       `not "5:00"`,
 	"inference-stack precondition[0]":                          `databases["vectors"].node_count = 1`,
@@ -700,6 +706,14 @@ var inferenceStackRows = []checkRow{
 	{"var.databases[26]", dbs(`stream = { engine = "kafka", size = "gd-2vcpu-8gb", users = ["app"], user_settings = { app = { kafka_acls = [{ topic = "events", permission = "write" }] } } }`), "kafka_acls permissions admin, consume, produce or produceconsume"},
 	{"var.databases[27]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", topics = { events = {} } }`), "databases[*].topics are Kafka topics, for kafka databases only"},
 	{"var.databases[28]", dbs(`stream = { engine = "kafka", size = "gd-2vcpu-8gb", topics = { events = { replication_factor = 4 } } }`), "a replication_factor from 2 up to the database's node_count"},
+	// Adopted estates (issue 18): dbs, and pools and Secrets that only name
+	// the database's own dbs and users.
+	{"var.databases[29]", dbs(`cache = { engine = "valkey", size = "db-s-1vcpu-2gb", dbs = ["rag"] }`), "databases[*].dbs (logical databases) are for pg, mysql and mongodb only"},
+	{"var.databases[30]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", dbs = ["rag", "-rag"] }`), "databases[*].dbs must be 1-63 letters, digits, underscores, dollar signs and dashes"},
+	{"var.databases[31]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", users = ["inference"], pools = { rag = { size = 20, db = "rag", user = "inference" } } }`), "databases[*].pools[*].db must be defaultdb or a db of the database"},
+	{"var.databases[32]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", dbs = ["rag"], pools = { rag = { size = 20, db = "rag", user = "inference" } } }`), "databases[*].pools[*].user must be doadmin or a user of the database"},
+	{"var.databases[33]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", app_databases = { app = {} }, kubernetes_secrets = { Rag_App = { user = "app" } } }`), "databases[*].kubernetes_secrets keys name the Secret"},
+	{"var.databases[34]", dbs(`vectors = { engine = "pg", size = "db-s-2vcpu-4gb", dbs = ["rag"], pools = { rag = { size = 20, db = "rag" } }, kubernetes_secrets = { rag = { pool = "rag" } } }`), "never as doadmin (the Secret is readable in the cluster)"},
 	{"var.database_maintenance_window[0]", map[string]string{"database_maintenance_window": `{ day = "any" }`}, "database_maintenance_window.day must be a lowercase weekday"},
 	{"var.database_maintenance_window[1]", map[string]string{"database_maintenance_window": `{ hour = "5:00" }`}, "database_maintenance_window.hour must be HH:MM"},
 	// Preconditions: unsafe choices refused unless their named opt-out is set.
@@ -916,29 +930,7 @@ func TestInferenceStackDefaults(t *testing.T) {
 		}`,
 	}
 	planned := func(extra ...string) map[string]any {
-		out := filepath.Join(t.TempDir(), "plan.out")
-		// The module's default, not the harness's opt-out (see newWorkspace).
-		w.must(module, append(append([]string{"plan", "-input=false", "-lock=false", "-no-color", "-out=" + out, "-var", "disable_kubernetes_secrets=false"}, vars...), extra...)...)
-		var plan struct {
-			PlannedValues struct {
-				RootModule struct {
-					Resources []struct {
-						Address string         `json:"address"`
-						Values  map[string]any `json:"values"`
-					} `json:"resources"`
-				} `json:"root_module"`
-			} `json:"planned_values"`
-		}
-		if err := json.Unmarshal([]byte(w.must(module, "show", "-json", out)), &plan); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range plan.PlannedValues.RootModule.Resources {
-			if r.Address == "attach_inference_stack.this" {
-				return r.Values
-			}
-		}
-		t.Fatal("no attach_inference_stack.this in the plan")
-		return nil
+		return plannedStack(t, w, module, append(vars, extra...)...)
 	}
 
 	t.Run("secure", func(t *testing.T) {
@@ -1058,6 +1050,136 @@ func TestInferenceStackDefaults(t *testing.T) {
 		expect(t, "vectors.deletion_protection", db["deletion_protection"], false)
 		expect(t, "vectors.trusted_sources", db["trusted_sources"], []any{map[string]any{"type": "ip_addr", "value": "203.0.113.10"}})
 		expect(t, "vectors.storage_autoscale", db["storage_autoscale"], nil)
+	})
+}
+
+// plannedStack plans module (already initialised in w) with vars and
+// returns the planned values of attach_inference_stack.this. The module's
+// connection Secrets are on (its default), not the harness's opt-out (see
+// newWorkspace); a later -var in vars may still turn them off.
+func plannedStack(t *testing.T, w *workspace, module string, vars ...string) map[string]any {
+	t.Helper()
+	w = &workspace{t: t, root: w.root, env: w.env, tf: w.tf} // failures end t, not the test that made w
+	out := filepath.Join(t.TempDir(), "plan.out")
+	w.must(module, append([]string{"plan", "-input=false", "-lock=false", "-no-color", "-out=" + out, "-var", "disable_kubernetes_secrets=false"}, vars...)...)
+	var plan struct {
+		PlannedValues struct {
+			RootModule struct {
+				Resources []struct {
+					Address string         `json:"address"`
+					Values  map[string]any `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"planned_values"`
+	}
+	if err := json.Unmarshal([]byte(w.must(module, "show", "-json", out)), &plan); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range plan.PlannedValues.RootModule.Resources {
+		if r.Address == "attach_inference_stack.this" {
+			return r.Values
+		}
+	}
+	t.Fatal("no attach_inference_stack.this in the plan")
+	return nil
+}
+
+// TestInferenceStackAdoptedEstate plans the module over an estate a team
+// already runs (issue 18): a PostgreSQL database with its own db rag, user
+// inference and PgBouncer pool rag connecting as inference. The module must
+// express it as it is: the pool keeps its user, and no app user (rag) is
+// invented next to inference. The connection Secret the caller asks for
+// connects as the pool's user through that pool.
+func TestInferenceStackAdoptedEstate(t *testing.T) {
+	harness(t)
+	srv := startEmulator(t)
+	w := newWorkspace(t, srv)
+	const module = "inference-stack"
+	w.init(module)
+	base := []string{
+		"-var", `name=adopted`, "-var", `region=tor1`, "-var", `control_plane_allowed_addresses=["203.0.113.0/24"]`,
+		"-var", `gpu_pools={ h100 = { size = "gpu-h100x1-80gb", max_nodes = 2 } }`,
+	}
+
+	t.Run("explicit dbs users and pools", func(t *testing.T) {
+		v := plannedStack(t, w, module, append(base, "-var", `databases={
+		  vectors = {
+		    engine = "pg", version = "17", size = "db-s-2vcpu-4gb"
+		    dbs    = ["rag"]
+		    users  = ["inference"]
+		    pools  = { rag = { user = "inference", db = "rag", mode = "transaction", size = 20 } }
+		    kubernetes_secrets = { rag = { pool = "rag" } }
+		  }
+		  cache = { engine = "valkey", size = "db-s-1vcpu-2gb" }
+		}`)...)
+		vectors := get(v, "databases", "vectors").(map[string]any)
+		expect(t, "vectors.dbs", vectors["dbs"], []any{"rag"})
+		// No app user rag beside the estate's own inference.
+		expect(t, "vectors.users", vectors["users"], []any{"inference"})
+		pools, _ := vectors["pools"].(map[string]any)
+		if len(pools) != 1 {
+			t.Fatalf("vectors.pools = %v, want only the estate's pool rag", vectors["pools"])
+		}
+		pool := get(pools, "rag").(map[string]any)
+		for k, want := range map[string]any{"mode": "transaction", "size": 20.0, "db": "rag", "user": "inference"} {
+			expect(t, "vectors.pools.rag."+k, pool[k], want)
+		}
+		// The Secret its clients read keeps the name app_databases would
+		// give it (vectors-rag-connection) and connects as the pool's user.
+		secrets, _ := v["kubernetes_secrets"].(map[string]any)
+		if len(secrets) != 1 {
+			t.Fatalf("kubernetes_secrets = %v, want one, vectors-rag", v["kubernetes_secrets"])
+		}
+		for k, want := range map[string]any{"database": "vectors", "user": "inference", "pool": "rag", "namespace": "apps", "name": "vectors-rag-connection", "create_namespace": true} {
+			expect(t, "kubernetes_secrets.vectors-rag."+k, get(secrets, "vectors-rag", k), want)
+		}
+		expect(t, "cache.users", get(v, "databases", "cache", "users"), nil)
+		expect(t, "cache.pools", get(v, "databases", "cache", "pools"), nil)
+	})
+
+	// Without kubernetes_secrets entries, a database with explicit pools
+	// gets no Secret: only app_databases have one by default, as before.
+	t.Run("no secret unless asked", func(t *testing.T) {
+		v := plannedStack(t, w, module, append(base, "-var", `databases={
+		  vectors = {
+		    engine = "pg", size = "db-s-2vcpu-4gb"
+		    dbs    = ["rag"]
+		    users  = ["inference"]
+		    pools  = { rag = { user = "inference", db = "rag", size = 20 } }
+		  }
+		}`)...)
+		expect(t, "vectors.pools.rag.user", get(v, "databases", "vectors", "pools", "rag", "user"), "inference")
+		expect(t, "kubernetes_secrets", v["kubernetes_secrets"], nil)
+	})
+
+	// Explicit inputs beside an app: the app keeps its db, user and pool, the
+	// extra db and the pool on it keep theirs, and a kubernetes_secrets entry
+	// named like the app replaces the app's default Secret (here, to
+	// connect as the reader through the reader's pool).
+	t.Run("beside app_databases", func(t *testing.T) {
+		v := plannedStack(t, w, module, append(base, "-var", `databases={
+		  vectors = {
+		    engine = "pg", size = "db-s-2vcpu-4gb"
+		    app_databases = { rag = { pool_size = 15 } }
+		    dbs    = ["archive"]
+		    users  = ["reader"]
+		    pools  = { archive = { user = "reader", db = "archive", mode = "session", size = 5 } }
+		    kubernetes_secrets = { rag = { user = "reader", pool = "archive" } }
+		  }
+		}`)...)
+		vectors := get(v, "databases", "vectors").(map[string]any)
+		expect(t, "vectors.dbs", vectors["dbs"], []any{"archive", "rag"})
+		expect(t, "vectors.users", vectors["users"], []any{"rag", "reader"})
+		expect(t, "vectors.pools.rag.user", get(vectors, "pools", "rag", "user"), "rag")
+		expect(t, "vectors.pools.archive.user", get(vectors, "pools", "archive", "user"), "reader")
+		expect(t, "vectors.pools.archive.mode", get(vectors, "pools", "archive", "mode"), "session")
+		secrets, _ := v["kubernetes_secrets"].(map[string]any)
+		if len(secrets) != 1 {
+			t.Fatalf("kubernetes_secrets = %v, want one, vectors-rag", v["kubernetes_secrets"])
+		}
+		for k, want := range map[string]any{"user": "reader", "pool": "archive", "name": "vectors-rag-connection"} {
+			expect(t, "kubernetes_secrets.vectors-rag."+k, get(secrets, "vectors-rag", k), want)
+		}
 	})
 }
 

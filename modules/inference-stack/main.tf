@@ -62,8 +62,11 @@ locals {
 
       # Per app: a db and a user of its name; for PostgreSQL also a
       # transaction-mode pool, so short-lived inference requests share a few
-      # backend connections. Standalone users and pools join them.
-      dbs   = length(db.app_databases) > 0 ? toset(keys(db.app_databases)) : null
+      # backend connections. Standalone dbs, users and pools join them, each
+      # exactly as given: a pool of pools keeps its own db and user (an
+      # adopted estate's pool connecting as its own user stays so), and no
+      # app user is added for it.
+      dbs   = length(setunion(keys(db.app_databases), db.dbs)) > 0 ? setunion(keys(db.app_databases), db.dbs) : null
       users = length(setunion(keys(db.app_databases), db.users)) > 0 ? setunion(keys(db.app_databases), db.users) : null
       # Raising a version resets that user's password (reset_auth).
       rotate_passwords = length(db.rotate_passwords) > 0 ? db.rotate_passwords : null
@@ -139,19 +142,35 @@ locals {
   # One connection Secret per app database, written by the provider into
   # the cluster (kubernetes_secrets_namespace, created when missing): the app
   # user's URL, host, port, user, password, db, its pool's URL (pg) and the
-  # database's CA, never through Terraform state. Opt-out:
-  # disable_kubernetes_secrets.
+  # database's CA, never through Terraform state. A database's own
+  # kubernetes_secrets entries add Secrets for its standalone users and pools
+  # (user null: the pool's user); one named like an app (underscores as
+  # dashes) replaces that app's. Opt-out: disable_kubernetes_secrets.
   kubernetes_secrets = var.disable_kubernetes_secrets ? {} : merge({}, [
-    for key, db in var.databases : {
-      for app in keys(db.app_databases) : "${key}-${replace(app, "_", "-")}" => {
-        database         = key
-        user             = app
-        pool             = db.engine == "pg" ? app : null
-        namespace        = var.kubernetes_secrets_namespace
-        name             = "${key}-${replace(app, "_", "-")}-connection"
-        create_namespace = true
+    for key, db in var.databases : merge(
+      {
+        for app in keys(db.app_databases) : "${key}-${replace(app, "_", "-")}" => {
+          database         = key
+          user             = app
+          pool             = db.engine == "pg" ? app : null
+          namespace        = var.kubernetes_secrets_namespace
+          name             = "${key}-${replace(app, "_", "-")}-connection"
+          create_namespace = true
+        }
+      },
+      {
+        for name, s in db.kubernetes_secrets : "${key}-${name}" => {
+          database = key
+          # The validation of var.databases makes this a user of the
+          # database, never doadmin.
+          user             = coalesce(s.user, try(db.pools[s.pool].user, null), contains(keys(db.app_databases), coalesce(s.pool, "-")) ? s.pool : null, "doadmin")
+          pool             = s.pool
+          namespace        = var.kubernetes_secrets_namespace
+          name             = "${key}-${name}-connection"
+          create_namespace = true
+        }
       }
-    }
+    )
   ]...)
 
   gpu_sizes_not_offered = [

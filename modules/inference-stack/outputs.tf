@@ -92,7 +92,7 @@ output "databases" {
 }
 
 output "connection_env" {
-  description = "Environment for a Kubernetes Secret, per database key upper-cased: `<KEY>_DATABASE_URL`, `<KEY>_HOST`, `<KEY>_PORT`, `<KEY>_USER`, `<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<APP>_POOL_URL` per pool and `<KEY>_<APP>_PASSWORD` per user. When the database has users, `<KEY>_DATABASE_URL` (with `_USER`, `_PASSWORD`, `_DATABASE`) connects as an app user: the first app (in sort order) of `app_databases`, to its own db, else the first of `users` in sort order, to the default db. The admin (`doadmin`) URL is `<KEY>_ADMIN_DATABASE_URL`. Private endpoints only; the values live in the Terraform state (null with `store_secrets = false`)."
+  description = "Environment for a Kubernetes Secret, per database key upper-cased: `<KEY>_DATABASE_URL`, `<KEY>_HOST`, `<KEY>_PORT`, `<KEY>_USER`, `<KEY>_PASSWORD`, `<KEY>_DATABASE`, `<KEY>_<APP>_POOL_URL` per pool and `<KEY>_<APP>_PASSWORD` per user. When the database has users, `<KEY>_DATABASE_URL` (with `_USER`, `_PASSWORD`, `_DATABASE`) connects as an app user: the first user (in sort order) with a db of its own name (an app of `app_databases`), to that db, else the first of `users` in sort order, to the default db. The admin (`doadmin`) URL is `<KEY>_ADMIN_DATABASE_URL`. Private endpoints only; the values live in the Terraform state (null with `store_secrets = false`)."
   value       = attach_inference_stack.this.connection_env
   sensitive   = true
 }
@@ -109,7 +109,7 @@ output "kubeconfig_expires_at" {
 }
 
 output "kubernetes_secrets" {
-  description = "The connection Secrets in the cluster, by `<database>-<app>`: `namespace`, `name`, `keys` and `fingerprint` (a digest of the content, never a value). Empty with `disable_kubernetes_secrets`."
+  description = "The connection Secrets in the cluster, by `<database>-<app>` (an app of `app_databases`, or a key of the database's `kubernetes_secrets`): `namespace`, `name`, `keys` and `fingerprint` (a digest of the content, never a value). Empty with `disable_kubernetes_secrets`."
   value = {
     for key, s in attach_inference_stack.this.kubernetes_secrets == null ? {} : attach_inference_stack.this.kubernetes_secrets : key => {
       namespace   = s.namespace

@@ -287,9 +287,15 @@ variable "databases" {
     standby for automatic failover, 2 for pg/mysql/valkey and 3 for mongodb/opensearch/kafka; 1 needs
     `allow_single_node_databases`), `storage_size_mib`, `storage_autoscale` (null: on, at 80% full in 10 GiB steps, unless `disable_storage_autoscaling`; not on Valkey), `app_databases` (pg/mysql/mongodb: per app a db and a user of that
     name and, for pg, a transaction-mode PgBouncer pool of `pool_size` connections, so pg app names are 3-60 characters),
-    `users` (standalone users, e.g. a read-only analyst; not on valkey), `rotate_passwords` (a version per app, user or
-    `doadmin`: raising one resets that password at the next apply; versions only go up; not on valkey), `pools` (standalone PgBouncer pools on pg: `size`,
-    `mode` (default transaction), `db` (default defaultdb) and `user` (default doadmin)), `replicas` (pg/mysql read replicas),
+    `dbs` (logical databases of their own, beside the apps', e.g. the dbs of an adopted estate; pg/mysql/mongodb),
+    `users` (standalone users, e.g. a read-only analyst or an adopted estate's own user; not on valkey), `rotate_passwords` (a version per app, user or
+    `doadmin`: raising one resets that password at the next apply; versions only go up; not on valkey), `pools` (standalone PgBouncer pools on pg,
+    each exactly as given and never rewritten: `size`, `mode` (default transaction), `db` (default defaultdb; else an
+    `app_databases` key or a `dbs` entry) and `user` (default doadmin; else an `app_databases` key or a `users` entry)),
+    `kubernetes_secrets` (connection Secrets beside the apps' defaults, by name (1-63 lowercase letters, digits, dashes):
+    Secret `<key>-<name>-connection` connecting as `user` (a `users` entry or `app_databases` key, never doadmin; null: the
+    user of `pool`) and holding the URL of `pool` (a `pools` or, on pg, `app_databases` key), if any; an entry named
+    like an app (underscores as dashes) replaces that app's default Secret), `replicas` (pg/mysql read replicas),
     `eviction_policy` (valkey), `trusted_sources` (extra firewall rules, IPv4 only, at most 99; public addresses need
     `allow_public_trusted_sources`), `maintenance_window` (null: `database_maintenance_window`), `deletion_protection`
     (default true: the plan refuses to delete the database once it has held data), `retain_on_destroy`, `config`
@@ -301,6 +307,8 @@ variable "databases" {
     (kafka: per topic `partitions` (3-2048, default 3, can only grow), `replication_factor` (default 2, at most
     `node_count`) and `config` (DigitalOcean's kafka_topic_config settings, as strings); removing a topic deletes it,
     refused while `deletion_protection` is on).
+    To adopt an estate whose pools connect as users of their own, declare its `dbs`, `users` and `pools` as they are
+    rather than `app_databases` (whose pool would connect as the app's user).
     `existing_id` attaches a database the stack does not own (on the stack's VPC): leave `engine`, `version`, `size`,
     `node_count`, `storage_size_mib` and `replicas` unset (DigitalOcean describes it); the stack adds its rule, users, dbs
     and pools and never deletes it.
@@ -320,6 +328,7 @@ variable "databases" {
     app_databases = optional(map(object({
       pool_size = optional(number, 20)
     })), {})
+    dbs              = optional(set(string), [])
     users            = optional(set(string), [])
     rotate_passwords = optional(map(number), {})
     pools = optional(map(object({
@@ -327,6 +336,10 @@ variable "databases" {
       mode = optional(string, "transaction")
       db   = optional(string)
       user = optional(string)
+    })), {})
+    kubernetes_secrets = optional(map(object({
+      user = optional(string)
+      pool = optional(string)
     })), {})
     replicas = optional(map(object({
       region = optional(string)
@@ -508,7 +521,7 @@ variable "databases" {
         floor(p.size) == p.size && p.size >= 1 && p.size <= 10000 && !contains(db.engine == "pg" ? keys(db.app_databases) : [], name)
       ]
     ]))
-    error_message = "databases[*].pools need a name of 3-60 letters, digits, underscores and dashes that no app_databases key of the same pg database already takes, mode transaction, session or statement, and size a whole number from 1 to 10000: ${join(", ", flatten([for key, db in var.databases : [for name, p in db.pools : "databases[\"${key}\"].pools[\"${name}\"] (mode ${p.mode}, size ${p.size})" if !(can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_-]{2,59}$", name)) && contains(["transaction", "session", "statement"], p.mode) && floor(p.size) == p.size && p.size >= 1 && p.size <= 10000 && !contains(db.engine == "pg" ? keys(db.app_databases) : [], name))]]))}."
+    error_message = "databases[*].pools need a name of 3-60 letters, digits, underscores and dashes that no app_databases key of the same pg database already takes (an app's pool connects as the app's own user: to keep a pool's user, declare the pool in pools and its db in dbs instead of the app), mode transaction, session or statement, and size a whole number from 1 to 10000: ${join(", ", flatten([for key, db in var.databases : [for name, p in db.pools : "databases[\"${key}\"].pools[\"${name}\"] (mode ${p.mode}, size ${p.size})" if !(can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_-]{2,59}$", name)) && contains(["transaction", "session", "statement"], p.mode) && floor(p.size) == p.size && p.size >= 1 && p.size <= 10000 && !contains(db.engine == "pg" ? keys(db.app_databases) : [], name))]]))}."
   }
 
   validation {
@@ -579,6 +592,54 @@ variable "databases" {
       ]
     ]))
     error_message = "databases[*].topics need a name of 1-249 letters, digits, dots, underscores and dashes, a whole number of partitions from 3 to 2048 and a replication_factor from 2 up to the database's node_count (3 by default), not ${join(", ", flatten([for key, db in var.databases : [for name, t in db.topics : "databases[\"${key}\"].topics[\"${name}\"] (partitions = ${t.partitions}, replication_factor = ${t.replication_factor}, node_count = ${coalesce(db.node_count, 3)})" if !(can(regex("^[a-zA-Z0-9._-]{1,249}$", name)) && floor(t.partitions) == t.partitions && t.partitions >= 3 && t.partitions <= 2048 && floor(t.replication_factor) == t.replication_factor && t.replication_factor >= 2 && t.replication_factor <= coalesce(db.node_count, 3))]]))}."
+  }
+
+  validation {
+    condition     = alltrue([for db in var.databases : length(db.dbs) == 0 || db.engine == null || contains(["pg", "mysql", "mongodb"], coalesce(db.engine, "pg"))])
+    error_message = "databases[*].dbs (logical databases) are for pg, mysql and mongodb only (valkey, opensearch and kafka have none): remove dbs from ${join(", ", [for key, db in var.databases : "databases[\"${key}\"] (${db.engine})" if length(db.dbs) > 0 && db.engine != null && !contains(["pg", "mysql", "mongodb"], coalesce(db.engine, "pg"))])}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for name in db.dbs : can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_$-]{0,62}$", name))]
+    ]))
+    error_message = "databases[*].dbs must be 1-63 letters, digits, underscores, dollar signs and dashes, not starting with a dollar sign or dash: rename ${join(", ", flatten([for key, db in var.databases : [for name in db.dbs : "databases[\"${key}\"].dbs \"${name}\"" if !can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_$-]{0,62}$", name))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for p in values(db.pools) : p.db == null || contains(concat(["defaultdb"], keys(db.app_databases), tolist(db.dbs)), coalesce(p.db, "defaultdb"))
+      ]
+    ]))
+    error_message = "databases[*].pools[*].db must be defaultdb or a db of the database (an app_databases key or a dbs entry), so the pool never points at a db the stack does not know: ${join(", ", flatten([for key, db in var.databases : [for name, p in db.pools : "databases[\"${key}\"].pools[\"${name}\"].db = \"${p.db}\" (add \"${p.db}\" to databases[\"${key}\"].dbs)" if p.db != null && !contains(concat(["defaultdb"], keys(db.app_databases), tolist(db.dbs)), coalesce(p.db, "defaultdb"))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for p in values(db.pools) : p.user == null || contains(concat(["doadmin"], keys(db.app_databases), tolist(db.users)), coalesce(p.user, "doadmin"))
+      ]
+    ]))
+    error_message = "databases[*].pools[*].user must be doadmin or a user of the database (an app_databases key or a users entry): ${join(", ", flatten([for key, db in var.databases : [for name, p in db.pools : "databases[\"${key}\"].pools[\"${name}\"].user = \"${p.user}\" (add \"${p.user}\" to databases[\"${key}\"].users)" if p.user != null && !contains(concat(["doadmin"], keys(db.app_databases), tolist(db.users)), coalesce(p.user, "doadmin"))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [for name in keys(db.kubernetes_secrets) : can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", name))]
+    ]))
+    error_message = "databases[*].kubernetes_secrets keys name the Secret <database>-<name>-connection: 1-63 lowercase letters, digits and dashes, starting with a letter and not ending with a dash. Rename ${join(", ", flatten([for key, db in var.databases : [for name in keys(db.kubernetes_secrets) : "databases[\"${key}\"].kubernetes_secrets[\"${name}\"]" if !can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", name))]]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for db in var.databases : [
+        for s in values(db.kubernetes_secrets) : db.engine != "kafka" &&
+        (s.pool == null || contains(concat(keys(db.pools), db.engine == "pg" ? keys(db.app_databases) : []), coalesce(s.pool, "-"))) &&
+        contains(concat(keys(db.app_databases), tolist(db.users)), coalesce(s.user, try(db.pools[s.pool].user, null), contains(keys(db.app_databases), coalesce(s.pool, "-")) ? s.pool : null, "doadmin"))
+      ]
+    ]))
+    error_message = "databases[*].kubernetes_secrets entries connect as a user of the database (user: a users entry or an app_databases key; null: the user of pool), never as doadmin (the Secret is readable in the cluster), through an optional pool (a pools key, or an app_databases key on pg); kafka gives no connection URL. Fix ${join(", ", flatten([for key, db in var.databases : [for name, s in db.kubernetes_secrets : "databases[\"${key}\"].kubernetes_secrets[\"${name}\"] (user = ${s.user == null ? "null" : "\"${s.user}\""}, pool = ${s.pool == null ? "null" : "\"${s.pool}\""}, connects as ${coalesce(s.user, try(db.pools[s.pool].user, null), contains(keys(db.app_databases), coalesce(s.pool, "-")) ? s.pool : null, "doadmin")}${db.engine == "kafka" ? ", kafka" : ""})" if !(db.engine != "kafka" && (s.pool == null || contains(concat(keys(db.pools), db.engine == "pg" ? keys(db.app_databases) : []), coalesce(s.pool, "-"))) && contains(concat(keys(db.app_databases), tolist(db.users)), coalesce(s.user, try(db.pools[s.pool].user, null), contains(keys(db.app_databases), coalesce(s.pool, "-")) ? s.pool : null, "doadmin")))]]))}."
   }
 }
 
@@ -671,7 +732,7 @@ variable "store_secrets" {
 }
 
 variable "kubernetes_secrets_namespace" {
-  description = "Namespace of the connection Secrets the provider writes into the cluster, one per app database (`<database>-<app>-connection`, underscores as dashes), created when missing and never deleted. Default `apps`."
+  description = "Namespace of the connection Secrets the provider writes into the cluster, one per app database (`<database>-<app>-connection`, underscores as dashes) and per entry of a database's `kubernetes_secrets` (`<database>-<name>-connection`), created when missing and never deleted. Default `apps`."
   type        = string
   default     = "apps"
   nullable    = false
@@ -683,7 +744,7 @@ variable "kubernetes_secrets_namespace" {
 }
 
 variable "disable_kubernetes_secrets" {
-  description = "Opt-out. Do not write a connection Secret per app database into the cluster; workloads then need their credentials carried in some other way (the `connection_env` output, the provider's ephemeral resources). Default `false`: the provider writes them through the Kubernetes API from where Terraform runs, so `control_plane_allowed_addresses` must include the runner's address."
+  description = "Opt-out. Do not write a connection Secret per app database (nor those of the databases' `kubernetes_secrets`) into the cluster; workloads then need their credentials carried in some other way (the `connection_env` output, the provider's ephemeral resources). Default `false`: the provider writes them through the Kubernetes API from where Terraform runs, so `control_plane_allowed_addresses` must include the runner's address."
   type        = bool
   default     = false
   nullable    = false
