@@ -46,6 +46,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 
 	if req.Plan.Raw.IsNull() {
 		checkDestroy(state, status, &resp.Diagnostics)
+		checkDestroyClaims(state, status, &resp.Diagnostics)
 		warnAttachedElsewhere(ctx, r.client.Godo, state, status, &resp.Diagnostics)
 		if state != nil {
 			warnWorkloadResources(ctx, r.client.Godo, state.ClusterID.ValueString(), clusterNameOf(state, status), "Destroying the stack", keepsWorkloadResources(state), &resp.Diagnostics)
@@ -79,6 +80,7 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 	p.poolNameCollisions()
 	p.networks()
 	p.restoreFrom()
+	p.ownership()
 	if state != nil {
 		// resp.RequiresReplace does not carry the schema's RequiresReplace
 		// paths here (the framework hands ModifyPlan an empty list), so the
@@ -133,17 +135,16 @@ func checkDestroy(state *stackModel, status *stack.Status, diags *diag.Diagnosti
 	}
 }
 
-// blocksDeletion: an owned, protected database that has held data and is
-// not retained cannot be deleted.
+// blocksDeletion: an owned, protected database that is not retained cannot
+// be deleted, whether or not it finished provisioning: a database the state
+// recorded may hold data from the moment it is online (an adopted one
+// after a lost answer, an interrupted create's).
 func blocksDeletion(d *databaseModel, status *stack.Status, key string) bool {
 	if !d.ExistingID.IsNull() || !d.DeletionProtection.ValueBool() || d.RetainOnDestroy.ValueBool() {
 		return false
 	}
 	if status != nil {
-		if ds := status.Databases[key]; ds != nil {
-			return ds.Provisioned
-		}
-		return false
+		return status.Databases[key] != nil
 	}
 	return true
 }

@@ -206,7 +206,8 @@ func failureDetail(err error, st *stack.Status, creating bool) string {
 		b.WriteString(partsSummary(st))
 		b.WriteString("), and the resource is marked tainted. To keep those parts and create only what is missing, run " +
 			"`terraform untaint <address>` then `terraform apply`. To start over, run `terraform apply` (it replaces the " +
-			"stack) or `terraform destroy`: databases that never finished provisioning are deleted despite deletion protection.")
+			"stack) or `terraform destroy`; either refuses while a database has deletion_protection on, provisioned or not " +
+			"(set it to false first to let the database go).")
 	} else {
 		b.WriteString("State records what exists now (" + partsSummary(st) + "); fix the cause and run `terraform apply` again " +
 			"to converge the rest.")

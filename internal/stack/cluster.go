@@ -99,13 +99,18 @@ func (r *run) createCluster(ctx context.Context, vpcID string, generation int) e
 		typical = 0
 		// Only a live cluster carrying the stack's tag is adopted, never
 		// the deleted one still holding the name.
+		var other *godo.KubernetesCluster
 		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
-			c, err := r.findOwnCluster(ctx, name)
+			c, named, err := r.findOwnCluster(ctx, name)
 			if c != nil {
 				created = c
 			}
+			other = named
 			return c != nil, err
 		})
+		if !adopted && other != nil {
+			return r.foreignError(ForeignObject{Kind: "cluster", Name: other.Name, ID: other.ID, Owner: OwnerIn(other.Tags)})
+		}
 		if !adopted && nameHeld(err) {
 			return fmt.Errorf("%w; DigitalOcean still holds the name of a cluster deleted minutes ago: apply again in a few minutes",
 				apiErr(fmt.Sprintf("creating cluster %s in %s", name, r.spec.Region), err))
@@ -152,7 +157,7 @@ func (r *run) createClusterOnceNameFree(ctx context.Context, req *godo.Kubernete
 		held = createErr
 		// Our own create whose answer was lost is not held, but taken:
 		// only a live cluster carrying the stack's tag is adopted.
-		if own, err := r.findOwnCluster(ctx, req.Name); err == nil && own != nil {
+		if own, named, err := r.findOwnCluster(ctx, req.Name); err == nil && (own != nil || named != nil) {
 			return true, nil
 		}
 		tflog.Info(ctx, "cluster name still held after a recent delete; retrying the create", map[string]any{
@@ -174,22 +179,27 @@ func nameHeld(err error) bool {
 		strings.Contains(strings.ToLower(er.Message), "not available")
 }
 
-// findOwnCluster finds the stack's cluster called name (it carries the
-// stack's tag), or nil.
-func (r *run) findOwnCluster(ctx context.Context, name string) (*godo.KubernetesCluster, error) {
+// findOwnCluster finds the stack's live cluster called name (it carries
+// the stack's identity), or nil; named is a live cluster of that name that
+// is not the stack's.
+func (r *run) findOwnCluster(ctx context.Context, name string) (own, named *godo.KubernetesCluster, err error) {
 	clusters, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
 		return r.e.API.Kubernetes.List(ctx, opt)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, c := range clusters {
 		deleted := c.Status != nil && (c.Status.State == godo.KubernetesClusterStatusDeleted || c.Status.State == "deleting")
-		if c.Name == name && slices.Contains(c.Tags, r.spec.StackTag()) && !deleted {
-			return c, nil
+		if c.Name != name || deleted {
+			continue
 		}
+		if ownedBy(c.Tags, r.spec.Owner) {
+			return c, nil, nil
+		}
+		named = c
 	}
-	return nil, nil
+	return nil, named, nil
 }
 
 func maintenancePolicy(c ClusterSpec) *godo.KubernetesMaintenancePolicy {
@@ -511,6 +521,8 @@ func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
 	// know them for the stack's.
 	live, _, err := r.e.API.Kubernetes.Get(ctx, c.ID)
 	switch {
+	case err == nil && claimedElsewhere(live.Tags, r.spec.Owner):
+		return r.claimedError(ForeignObject{Kind: "cluster", Name: live.Name, ID: live.ID, Owner: OwnerIn(live.Tags)})
 	case err == nil:
 		c.Droplets = workerDroplets(live, c, time.Now())
 	case !isNotFound(err):

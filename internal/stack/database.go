@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -115,7 +114,7 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 	})
 	if err != nil {
 		if foreign != nil {
-			return fmt.Errorf("%w; database %s (%s) of that name exists and is not this stack's (it lacks the tag %s): rename or delete it, or attach it with existing_id", err, foreign.Name, foreign.ID, r.spec.StackTag())
+			return r.foreignError(ForeignObject{Kind: "database", Key: key, Name: foreign.Name, ID: foreign.ID, Owner: OwnerIn(foreign.Tags)})
 		}
 		return err
 	}
@@ -179,8 +178,8 @@ func (r *run) creationRules(ctx context.Context, key string, spec DatabaseSpec, 
 }
 
 // findDatabaseNamed looks for a live database called name: ours is the
-// stack's (it carries the stack's tag, and is not the one just deleted),
-// other one that is not. Deleted databases are not listed.
+// stack's (it carries the stack's identity, and is not the one just
+// deleted), other one that is not. Deleted databases are not listed.
 func (r *run) findDatabaseNamed(ctx context.Context, name, deleted string) (ours, other *godo.Database, err error) {
 	dbs, err := ListAll(ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
 		return r.e.API.Databases.List(ctx, opt)
@@ -192,7 +191,7 @@ func (r *run) findDatabaseNamed(ctx context.Context, name, deleted string) (ours
 		if dbs[i].Name != name || dbs[i].ID == deleted {
 			continue
 		}
-		if slices.Contains(dbs[i].Tags, r.spec.StackTag()) {
+		if ownedBy(dbs[i].Tags, r.spec.Owner) {
 			return &dbs[i], nil, nil
 		}
 		other = &dbs[i]
@@ -254,12 +253,12 @@ func (r *run) updateDatabase(ctx context.Context, key string, spec DatabaseSpec,
 
 // replaceDatabase swaps a database for one of another engine or version:
 // DigitalOcean cannot change either in place. Its data goes with it, so a
-// protected database that has held data is refused (the plan refuses it
+// protected database is refused, provisioned or not (the plan refuses it
 // first); the stack's dbs, users, pools and firewall rules are recreated
 // on the new one by the steps that follow.
 func (r *run) replaceDatabase(ctx context.Context, key string, spec DatabaseSpec, cur *DatabaseStatus) error {
 	from, to := cur.Engine+" "+cur.Version, spec.Engine+" "+spec.Version
-	if cur.DeletionProtection && cur.Provisioned {
+	if cur.DeletionProtection {
 		return fmt.Errorf("database %s: %s -> %s needs a new database, and deletion_protection forbids deleting %s; set deletion_protection = false and apply first", key, from, to, cur.Name)
 	}
 	if _, err := r.e.API.Databases.Delete(ctx, cur.ID); err != nil && !isNotFound(err) {
@@ -475,7 +474,10 @@ func (r *run) dropDatabase(ctx context.Context, key string, d DatabaseStatus, re
 		})
 		return nil
 	}
-	if d.DeletionProtection && d.Provisioned {
+	if claimedElsewhere(d.Tags, r.spec.Owner) {
+		return r.claimedError(ForeignObject{Kind: "database", Key: key, Name: d.Name, ID: d.ID, Owner: OwnerIn(d.Tags)})
+	}
+	if d.DeletionProtection {
 		return fmt.Errorf("database %s (%s) has deletion_protection on: set deletion_protection = false (and apply) to allow deleting it, or retain_on_destroy = true to keep it running", key, d.Name)
 	}
 	// A database created moments ago may answer its delete with 404 too:

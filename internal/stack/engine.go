@@ -126,6 +126,9 @@ func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, erro
 		r.spec.Owner = NewOwner()
 	}
 	r.st.Owner = r.spec.Owner
+	if err := r.checkClaims(); err != nil {
+		return r.result(), err
+	}
 	g := newGraph()
 
 	g.add("vpc", nil, r.ensureVPC)
@@ -185,6 +188,9 @@ func (e *Engine) Delete(ctx context.Context, spec Spec, st *Status, opts DeleteO
 	r := e.newRun(spec, st)
 	// Refuse before touching anything: a destroy that stops halfway at a
 	// protected database would already have taken the cluster.
+	if err := r.checkClaims(); err != nil {
+		return r.result(), err
+	}
 	if err := r.checkProtection(opts); err != nil {
 		return r.result(), err
 	}
@@ -225,7 +231,9 @@ func (r *run) checkProtection(opts DeleteOptions) error {
 		if opts.Protected != nil {
 			protected = opts.Protected[key]
 		}
-		if d.Owned && protected && d.Provisioned && !d.RetainOnDestroy && !opts.Retain[key] {
+		// Every database the state recorded, provisioned or not: one that
+		// was adopted after a lost answer may hold data already.
+		if d.Owned && protected && !d.RetainOnDestroy && !opts.Retain[key] {
 			blocked = append(blocked, fmt.Sprintf("%s (%s)", key, d.Name))
 		}
 	}

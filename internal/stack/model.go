@@ -250,6 +250,9 @@ type Status struct {
 	Owner    string `json:",omitempty"`
 	VPCID    string
 	VPCOwned bool
+	// VPCOwner is the identity the description of the stack's own VPC
+	// carried when last read.
+	VPCOwner string `json:",omitempty"`
 	// VPCIPRange is the VPC's CIDR as DigitalOcean reports it.
 	VPCIPRange string
 	// Cluster is nil when the stack has no cluster (never created, or gone).

@@ -71,8 +71,8 @@ func OwnerIn(tags []string) string {
 	return ""
 }
 
-// ownerInDescription is the identity a VPC description carries.
-func ownerInDescription(desc string) string {
+// OwnerInDescription is the identity a VPC description carries ("" none).
+func OwnerInDescription(desc string) string {
 	_, after, ok := strings.Cut(desc, OwnerTagPrefix)
 	if !ok {
 		return ""
@@ -162,4 +162,122 @@ func (e *ForeignObjectsError) ImportID() string {
 	sort.Strings(dbs)
 	parts = append(append(parts, dbs...), vpc...)
 	return strings.Join(parts, ",")
+}
+
+// foreignError refuses to take objects of the stack's names that are not
+// this state's.
+func (r *run) foreignError(objs ...ForeignObject) error {
+	return &ForeignObjectsError{Stack: r.spec.Name, Objects: objs}
+}
+
+// ClaimedError refuses to change or delete objects this state recorded
+// that now carry another state's identity: another workspace imported them
+// by id, and owns them now.
+type ClaimedError struct {
+	Stack   string
+	Objects []ForeignObject
+}
+
+func (e *ClaimedError) Error() string {
+	objs := make([]string, len(e.Objects))
+	for i, o := range e.Objects {
+		objs[i] = o.String()
+	}
+	return fmt.Sprintf("parts of stack %s now carry another state's identity: %s. Another workspace took them over (an import by id), "+
+		"so this state no longer owns them: nothing was changed or deleted. To let them go, remove the stack from this state "+
+		"(terraform state rm <address>); to take them back on purpose, remove it and import it here by id",
+		e.Stack, strings.Join(objs, "; "))
+}
+
+func (r *run) claimedError(objs ...ForeignObject) error {
+	return &ClaimedError{Stack: r.spec.Name, Objects: objs}
+}
+
+// Claimed lists the parts the status records that carried another state's
+// identity when last read (owner is this state's; "" for a state that has
+// none yet, for which any identity is another's).
+func (s *Status) Claimed(owner string) []ForeignObject {
+	if s == nil {
+		return nil
+	}
+	var out []ForeignObject
+	if s.VPCOwned && s.VPCOwner != "" && s.VPCOwner != owner {
+		out = append(out, ForeignObject{Kind: "VPC", ID: s.VPCID, Name: s.VPCID, Owner: s.VPCOwner})
+	}
+	for _, c := range []*ClusterStatus{s.Cluster, s.RetiringCluster} {
+		if c == nil {
+			continue
+		}
+		if claimedElsewhere(c.Tags, owner) {
+			out = append(out, ForeignObject{Kind: "cluster", Name: c.Name, ID: c.ID, Owner: OwnerIn(c.Tags)})
+		}
+		for _, key := range sortedKeys(c.Pools) {
+			if p := c.Pools[key]; p != nil && claimedElsewhere(p.Tags, owner) {
+				out = append(out, ForeignObject{Kind: "node pool", Key: key, Name: p.Name, ID: p.ID, Owner: OwnerIn(p.Tags)})
+			}
+		}
+	}
+	for _, key := range sortedKeys(s.Databases) {
+		d := s.Databases[key]
+		if !d.Owned {
+			continue // attached: not the stack's to own
+		}
+		if claimedElsewhere(d.Tags, owner) {
+			out = append(out, ForeignObject{Kind: "database", Key: key, Name: d.Name, ID: d.ID, Owner: OwnerIn(d.Tags)})
+		}
+		for _, rk := range sortedKeys(d.Replicas) {
+			if rep := d.Replicas[rk]; claimedElsewhere(rep.Tags, owner) {
+				out = append(out, ForeignObject{Kind: "replica", Key: key + "." + rk, Name: rep.Name, ID: rep.ID, Owner: OwnerIn(rep.Tags)})
+			}
+		}
+	}
+	return out
+}
+
+// checkClaims refuses, before any write, to work on parts another state
+// has taken over.
+func (r *run) checkClaims() error {
+	claimed := view(r, func(st *Status) []ForeignObject { return st.Claimed(r.spec.Owner) })
+	if len(claimed) > 0 {
+		return r.claimedError(claimed...)
+	}
+	return nil
+}
+
+// Unmarked lists the parts that do not carry the stack's identity yet (a
+// stack made before identities, or imported by id): the next apply writes
+// it on them. owner "" (no identity yet) lists every part.
+func (s *Status) Unmarked(owner string) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	if s.VPCOwned && s.VPCID != "" && (owner == "" || s.VPCOwner != owner) {
+		out = append(out, "VPC "+s.VPCID+" (in its description)")
+	}
+	if c := s.Cluster; c != nil {
+		if !ownedBy(c.Tags, owner) {
+			out = append(out, "cluster "+c.Name)
+		}
+		for _, key := range sortedKeys(c.Pools) {
+			if p := c.Pools[key]; p != nil && !ownedBy(p.Tags, owner) {
+				out = append(out, "node pool "+p.Name)
+			}
+		}
+	}
+	for _, key := range sortedKeys(s.Databases) {
+		d := s.Databases[key]
+		if !d.Owned {
+			continue
+		}
+		if !ownedBy(d.Tags, owner) {
+			out = append(out, "database "+d.Name)
+		}
+		for _, rk := range sortedKeys(d.Replicas) {
+			if rep := d.Replicas[rk]; !ownedBy(rep.Tags, owner) {
+				out = append(out, "replica "+rep.Name)
+			}
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,7 +232,8 @@ func TestDatabaseNameTakenByAnotherFailsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := e.Apply(ctx, spec, nil)
-	if err == nil || !strings.Contains(err.Error(), "is not this stack's") {
+	var foreign *ForeignObjectsError
+	if !errors.As(err, &foreign) || foreign.Objects[0].Kind != "database" || !strings.Contains(err.Error(), "terraform import") {
 		t.Fatalf("want a failure naming the foreign database, got %v", err)
 	}
 	if time.Since(start) > 5*time.Second {

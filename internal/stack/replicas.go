@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/digitalocean/godo"
@@ -103,7 +102,7 @@ func (r *run) createReplica(ctx context.Context, key, rk, dbID string, req *godo
 			if err != nil || found == nil || found.ID == deleted {
 				return false, err
 			}
-			if !slices.Contains(found.Tags, r.spec.StackTag()) {
+			if !ownedBy(found.Tags, r.spec.Owner) {
 				foreign = found
 				return false, nil
 			}
@@ -124,7 +123,7 @@ func (r *run) createReplica(ctx context.Context, key, rk, dbID string, req *godo
 		return ""
 	})
 	if err != nil && foreign != nil {
-		err = fmt.Errorf("%w; replica %s (%s) of that name exists and is not this stack's (it lacks the tag %s): delete it or rename the replica", err, foreign.Name, foreign.ID, r.spec.StackTag())
+		err = r.foreignError(ForeignObject{Kind: "replica", Key: key + "." + rk, Name: foreign.Name, ID: foreign.ID, Owner: OwnerIn(foreign.Tags)})
 	}
 	return rep, adopted, err
 }

@@ -38,9 +38,9 @@ func (r *run) ensureVPC(ctx context.Context) error {
 		return ""
 	})
 	if existing != "" {
-		_, _, err := r.e.API.VPCs.Get(ctx, existing)
+		v, _, err := r.e.API.VPCs.Get(ctx, existing)
 		if err == nil {
-			return nil
+			return r.ensureVPCIdentity(ctx, v)
 		}
 		if !isNotFound(err) {
 			return apiErr(fmt.Sprintf("reading VPC %s", existing), err)
@@ -51,42 +51,79 @@ func (r *run) ensureVPC(ctx context.Context) error {
 		Name:        vpcName(r.spec.Name),
 		RegionSlug:  r.spec.Region,
 		IPRange:     r.spec.VPC.IPRange,
-		Description: vpcDescription(r.spec.Name),
+		Description: vpcDescription(r.spec.Name, r.spec.Owner),
 	})
 	if err != nil {
+		var other *godo.VPC
 		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
-			v, err := r.findOwnVPC(ctx)
+			v, named, err := r.findOwnVPC(ctx)
 			if v != nil {
-				r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange = v.ID, true, v.IPRange })
+				r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange, st.VPCOwner = v.ID, true, v.IPRange, r.spec.Owner })
 			}
+			other = named
 			return v != nil, err
 		})
+		if !adopted && other != nil {
+			return r.foreignError(ForeignObject{Kind: "VPC", Name: other.Name, ID: other.ID, Owner: OwnerInDescription(other.Description)})
+		}
 		if !adopted || ctx.Err() != nil {
 			return apiErr(fmt.Sprintf("creating VPC %s in %s", vpcName(r.spec.Name), r.spec.Region), err)
 		}
 		return nil
 	}
-	r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange = v.ID, true, v.IPRange })
+	r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange, st.VPCOwner = v.ID, true, v.IPRange, r.spec.Owner })
 	return nil
 }
 
-func vpcDescription(stack string) string { return "attach inference stack " + stack }
+// vpcDescription is what the stack writes on its VPC: VPCs carry no tags,
+// so the description holds the stack's identity (ownership.go).
+func vpcDescription(stack, owner string) string {
+	d := "attach inference stack " + stack
+	if owner != "" {
+		d += ", " + OwnerTag(owner)
+	}
+	return d
+}
+
+// ensureVPCIdentity writes the stack's identity into the description of
+// its VPC when it lacks it (a VPC made before identities, or imported).
+func (r *run) ensureVPCIdentity(ctx context.Context, v *godo.VPC) error {
+	have := OwnerInDescription(v.Description)
+	if have == r.spec.Owner {
+		r.update(func(st *Status) { st.VPCOwner = have })
+		return nil
+	}
+	if have != "" {
+		return r.claimedError(ForeignObject{Kind: "VPC", Name: v.Name, ID: v.ID, Owner: have})
+	}
+	desc := vpcDescription(r.spec.Name, r.spec.Owner)
+	if _, _, err := r.e.API.VPCs.Update(ctx, v.ID, &godo.VPCUpdateRequest{Name: v.Name, Description: desc}); err != nil {
+		return apiErr(fmt.Sprintf("writing the stack's identity into the description of VPC %s (%s)", v.Name, v.ID), err)
+	}
+	r.update(func(st *Status) { st.VPCOwner = r.spec.Owner })
+	return nil
+}
 
 // findOwnVPC finds the VPC the stack created (by name, region and the
-// description it sets), or nil.
-func (r *run) findOwnVPC(ctx context.Context) (*godo.VPC, error) {
+// identity in its description), or nil; named is a VPC of the stack's
+// VPC name that is not its own.
+func (r *run) findOwnVPC(ctx context.Context) (own, named *godo.VPC, err error) {
 	vpcs, err := ListAll(ctx, func(opt *godo.ListOptions) ([]*godo.VPC, *godo.Response, error) {
 		return r.e.API.VPCs.List(ctx, opt)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, v := range vpcs {
-		if v.Name == vpcName(r.spec.Name) && v.RegionSlug == r.spec.Region && v.Description == vpcDescription(r.spec.Name) {
-			return v, nil
+		if v.Name != vpcName(r.spec.Name) {
+			continue
 		}
+		if v.RegionSlug == r.spec.Region && OwnerInDescription(v.Description) == r.spec.Owner && r.spec.Owner != "" {
+			return v, nil, nil
+		}
+		named = v
 	}
-	return nil, nil
+	return nil, named, nil
 }
 
 func (r *run) refreshVPC(ctx context.Context) error {
@@ -102,7 +139,12 @@ func (r *run) refreshVPC(ctx context.Context) error {
 	if err != nil {
 		return apiErr(fmt.Sprintf("reading VPC %s", id), err)
 	}
-	r.update(func(st *Status) { st.VPCIPRange = v.IPRange })
+	r.update(func(st *Status) {
+		st.VPCIPRange = v.IPRange
+		if st.VPCOwned {
+			st.VPCOwner = OwnerInDescription(v.Description)
+		}
+	})
 	return nil
 }
 

@@ -1,0 +1,148 @@
+package provider
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
+)
+
+// How the plan keeps a stack to the one state that owns it (the engine's
+// side is internal/stack/ownership.go). A stack's objects carry its state's
+// identity, owner_id, as the tag attach-owner:<owner_id>; its name is for
+// people, and another workspace can declare the same one. So:
+//   - a create whose names are held by live objects is refused at plan,
+//     before anything is written, naming them and the import that adopts
+//     them on purpose;
+//   - a state whose parts lack its identity (made by a provider before
+//     identities, or imported by id) plans the apply that writes it, and
+//     says on which parts;
+//   - parts that another state took over (they carry its identity) refuse
+//     every plan but letting them go.
+
+// ownership runs the plan's ownership checks.
+func (p *planner) ownership() {
+	if p.state == nil {
+		p.namesFree()
+		return
+	}
+	owner := p.status.Owner
+	if claimed := p.status.Claimed(owner); len(claimed) > 0 {
+		p.attrError(path.Root("owner_id"), fmt.Sprintf("Parts of stack %s belong to another state now", p.plan.Name.ValueString()),
+			(&stack.ClaimedError{Stack: p.plan.Name.ValueString(), Objects: claimed}).Error()+".")
+		return
+	}
+	unmarked := p.status.Unmarked(owner)
+	if owner == "" {
+		p.plan.OwnerID = types.StringUnknown()
+	}
+	if len(unmarked) == 0 {
+		return
+	}
+	p.plan.Pending = types.StringUnknown()
+	what := "This apply writes the stack's identity tag " + stack.OwnerTag(owner)
+	if owner == "" {
+		what = "This stack has no identity yet (it was imported by id, or made by a provider version before identities): " +
+			"this apply gives it one, owner_id, and writes it as the tag attach-owner:<owner_id>"
+	}
+	p.diags.AddAttributeWarning(path.Root("owner_id"), "The apply marks the stack's parts as this state's",
+		what+" on:\n  - "+strings.Join(unmarked, "\n  - ")+
+			"\nTags are added in place (the VPC, which has no tags, gets it in its description); nothing is replaced. "+
+			"From then on this provider adopts, changes and deletes only objects carrying this state's identity.")
+}
+
+// namesFree refuses to create a stack whose names live objects hold: they
+// are another state's (or no stack's), and creating would fail on them or,
+// worse, take them.
+func (p *planner) namesFree() {
+	if !known(p.plan.Name) {
+		return
+	}
+	name := p.plan.Name.ValueString()
+	found := &stack.ForeignObjectsError{Stack: name}
+
+	clusters, err := stack.ListAll(p.ctx, func(opt *godo.ListOptions) ([]*godo.KubernetesCluster, *godo.Response, error) {
+		return p.api.Kubernetes.List(p.ctx, opt)
+	})
+	if err != nil {
+		p.diags.AddError("Unable to check that the stack's names are free", stack.APIError("listing clusters", err).Error())
+		return
+	}
+	for _, c := range clusters {
+		if c.Status != nil && (c.Status.State == godo.KubernetesClusterStatusDeleted || c.Status.State == "deleting") {
+			continue
+		}
+		// The stack's cluster is <name>, or <name>-g<N> after replacements.
+		if c.Name == name || slices.Contains(c.Tags, stack.StackTagPrefix+name) {
+			found.Objects = append(found.Objects, stack.ForeignObject{Kind: "cluster", Name: c.Name, ID: c.ID, Owner: stack.OwnerIn(c.Tags)})
+		}
+	}
+
+	wanted := map[string]string{} // database name -> key
+	for key, d := range p.plan.Databases {
+		if d.ExistingID.IsNull() {
+			wanted[stack.DatabaseName(name, key)] = key
+		}
+	}
+	if len(wanted) > 0 {
+		dbs, err := stack.ListAll(p.ctx, func(opt *godo.ListOptions) ([]godo.Database, *godo.Response, error) {
+			return p.api.Databases.List(p.ctx, opt)
+		})
+		if err != nil {
+			p.diags.AddError("Unable to check that the stack's names are free", stack.APIError("listing databases", err).Error())
+			return
+		}
+		for _, db := range dbs {
+			if key, ok := wanted[db.Name]; ok {
+				found.Objects = append(found.Objects, stack.ForeignObject{Kind: "database", Key: key, Name: db.Name, ID: db.ID, Owner: stack.OwnerIn(db.Tags)})
+			}
+		}
+	}
+
+	if p.config.VPCID.IsNull() {
+		vpcs, err := stack.ListAll(p.ctx, func(opt *godo.ListOptions) ([]*godo.VPC, *godo.Response, error) {
+			return p.api.VPCs.List(p.ctx, opt)
+		})
+		if err != nil {
+			p.diags.AddError("Unable to check that the stack's names are free", stack.APIError("listing VPCs", err).Error())
+			return
+		}
+		for _, v := range vpcs {
+			if v.Name == name+"-vpc" {
+				found.Objects = append(found.Objects, stack.ForeignObject{Kind: "VPC", Name: v.Name, ID: v.ID, Owner: stack.OwnerInDescription(v.Description)})
+			}
+		}
+	}
+	if len(found.Objects) == 0 {
+		return
+	}
+	var lines []string
+	for _, o := range found.Objects {
+		lines = append(lines, o.String())
+	}
+	p.attrError(path.Root("name"), fmt.Sprintf("Stack %s exists in another state", name),
+		fmt.Sprintf("DigitalOcean already has objects with this stack's names:\n  - %s\n"+
+			"A stack belongs to the one Terraform state that created it (its owner_id, written on its objects as the tag "+
+			"attach-owner:<owner_id>); a name is not unique to one state, so this plan does not take them, and nothing was "+
+			"changed.\n- If another workspace manages them, choose another name for this stack.\n- If they are this stack's "+
+			"and this state lost them (a run killed before Terraform saved state, a lost state file), or other tools made "+
+			"them, adopt them on purpose, by id:\n    terraform import <address of this attach_inference_stack> '%s'",
+			strings.Join(lines, "\n  - "), found.ImportID()))
+}
+
+// checkDestroyClaims refuses to destroy parts another state took over.
+func checkDestroyClaims(state *stackModel, status *stack.Status, diags *diag.Diagnostics) {
+	if state == nil || status == nil {
+		return
+	}
+	if claimed := status.Claimed(status.Owner); len(claimed) > 0 {
+		diags.AddAttributeError(path.Root("owner_id"), fmt.Sprintf("Destroying stack %s would delete another state's objects", state.Name.ValueString()),
+			(&stack.ClaimedError{Stack: state.Name.ValueString(), Objects: claimed}).Error()+".")
+	}
+}

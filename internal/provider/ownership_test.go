@@ -1,0 +1,142 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
+)
+
+// One stack, one owner (issue 18): a stack's objects belong to the state
+// that created them, by the identity it writes on them, never by the name
+// another workspace can also declare.
+
+func teamStackConfig(srv *emulator.Server) string {
+	return providerBlock(srv) + `
+resource "attach_inference_stack" "test" {
+  name   = "team-ml"
+  region = "tor1"
+  tags   = ["team-ml"]
+
+  cluster = {
+    system_pool = {
+      size       = "s-2vcpu-4gb"
+      node_count = 1
+    }
+  }
+
+  databases = {
+    vectors = {
+      engine = "pg"
+      size   = "db-s-1vcpu-2gb"
+      users  = ["app"]
+      dbs    = ["app"]
+      # Off, so that nothing but ownership stands between a second
+      # workspace and this database.
+      deletion_protection = false
+    }
+  }
+}
+`
+}
+
+// A second workspace declaring a running stack's name is refused at plan,
+// names what it found and the import that would adopt it on purpose, and
+// deletes nothing: the first workspace's stack keeps its ids and plans empty.
+func TestAccInferenceStackSecondWorkspaceSameNameRefused(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	config := teamStackConfig(srv)
+	var first map[string]string
+	record := func(s *terraform.State) error {
+		first = s.RootModule().Resources["attach_inference_stack.test"].Primary.Attributes
+		if !stack.ValidOwner(first["owner_id"]) {
+			return fmt.Errorf("owner_id = %q, want a 16-digit identity", first["owner_id"])
+		}
+		return nil
+	}
+	secondWorkspace := func() {
+		var mu sync.Mutex
+		var writes []string
+		srv.SetRecorder(func(x emulator.Exchange) {
+			if x.Method != http.MethodGet {
+				mu.Lock()
+				writes = append(writes, x.Method+" "+x.Path)
+				mu.Unlock()
+			}
+		})
+		defer srv.SetRecorder(nil)
+		// Its own working directory and state: another workspace.
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{Config: config, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Stack team-ml exists in another state.*cluster team-ml.*database team-ml-vectors.*terraform import`)},
+				{Config: config, ExpectError: regexp.MustCompile(`Stack team-ml exists in another state`)},
+			},
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if len(writes) > 0 {
+			t.Errorf("the second workspace wrote to DigitalOcean: %v", writes)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config, Check: record},
+			{
+				PreConfig: secondWorkspace,
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: func(s *terraform.State) error {
+					now := s.RootModule().Resources["attach_inference_stack.test"].Primary.Attributes
+					for _, k := range []string{"owner_id", "vpc_id", "cluster_id", "databases.vectors.id"} {
+						if now[k] != first[k] {
+							return fmt.Errorf("%s changed: %q -> %q", k, first[k], now[k])
+						}
+					}
+					return ownerTagsOn(testGodo(t, srv), first["owner_id"], first["cluster_id"], first["databases.vectors.id"])
+				},
+			},
+		},
+	})
+}
+
+// ownerTagsOn checks that the cluster, its pools and the database carry
+// the identity tag of owner.
+func ownerTagsOn(api *godo.Client, owner, clusterID, databaseID string) error {
+	ctx := context.Background()
+	tag := stack.OwnerTag(owner)
+	c, _, err := api.Kubernetes.Get(ctx, clusterID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(c.Tags, tag) {
+		return fmt.Errorf("cluster tags %v lack %s", c.Tags, tag)
+	}
+	for _, p := range c.NodePools {
+		if !slices.Contains(p.Tags, tag) {
+			return fmt.Errorf("pool %s tags %v lack %s", p.Name, p.Tags, tag)
+		}
+	}
+	db, _, err := api.Databases.Get(ctx, databaseID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(db.Tags, tag) {
+		return fmt.Errorf("database tags %v lack %s", db.Tags, tag)
+	}
+	return nil
+}
