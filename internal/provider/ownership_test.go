@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
 	"github.com/attach-labs/terraform-provider-attach/internal/stack"
@@ -139,4 +141,68 @@ func ownerTagsOn(api *godo.Client, owner, clusterID, databaseID string) error {
 		return fmt.Errorf("database tags %v lack %s", db.Tags, tag)
 	}
 	return nil
+}
+
+// Parts that lack the stack's identity tag (made by a provider before
+// identities, or by hand) are shown in the plan, tagged in place by the
+// apply (same ids), and the plan after it is empty.
+func TestAccInferenceStackWritesMissingIdentityTagsInPlace(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	config := teamStackConfig(srv)
+	var first map[string]string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config, Check: func(s *terraform.State) error {
+				first = s.RootModule().Resources["attach_inference_stack.test"].Primary.Attributes
+				return nil
+			}},
+			{
+				PreConfig: func() { stripOwnerTags(t, testGodo(t, srv), first["owner_id"], first["cluster_id"], first["databases.vectors.id"]) },
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("attach_inference_stack.test", plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue("attach_inference_stack.test", tfjsonpath.New("pending")),
+					},
+				},
+				Check: func(s *terraform.State) error {
+					now := s.RootModule().Resources["attach_inference_stack.test"].Primary.Attributes
+					for _, k := range []string{"owner_id", "vpc_id", "cluster_id", "databases.vectors.id"} {
+						if now[k] != first[k] {
+							return fmt.Errorf("%s changed: %q -> %q", k, first[k], now[k])
+						}
+					}
+					return ownerTagsOn(testGodo(t, srv), first["owner_id"], first["cluster_id"], first["databases.vectors.id"])
+				},
+			},
+			{Config: config, PlanOnly: true},
+		},
+	})
+}
+
+// stripOwnerTags removes the identity tag from the cluster, its pools and
+// the database, as a provider before identities left them.
+func stripOwnerTags(t *testing.T, api *godo.Client, owner, clusterID, databaseID string) {
+	t.Helper()
+	ctx := context.Background()
+	tag := stack.OwnerTag(owner)
+	if _, err := api.Tags.UntagResources(ctx, tag, &godo.UntagResourcesRequest{Resources: []godo.Resource{{ID: databaseID, Type: godo.DatabaseResourceType}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := api.Kubernetes.Get(ctx, clusterID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := func(tags []string) []string {
+		return slices.DeleteFunc(slices.Clone(tags), func(s string) bool { return s == tag || s == "k8s" || strings.HasPrefix(s, "k8s:") })
+	}
+	for _, p := range c.NodePools {
+		if _, _, err := api.Kubernetes.UpdateNodePool(ctx, clusterID, p.ID, &godo.KubernetesNodePoolUpdateRequest{Name: p.Name, Tags: without(p.Tags), Labels: p.Labels, Taints: &p.Taints}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := api.Kubernetes.Update(ctx, clusterID, &godo.KubernetesClusterUpdateRequest{Name: c.Name, Tags: without(c.Tags)}); err != nil {
+		t.Fatal(err)
+	}
 }
