@@ -101,10 +101,15 @@ resource "attach_database_attachment" "app" {
 		},
 		Steps: []resource.TestStep{
 			{
-				// Import: the rule is there, nothing else is planned.
+				// Import: the rule is there; the apply only records the
+				// attachment's claim under a new identity.
 				Config: bare,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionNoop)},
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("owner_id")),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("attached"), knownvalue.Bool(true)),

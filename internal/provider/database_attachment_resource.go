@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/digitalocean/godo"
@@ -37,14 +38,16 @@ var (
 // trusted by one existing database, plus optionally the app's own user, db
 // and pool. It edits the firewall by merging its single rule in (never
 // replacing the rule set), so attachments, stacks, people and other tools
-// sharing a database never clobber each other, and destroy removes exactly
-// what it added.
+// sharing a database never clobber each other. Destroy removes what
+// attachments made and no other attachment's claim still uses
+// (database_attachment_ownership.go).
 func NewDatabaseAttachmentResource() resource.Resource { return &databaseAttachmentResource{} }
 
 type databaseAttachmentResource struct{ client *Client }
 
 type attachmentModel struct {
 	ID             types.String     `tfsdk:"id"`
+	OwnerID        types.String     `tfsdk:"owner_id"`
 	DatabaseID     types.String     `tfsdk:"database_id"`
 	ClusterID      types.String     `tfsdk:"cluster_id"`
 	DB             types.String     `tfsdk:"db"`
@@ -94,12 +97,21 @@ func (r *databaseAttachmentResource) Schema(_ context.Context, _ resource.Schema
 		MarkdownDescription: "Attaches an existing database cluster to an existing DOKS cluster: merges one `k8s` trusted " +
 			"source into the database firewall (every other rule, from other attachments, stacks, people or tools, is " +
 			"preserved, also under concurrent applies from several workspaces), and optionally creates the app's user, " +
-			"db and PgBouncer pool. Destroy removes exactly what it added. Import takes `<database_id>:<cluster_id>`; " +
+			"db and PgBouncer pool. Several attachments (in one workspace or many) may use the same rule, user, db or " +
+			"pool: each records a claim (see `owner_id`), and destroy removes an object only when attachments made it " +
+			"and no other attachment's claim still uses it; a user, db or pool that existed before any attachment is " +
+			"never removed. Import takes `<database_id>:<cluster_id>`; " +
 			"the user, db and pool then added to the configuration are adopted in place (no replacement, the firewall " +
 			"rule untouched) and removed on destroy. When the database is gone (its data workspace destroyed it), the " +
 			"attachment is dropped from state without an error, so the app workspace still plans and destroys.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "`<database_id>:<cluster_id>`.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"owner_id": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The attachment's identity: random, made at create (or at the first apply after an import, or after an " +
+					"upgrade from a version without it, which the plan shows as an update), and written in its claim on the database, " +
+					"the tag `attach-attachment:<database_id>:<owner_id>:...` naming (by a hash) the rule, user, db and pool it uses. " +
+					"Another attachment's destroy keeps what this claim uses. If the claim is removed outside Terraform, the next plan writes it again.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"database_id": schema.StringAttribute{Required: true, PlanModifiers: replace,
 				MarkdownDescription: "The database cluster (e.g. from the `attach_inference_stack` data source)."},
@@ -179,6 +191,11 @@ func (r *databaseAttachmentResource) ModifyPlan(ctx context.Context, req resourc
 	if resp.Diagnostics.HasError() || !known(plan.DatabaseID) {
 		return
 	}
+	if state != nil && state.OwnerID.IsNull() {
+		// An attachment from before identities, an import, or one whose claim
+		// was removed: the apply records its claim under a new identity.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("owner_id"), types.StringUnknown())...)
+	}
 	replacing := state == nil || !state.DatabaseID.Equal(plan.DatabaseID) || !state.ClusterID.Equal(plan.ClusterID)
 	addsRule := replacing || !state.Attached.ValueBool()
 	addsObjects := replacing || !state.User.Equal(plan.User) || !state.DB.Equal(plan.DB) || (state.Pool == nil) != (plan.Pool == nil)
@@ -205,6 +222,9 @@ func (r *databaseAttachmentResource) ModifyPlan(ctx context.Context, req resourc
 	if addsObjects {
 		if at, summary, err := r.checkEngine(db, &plan); err != nil {
 			resp.Diagnostics.AddAttributeError(at, summary, err.Error())
+		}
+		if state == nil && plan.Pool != nil && db.EngineSlug == "pg" {
+			r.checkExistingPool(ctx, db, &plan, &resp.Diagnostics)
 		}
 	}
 	if poolGrows && db.EngineSlug == "pg" {
@@ -258,6 +278,54 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 
+	// What exists already is used as it is; the claim says whether an
+	// attachment made it (so the last claim on it removes it).
+	rules, _, err := api.Databases.GetFirewallRules(ctx, dbID)
+	if err != nil {
+		resp.Diagnostics.AddError("Attaching the cluster failed", APIError("reading the firewall of database "+db.Name, err))
+		return
+	}
+	ruleExists := slices.ContainsFunc(rules, func(rule godo.DatabaseFirewallRule) bool { return rule.Type == "k8s" && rule.Value == clusterID })
+	dbExists := plan.DB.ValueString() != "" && containsString(db.DBNames, plan.DB.ValueString())
+	var user *godo.DatabaseUser
+	if name := plan.User.ValueString(); name != "" {
+		// A user that exists already (e.g. copied into a promoted replica
+		// from its primary, or another attachment's) is used, not recreated.
+		u, _, err := api.Databases.GetUser(ctx, dbID, name)
+		switch {
+		case err == nil:
+			user = u
+		case !IsNotFound(err):
+			resp.Diagnostics.AddError("Reading the user failed", APIError("reading user "+name+" in "+db.Name, err))
+			return
+		}
+	}
+	var pool *godo.DatabasePool
+	if plan.Pool != nil {
+		existing, found, ok := r.existingPool(ctx, db, &plan, &resp.Diagnostics)
+		if !ok {
+			return
+		}
+		if found {
+			pool = existing
+		}
+	}
+
+	owner := newAttachmentOwner()
+	_, others, err := claimsOn(ctx, api, dbID, owner)
+	if err != nil {
+		resp.Diagnostics.AddError("Recording the attachment's claim failed", err.Error()+"\n\nNothing was changed; apply again.")
+		return
+	}
+	claim := wantClaim(owner, &plan, map[string]bool{"rule": !ruleExists, "db": !dbExists, "user": user == nil, "pool": pool == nil}, others)
+	// The claim goes first: an attachment joining what this one is about to
+	// create then sees that an attachment made it.
+	if err := writeClaim(ctx, api, claim.tagName(dbID)); err != nil {
+		resp.Diagnostics.AddError("Recording the attachment's claim failed", err.Error()+"\n\nNothing was changed; apply again.")
+		return
+	}
+	plan.OwnerID = types.StringValue(owner)
+
 	var rec attachmentRecord
 	save := func() {
 		plan.ID = types.StringValue(dbID + ":" + clusterID)
@@ -266,7 +334,11 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 	}
 	added, err := stack.SyncFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(), stack.FirewallEdit{DatabaseID: dbID, Add: []stack.Rule{stack.ClusterRule(clusterID)}})
 	if err != nil {
-		resp.Diagnostics.AddError("Attaching the cluster failed", err.Error())
+		detail := err.Error()
+		if derr := deleteClaim(ctx, api, claim.tagName(dbID)); derr != nil {
+			detail += fmt.Sprintf("\n\nThe attachment's claim, tag %s, remains and tags nothing: %v. Delete it (doctl compute tag delete %s) or leave it; it only makes other attachments' destroys keep what it names.", claim.tagName(dbID), derr, claim.tagName(dbID))
+		}
+		resp.Diagnostics.AddError("Attaching the cluster failed", detail)
 		return
 	}
 	rec.RuleAdded = len(added) > 0
@@ -277,7 +349,7 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 		r.fillConnection(&plan, db, "")
 		save()
 	}
-	if name := plan.DB.ValueString(); name != "" && !containsString(db.DBNames, name) {
+	if name := plan.DB.ValueString(); name != "" && !dbExists {
 		if _, _, err := api.Databases.CreateDB(ctx, dbID, &godo.DatabaseCreateDBRequest{Name: name}); err != nil {
 			fail("Creating the db failed", fmt.Errorf("%s", APIError("creating db "+name+" in "+db.Name, err)))
 			return
@@ -286,38 +358,82 @@ func (r *databaseAttachmentResource) Create(ctx context.Context, req resource.Cr
 	}
 	password := ""
 	if name := plan.User.ValueString(); name != "" {
-		// A user that exists already (e.g. copied into a promoted replica
-		// from its primary) is used, not recreated, and destroy leaves it.
-		u, _, err := api.Databases.GetUser(ctx, dbID, name)
-		switch {
-		case err == nil:
-			password = u.Password
-		case IsNotFound(err):
-			u, _, err = api.Databases.CreateUser(ctx, dbID, &godo.DatabaseCreateUserRequest{Name: name})
+		if user == nil {
+			u, _, err := api.Databases.CreateUser(ctx, dbID, &godo.DatabaseCreateUserRequest{Name: name})
 			if err != nil {
 				fail("Creating the user failed", fmt.Errorf("%s", APIError("creating user "+name+" in "+db.Name, err)))
 				return
 			}
-			rec.UserCreated, password = true, u.Password
-		default:
-			fail("Reading the user failed", fmt.Errorf("%s", APIError("reading user "+name+" in "+db.Name, err)))
-			return
+			rec.UserCreated, user = true, u
 		}
+		password = user.Password
 		plan.Password = types.StringValue(password)
 	}
 	if p := plan.Pool; p != nil {
-		req := &godo.DatabaseCreatePoolRequest{Name: p.Name.ValueString(), Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
-			Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
-		pool, _, err := api.Databases.CreatePool(ctx, dbID, req)
-		if err != nil {
-			fail("Creating the pool failed", fmt.Errorf("%s", APIError("creating pool "+req.Name+" in "+db.Name, err)))
-			return
+		if pool == nil {
+			req := &godo.DatabaseCreatePoolRequest{Name: p.Name.ValueString(), Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
+				Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
+			created, _, err := api.Databases.CreatePool(ctx, dbID, req)
+			if err != nil {
+				fail("Creating the pool failed", fmt.Errorf("%s", APIError("creating pool "+req.Name+" in "+db.Name, err)))
+				return
+			}
+			rec.PoolCreated, pool = true, created
 		}
-		rec.PoolCreated = true
 		plan.PoolPrivateURI = types.StringValue(poolURI(pool))
 	}
 	r.fillConnection(&plan, db, password)
 	save()
+}
+
+// wantPool is the pool the plan declares, as DigitalOcean describes one.
+func wantPool(plan *attachmentModel) *godo.DatabaseUpdatePoolRequest {
+	p := plan.Pool
+	return &godo.DatabaseUpdatePoolRequest{Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
+		Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
+}
+
+// existingPool reads the pool a new attachment declares: one that exists
+// (another attachment's, or someone else's) is shared only if declared
+// alike, since changing it would change it for its other clients. ok is
+// false when it refused (the diagnostics say why).
+func (r *databaseAttachmentResource) existingPool(ctx context.Context, db *godo.Database, plan *attachmentModel, diags *diag.Diagnostics) (pool *godo.DatabasePool, found, ok bool) {
+	name := plan.Pool.Name.ValueString()
+	pool, _, err := r.client.Godo.Databases.GetPool(ctx, db.ID, name)
+	switch {
+	case IsNotFound(err):
+		return nil, false, true
+	case err != nil:
+		diags.AddError("Reading the pool failed", APIError("reading pool "+name+" in "+db.Name, err))
+		return nil, false, false
+	}
+	if d := poolDifference(pool, wantPool(plan)); d != "" {
+		diags.AddAttributeError(path.Root("pool"), "The pool exists with other settings",
+			fmt.Sprintf("Pool %s exists on database %s with %s. Another attachment, a stack or an app may use it, and changing it "+
+				"would change it for them: declare it with the same mode, size, db and user to share it, or choose another pool name.", name, db.Name, d))
+		return nil, false, false
+	}
+	return pool, true, true
+}
+
+// checkExistingPool refuses at plan a new attachment's pool that exists
+// with other settings (the apply would refuse it before any write).
+func (r *databaseAttachmentResource) checkExistingPool(ctx context.Context, db *godo.Database, plan *attachmentModel, diags *diag.Diagnostics) {
+	p := plan.Pool
+	if !known(p.Name) || !known(p.Size) || !known(p.Mode) || plan.User.IsUnknown() || plan.DB.IsUnknown() {
+		return
+	}
+	var refusal diag.Diagnostics
+	if _, _, ok := r.existingPool(ctx, db, plan, &refusal); !ok {
+		for _, d := range refusal {
+			if d.Summary() == "Reading the pool failed" {
+				// Apply reads it again and reports why.
+				tflog.Debug(ctx, "Plan: pool not readable; the apply checks it", map[string]any{"pool": p.Name.ValueString(), "detail": d.Detail()})
+				return
+			}
+		}
+		diags.Append(refusal...)
+	}
 }
 
 // checkPoolBudget refuses a pool the database cannot hold: DigitalOcean
@@ -436,6 +552,18 @@ func (r *databaseAttachmentResource) Read(ctx context.Context, req resource.Read
 		}
 	}
 	state.Attached = types.BoolValue(attached)
+	if owner := state.OwnerID.ValueString(); owner != "" {
+		own, _, err := claimsOn(ctx, api, dbID, owner)
+		if err != nil {
+			resp.Diagnostics.AddError("Reading the attachment failed", err.Error())
+			return
+		}
+		if len(own) == 0 {
+			// Its claim was removed outside Terraform: the plan records it
+			// again, so other attachments' destroys keep what this one uses.
+			state.OwnerID = types.StringNull()
+		}
+	}
 	if name := state.User.ValueString(); name != "" {
 		if _, _, err := api.Databases.GetUser(ctx, dbID, name); IsNotFound(err) {
 			state.User = types.StringNull() // gone: the plan creates it again
@@ -476,6 +604,15 @@ func (r *databaseAttachmentResource) Update(ctx context.Context, req resource.Up
 	}
 	api := r.client.Godo
 	dbID, clusterID := plan.DatabaseID.ValueString(), plan.ClusterID.ValueString()
+	owner := state.OwnerID.ValueString()
+	if owner == "" {
+		owner = newAttachmentOwner()
+	}
+	own, others, err := claimsOn(ctx, api, dbID, owner)
+	if err != nil {
+		resp.Diagnostics.AddError("Recording the attachment's claim failed", err.Error()+"\n\nNothing was changed; apply again.")
+		return
+	}
 	if !state.Attached.ValueBool() {
 		added, err := stack.SyncFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(), stack.FirewallEdit{DatabaseID: dbID, Add: []stack.Rule{stack.ClusterRule(clusterID)}})
 		if err != nil {
@@ -485,7 +622,7 @@ func (r *databaseAttachmentResource) Update(ctx context.Context, req resource.Up
 		rec.RuleAdded = rec.RuleAdded || len(added) > 0
 	}
 	plan.Attached = types.BoolValue(true)
-	if !r.addObjects(ctx, &plan, &state, &rec, &resp.Diagnostics) {
+	if !r.addObjects(ctx, &plan, &state, &rec, others, &resp.Diagnostics) {
 		return
 	}
 	if p := plan.Pool; p != nil && state.Pool != nil && (!p.Mode.Equal(state.Pool.Mode) || !p.Size.Equal(state.Pool.Size)) {
@@ -497,6 +634,14 @@ func (r *databaseAttachmentResource) Update(ctx context.Context, req resource.Up
 		}
 	}
 	plan.Port = state.Port
+	claim := wantClaim(owner, &plan, mergeMade(rec, attachmentObjects(&plan), own), others)
+	if err := syncClaim(ctx, api, dbID, claim, own); err != nil {
+		resp.Diagnostics.AddError("Recording the attachment's claim failed", err.Error()+
+			"\n\nThe attachment is in place; apply again to record its claim. Until then another attachment's destroy may remove what this one uses.")
+		plan.OwnerID = state.OwnerID
+	} else {
+		plan.OwnerID = types.StringValue(owner)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(saveAttachmentRecord(ctx, resp.Private, rec)...)
 }
@@ -512,6 +657,20 @@ func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.De
 	}
 	api := r.client.Godo
 	dbID := state.DatabaseID.ValueString()
+	objs := attachmentObjects(&state)
+	own, others, err := claimsOn(ctx, api, dbID, state.OwnerID.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Detaching failed", err.Error()+"\n\nNothing was removed; destroy again.")
+		return
+	}
+	// Another attachment's claim keeps what it uses; what attachments did
+	// not make (it was there before them) is never removed.
+	release := planRelease(objs, mergeMade(rec, objs, own), others)
+	for _, kind := range claimKinds {
+		if owners := release.KeptFor[kind]; len(owners) > 0 {
+			tflog.Info(ctx, "Keeping what other attachments use", map[string]any{"object": kind, "name": objs[kind], "claimed_by": owners})
+		}
+	}
 	ignore404 := func(what string, _ *godo.Response, err error) bool {
 		if err != nil && !IsNotFound(err) {
 			resp.Diagnostics.AddError("Detaching failed", APIError(what, err)+"\n\nWhat remains is still in state; destroy again.")
@@ -519,25 +678,25 @@ func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.De
 		}
 		return true
 	}
-	if p := state.Pool; p != nil && rec.PoolCreated {
+	if p := state.Pool; p != nil && release.Remove["pool"] {
 		res, err := api.Databases.DeletePool(ctx, dbID, p.Name.ValueString())
 		if !ignore404("deleting pool "+p.Name.ValueString(), res, err) {
 			return
 		}
 	}
-	if name := state.User.ValueString(); name != "" && rec.UserCreated {
+	if name := state.User.ValueString(); name != "" && release.Remove["user"] {
 		res, err := api.Databases.DeleteUser(ctx, dbID, name)
 		if !ignore404("deleting user "+name, res, err) {
 			return
 		}
 	}
-	if name := state.DB.ValueString(); name != "" && rec.DBCreated {
+	if name := state.DB.ValueString(); name != "" && release.Remove["db"] {
 		res, err := api.Databases.DeleteDB(ctx, dbID, name)
 		if !ignore404("deleting db "+name, res, err) {
 			return
 		}
 	}
-	if rec.RuleAdded {
+	if release.Remove["rule"] {
 		res, err := stack.EditFirewall(ctx, api, &r.client.firewallLocks, r.client.firewallSettle(),
 			stack.FirewallEdit{DatabaseID: dbID, Remove: []stack.Rule{stack.ClusterRule(state.ClusterID.ValueString())}})
 		if err != nil && !IsNotFound(err) {
@@ -557,6 +716,25 @@ func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.De
 					"replace it with the sources you want.", dbID, strings.Join(kept, ", ")))
 		}
 	}
+	for _, c := range release.HandOver {
+		// This attachment made what c uses but c took it as kept: c now says
+		// made, so the last attachment using it removes it.
+		err := writeClaim(ctx, api, c.tagName(dbID))
+		if err == nil && c.tagName(dbID) != c.Tag {
+			err = deleteClaim(ctx, api, c.Tag)
+		}
+		if err != nil {
+			resp.Diagnostics.AddWarning("Handing over to another attachment failed",
+				fmt.Sprintf("This attachment made objects that attachment %s still uses; its claim %s could not be rewritten to say so (%v). "+
+					"Nothing it uses was removed, but its destroy will not remove them either: remove them by hand once no attachment uses them.", c.Owner, c.Tag, err))
+		}
+	}
+	for _, c := range own {
+		if err := deleteClaim(ctx, api, c.Tag); err != nil {
+			resp.Diagnostics.AddError("Detaching failed", err.Error()+"\n\nWhat the attachment used is removed; destroy again to remove its claim.")
+			return
+		}
+	}
 }
 
 // addObjects adopts or creates, in place, the user, db and pool that the
@@ -567,7 +745,7 @@ func (r *databaseAttachmentResource) Delete(ctx context.Context, req resource.De
 // The firewall is not touched. It sets the password and URIs; false when it
 // failed (the diagnostics say why; the state keeps the prior values, so the
 // next apply adopts what this one created).
-func (r *databaseAttachmentResource) addObjects(ctx context.Context, plan, state *attachmentModel, rec *attachmentRecord, diags *diag.Diagnostics) bool {
+func (r *databaseAttachmentResource) addObjects(ctx context.Context, plan, state *attachmentModel, rec *attachmentRecord, others []attachClaim, diags *diag.Diagnostics) bool {
 	addsDB := plan.DB.ValueString() != "" && state.DB.IsNull()
 	addsUser := plan.User.ValueString() != "" && state.User.IsNull()
 	addsPool := plan.Pool != nil && state.Pool == nil
@@ -625,13 +803,18 @@ func (r *databaseAttachmentResource) addObjects(ctx context.Context, plan, state
 	}
 	if p := plan.Pool; addsPool {
 		name := p.Name.ValueString()
-		want := &godo.DatabaseUpdatePoolRequest{Mode: p.Mode.ValueString(), Size: int(p.Size.ValueInt64()),
-			Database: firstNonEmpty(plan.DB.ValueString(), "defaultdb"), User: firstNonEmpty(plan.User.ValueString(), "doadmin")}
+		want := wantPool(plan)
 		pool, _, err := api.Databases.GetPool(ctx, dbID, name)
 		switch {
 		case err == nil:
 			tflog.Info(ctx, "Adopting the existing pool", map[string]any{"pool": name, "database": db.Name, "imported": rec.Imported})
 			rec.PoolCreated = rec.Imported
+			if d := poolDifference(pool, want); d != "" && slices.ContainsFunc(others, func(c attachClaim) bool { u, _ := c.uses("pool", objectHash(name)); return u }) {
+				// Another attachment uses it as it is.
+				diags.AddAttributeError(path.Root("pool"), "The pool is another attachment's, with other settings",
+					fmt.Sprintf("Pool %s on database %s is used by another attachment with %s: declare it with the same mode, size, db and user to share it, or choose another pool name.", name, db.Name, d))
+				return false
+			}
 			if pool.Mode != want.Mode || pool.Size != want.Size || pool.Database != want.Database || pool.User != want.User {
 				if _, err := api.Databases.UpdatePool(ctx, dbID, name, want); err != nil {
 					diags.AddError("Updating the pool failed", APIError("updating pool "+name+" in "+db.Name, err))
