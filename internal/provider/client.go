@@ -64,6 +64,12 @@ type Client struct {
 	firewallLocks stack.FirewallLocks
 	watcher       stack.Watcher
 	clock         apiClock
+	// stateOwners are the stack identities read from this run's own state
+	// (inference_stack_ownership.go).
+	stateOwners stateOwners
+	// replacements hold the stacks whose replacement's destroy half kept
+	// their data, for the create half to adopt (inference_stack_ownership.go).
+	replacements replacements
 }
 
 // PollConfig is how the stack engine and the replica resource wait: the

@@ -302,7 +302,8 @@ func csPoolTags(o outOfBand, name, pool string, want ...string) resource.TestChe
 	return func(*terraform.State) error {
 		var got []string
 		for _, t := range o.pool(o.cluster(name), pool).Tags {
-			if t != "k8s" && !strings.HasPrefix(t, "k8s:") && !strings.HasPrefix(t, stack.PoolTagPrefix) {
+			// DOKS's tags and the stack's identity tags are not the user's.
+			if t != "k8s" && !strings.HasPrefix(t, "k8s:") && !strings.HasPrefix(t, stack.PoolTagPrefix) && !strings.HasPrefix(t, stack.OwnerTagPrefix) {
 				got = append(got, t)
 			}
 		}

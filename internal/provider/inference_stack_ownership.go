@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -25,6 +26,69 @@ import (
 //     says on which parts;
 //   - parts that another state took over (they carry its identity) refuse
 //     every plan but letting them go.
+//
+// One provider process (one Client) serves one Terraform run of one state,
+// so the identities it reads from that state are this state's: Terraform
+// plans the replacement of a tainted stack as a create with no prior state,
+// and the objects it meets then are its own, not another's.
+
+// stateOwners remembers, by stack name, the identities read from state.
+type stateOwners struct {
+	mu     sync.Mutex
+	owners map[string][]string
+}
+
+func (s *stateOwners) add(name, owner string) {
+	if owner == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owners == nil {
+		s.owners = map[string][]string{}
+	}
+	if !slices.Contains(s.owners[name], owner) {
+		s.owners[name] = append(s.owners[name], owner)
+	}
+}
+
+// replacements pass a stack's status from the destroy half of its
+// replacement (stack.Engine.HandOver) to the create half, which Terraform
+// runs next in the same apply, through the same provider.
+type replacements struct {
+	mu     sync.Mutex
+	byName map[string]*stack.Status
+}
+
+func (r *replacements) put(name string, st *stack.Status) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byName == nil {
+		r.byName = map[string]*stack.Status{}
+	}
+	r.byName[name] = st
+}
+
+// take returns and forgets the status handed over for name (nil: none).
+func (r *replacements) take(name string) *stack.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.byName[name]
+	delete(r.byName, name)
+	return st
+}
+
+func (s *stateOwners) has(name, owner string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return owner != "" && slices.Contains(s.owners[name], owner)
+}
+
+// ownState reports an identity read from this run's own state for the
+// stack name.
+func (p *planner) ownState(name, owner string) bool {
+	return p.owners != nil && p.owners.has(name, owner)
+}
 
 // ownership runs the plan's ownership checks.
 func (p *planner) ownership() {
@@ -119,6 +183,22 @@ func (p *planner) namesFree() {
 			}
 		}
 	}
+	// Objects of this run's own state: Terraform is replacing the stack (a
+	// tainted one, or -replace), which keeps them.
+	var own []string
+	found.Objects = slices.DeleteFunc(found.Objects, func(o stack.ForeignObject) bool {
+		if p.ownState(name, o.Owner) {
+			own = append(own, o.Kind+" "+o.Name+" ("+o.ID+")")
+			return true
+		}
+		return false
+	})
+	if len(own) > 0 && len(found.Objects) == 0 {
+		p.diags.AddAttributeWarning(path.Root("name"), fmt.Sprintf("Replacing stack %s keeps its databases", name),
+			"Terraform replaces this stack (it is tainted, or -replace names it). The replacement keeps every database "+
+				"with its id and data, and the VPC, and replaces only the cluster: the new cluster comes up, the databases' "+
+				"firewalls are re-pointed to it, then the old one is deleted. This state's parts:\n  - "+strings.Join(own, "\n  - "))
+	}
 	if len(found.Objects) == 0 {
 		return
 	}
@@ -132,7 +212,9 @@ func (p *planner) namesFree() {
 			"attach-owner:<owner_id>); a name is not unique to one state, so this plan does not take them, and nothing was "+
 			"changed.\n- If another workspace manages them, choose another name for this stack.\n- If they are this stack's "+
 			"and this state lost them (a run killed before Terraform saved state, a lost state file), or other tools made "+
-			"them, adopt them on purpose, by id:\n    terraform import <address of this attach_inference_stack> '%s'",
+			"them, adopt them on purpose, by id:\n    terraform import <address of this attach_inference_stack> '%s'\n"+
+			"- If this state holds this stack tainted (a failed create), plan without -refresh=false: Terraform plans a "+
+			"tainted stack's replacement as a new one, and only the refresh shows the provider that these are its objects.",
 			strings.Join(lines, "\n  - "), found.ImportID()))
 }
 

@@ -72,7 +72,11 @@ func (r *inferenceStackResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 
-	p := &planner{ctx: ctx, api: r.client.Godo, opts: opts, plan: &plan, config: &config, state: state, status: status, diags: &resp.Diagnostics}
+	p := &planner{ctx: ctx, api: r.client.Godo, opts: opts, plan: &plan, config: &config, state: state, status: status, diags: &resp.Diagnostics,
+		owners: &r.client.stateOwners}
+	if state != nil {
+		r.client.stateOwners.add(state.Name.ValueString(), status.Owner)
+	}
 	p.regionOffered()
 	p.cluster()
 	p.databases()
@@ -161,6 +165,8 @@ type planner struct {
 	state  *stackModel
 	status *stack.Status
 	diags  *diag.Diagnostics
+	// owners are the stack identities this run read from its own state.
+	owners *stateOwners
 	// regionRefused is set once the region is refused: the checks that
 	// depend on it then say nothing more (a typo is an unknown region,
 	// not a region lacking every size).

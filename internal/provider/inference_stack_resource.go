@@ -71,7 +71,10 @@ func (r *inferenceStackResource) Create(ctx context.Context, req resource.Create
 	defer cancel()
 
 	tflog.Info(ctx, "creating inference stack", map[string]any{"name": plan.Name.ValueString(), "region": plan.Region.ValueString()})
-	res, err := r.engine().Apply(ctx, plan.toSpec(vpcGiven), nil)
+	// The create half of a whole-stack replacement adopts what its destroy
+	// half kept: the databases, with their data, and the VPC.
+	kept := r.client.replacements.take(plan.Name.ValueString())
+	res, err := r.engine().Apply(ctx, plan.toSpec(vpcGiven), kept)
 	addWarnings(&resp.Diagnostics, res.Warnings)
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Creating stack %s failed", plan.Name.ValueString()), failureDetail(err, res.Status, true))
@@ -94,6 +97,7 @@ func (r *inferenceStackResource) Read(ctx context.Context, req resource.ReadRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	r.client.stateOwners.add(state.Name.ValueString(), status.Owner)
 	res, err := r.engine().Refresh(ctx, state.toSpec(false), status)
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Reading stack %s failed", state.Name.ValueString()), err.Error())
@@ -157,17 +161,34 @@ func (r *inferenceStackResource) Delete(ctx context.Context, req resource.Delete
 	defer cancel()
 
 	if status.Empty() {
-		// Terraform gives the destroy half of replacing a tainted resource
-		// (a failed create, or terraform taint) no private state: rebuild
-		// the status from the ids in state, or everything would be left
-		// behind, untracked.
+		// Terraform gives the destroy half of replacing a stack (a tainted
+		// one after a failed create, terraform taint, -replace) no private
+		// state: rebuild the status from the ids in state, and hand it over
+		// to the create half instead of deleting the databases with their
+		// data (stack.Engine.HandOver).
 		recovered, err := r.engine().Recover(ctx, state.toSpec(false), state.recoverIDs())
 		if err != nil {
-			resp.Diagnostics.AddError(fmt.Sprintf("Destroying stack %s failed", state.Name.ValueString()),
-				"Reading the stack's parts from the ids in state: "+err.Error()+"\n\nNothing was deleted; run terraform destroy again once the cause is fixed.")
+			resp.Diagnostics.AddError(fmt.Sprintf("Replacing stack %s failed", state.Name.ValueString()),
+				"Reading the stack's parts from the ids in state: "+err.Error()+"\n\nNothing was deleted; run terraform apply again once the cause is fixed.")
 			return
 		}
-		status = recovered
+		recovered.Owner = state.OwnerID.ValueString()
+		res, err := r.engine().HandOver(ctx, state.toSpec(false), recovered)
+		addWarnings(&resp.Diagnostics, res.Warnings)
+		if err != nil {
+			resp.Diagnostics.AddError(fmt.Sprintf("Replacing stack %s failed", state.Name.ValueString()),
+				err.Error()+"\n\nNo database was deleted; run terraform apply again once the cause is fixed.")
+			state.observe(res.Status)
+			state.setComputed(res.Status)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			resp.Diagnostics.Append(savePrivateStatus(ctx, resp.Private, res.Status, state.secretsOmitted())...)
+			return
+		}
+		r.client.replacements.put(state.Name.ValueString(), res.Status)
+		// Terraform plans the create half again before applying it: its
+		// objects are this state's.
+		r.client.stateOwners.add(state.Name.ValueString(), res.Status.Owner)
+		return
 	}
 
 	opts := stack.DeleteOptions{Retain: map[string]bool{}, Protected: map[string]bool{}}
@@ -204,10 +225,10 @@ func failureDetail(err error, st *stack.Status, creating bool) string {
 	if creating {
 		b.WriteString("Everything that was created is recorded in state (")
 		b.WriteString(partsSummary(st))
-		b.WriteString("), and the resource is marked tainted. To keep those parts and create only what is missing, run " +
-			"`terraform untaint <address>` then `terraform apply`. To start over, run `terraform apply` (it replaces the " +
-			"stack) or `terraform destroy`; either refuses while a database has deletion_protection on, provisioned or not " +
-			"(set it to false first to let the database go).")
+		b.WriteString("), and the resource is marked tainted. The next `terraform apply` replaces the stack's cluster only: " +
+			"every database it created is kept with its id and data, and so is the VPC. To keep the cluster too and create " +
+			"only what is missing, run `terraform untaint <address>` then `terraform apply`. `terraform destroy` refuses " +
+			"while a database has deletion_protection on, provisioned or not (set it to false first to let the database go).")
 	} else {
 		b.WriteString("State records what exists now (" + partsSummary(st) + "); fix the cause and run `terraform apply` again " +
 			"to converge the rest.")

@@ -25,7 +25,13 @@ import (
 // another workspace can also declare.
 
 func teamStackConfig(srv *emulator.Server) string {
-	return providerBlock(srv) + `
+	return teamStackConfigProtected(srv, false)
+}
+
+// teamStackConfigProtected is teamStackConfig with deletion_protection as
+// given on the database.
+func teamStackConfigProtected(srv *emulator.Server, protect bool) string {
+	return providerBlock(srv) + fmt.Sprintf(`
 resource "attach_inference_stack" "test" {
   name   = "team-ml"
   region = "tor1"
@@ -44,13 +50,13 @@ resource "attach_inference_stack" "test" {
       size   = "db-s-1vcpu-2gb"
       users  = ["app"]
       dbs    = ["app"]
-      # Off, so that nothing but ownership stands between a second
-      # workspace and this database.
-      deletion_protection = false
+      # Off (but where a test says), so that nothing but ownership stands
+      # between a second workspace and this database.
+      deletion_protection = %t
     }
   }
 }
-`
+`, protect)
 }
 
 // A second workspace declaring a running stack's name is refused at plan,
@@ -158,8 +164,10 @@ func TestAccInferenceStackWritesMissingIdentityTagsInPlace(t *testing.T) {
 				return nil
 			}},
 			{
-				PreConfig: func() { stripOwnerTags(t, testGodo(t, srv), first["owner_id"], first["cluster_id"], first["databases.vectors.id"]) },
-				Config:    config,
+				PreConfig: func() {
+					stripOwnerTags(t, testGodo(t, srv), first["owner_id"], first["cluster_id"], first["databases.vectors.id"])
+				},
+				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("attach_inference_stack.test", plancheck.ResourceActionUpdate),
@@ -205,4 +213,57 @@ func stripOwnerTags(t *testing.T, api *godo.Client, owner, clusterID, databaseID
 	if _, _, err := api.Kubernetes.Update(ctx, clusterID, &godo.KubernetesClusterUpdateRequest{Name: c.Name, Tags: without(c.Tags)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A tainted stack (terraform taint, or a create that failed after some
+// parts existed) is replaced by Terraform as destroy-then-create: the
+// databases, protected ones included, keep their ids and data, the VPC
+// stays, and only the cluster is new. The old provider deleted every part
+// (or, with protection on, refused and left the stack stuck).
+func TestAccInferenceStackTaintedReplacementKeepsDatabases(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	protected := teamStackConfigProtected(srv, true)
+	var first map[string]string
+	attrs := func(s *terraform.State) map[string]string {
+		return s.RootModule().Resources["attach_inference_stack.test"].Primary.Attributes
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{Config: protected, Check: func(s *terraform.State) error { first = attrs(s); return nil }},
+			{
+				Taint:  []string{"attach_inference_stack.test"},
+				Config: protected,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction("attach_inference_stack.test", plancheck.ResourceActionDestroyBeforeCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: func(s *terraform.State) error {
+					now := attrs(s)
+					for _, k := range []string{"owner_id", "vpc_id", "databases.vectors.id", "databases.vectors.private_host"} {
+						if now[k] != first[k] {
+							return fmt.Errorf("%s changed through the replacement: %q -> %q", k, first[k], now[k])
+						}
+					}
+					if now["cluster_id"] == first["cluster_id"] {
+						return fmt.Errorf("the cluster was not replaced")
+					}
+					if n := srv.Inventory().Count("kubernetes_cluster"); n != 1 {
+						return fmt.Errorf("%d clusters after the replacement, want 1:\n%s", n, srv.Inventory())
+					}
+					rules, _, err := testGodo(t, srv).Databases.GetFirewallRules(context.Background(), now["databases.vectors.id"])
+					if err != nil {
+						return err
+					}
+					if len(rules) != 1 || rules[0].Type != "k8s" || rules[0].Value != now["cluster_id"] {
+						return fmt.Errorf("database firewall after the replacement: %+v, want only the new cluster", rules)
+					}
+					return ownerTagsOn(testGodo(t, srv), now["owner_id"], now["cluster_id"], now["databases.vectors.id"])
+				},
+			},
+			// Let the post-test destroy delete the database.
+			{Config: teamStackConfigProtected(srv, false)},
+		},
+	})
 }

@@ -55,6 +55,12 @@ func ClusterReplacementReason(spec Spec, vpcID string, cur *ClusterStatus) strin
 func (r *run) ensureCluster(ctx context.Context) error {
 	cur, vpcID := view2(r, func(st *Status) (*ClusterStatus, string) { return st.Cluster.clone(), st.VPCID })
 	generation := 1
+	if retiring := view(r, func(st *Status) *ClusterStatus { return st.RetiringCluster.clone() }); cur == nil && retiring != nil {
+		// A replacement whose new cluster is not recorded yet (it failed
+		// before its create, or the stack is replaced whole: HandOver):
+		// the next generation, never the retiring cluster's own name.
+		generation = retiring.Generation + 1
+	}
 	if cur != nil {
 		reason := ClusterReplacementReason(r.spec, vpcID, cur)
 		if reason == "" {

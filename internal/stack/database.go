@@ -129,11 +129,12 @@ func (r *run) createDatabase(ctx context.Context, key string, spec DatabaseSpec,
 		// Adopted means found in a list: visible already. A database just
 		// created is not, for a while.
 		created, typical = time.Now(), TypicalDatabaseCreate
-		r.update(func(st *Status) {
-			st.Databases[key].CreatedAt = created
-			st.Databases[key].VPCRangeRule = vpcRule
-		})
+		r.update(func(st *Status) { st.Databases[key].CreatedAt = created })
 	}
+	// Adopted or answered, the database is this stack's create (it carries
+	// the stack's identity), made with the VPC-range rule, which the
+	// firewall step replaces with the cluster's.
+	r.update(func(st *Status) { st.Databases[key].VPCRangeRule = vpcRule })
 	if err := r.waitDatabaseOnline(ctx, key, db.ID, created, typical); err != nil {
 		if ctx.Err() != nil {
 			r.update(func(st *Status) {

@@ -58,7 +58,9 @@ func (r *run) ensureVPC(ctx context.Context) error {
 		adopted := adoptAfterFailedCreate(ctx, err, true, func(ctx context.Context) (bool, error) {
 			v, named, err := r.findOwnVPC(ctx)
 			if v != nil {
-				r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange, st.VPCOwner = v.ID, true, v.IPRange, r.spec.Owner })
+				r.update(func(st *Status) {
+					st.VPCID, st.VPCOwned, st.VPCIPRange, st.VPCOwner = v.ID, true, v.IPRange, r.spec.Owner
+				})
 			}
 			other = named
 			return v != nil, err
@@ -71,7 +73,9 @@ func (r *run) ensureVPC(ctx context.Context) error {
 		}
 		return nil
 	}
-	r.update(func(st *Status) { st.VPCID, st.VPCOwned, st.VPCIPRange, st.VPCOwner = v.ID, true, v.IPRange, r.spec.Owner })
+	r.update(func(st *Status) {
+		st.VPCID, st.VPCOwned, st.VPCIPRange, st.VPCOwner = v.ID, true, v.IPRange, r.spec.Owner
+	})
 	return nil
 }
 
