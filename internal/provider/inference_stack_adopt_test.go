@@ -170,11 +170,12 @@ func adoptInventory(srv *emulator.Server) []string {
 }
 
 // adoptRequired is the terraform block an import block needs: Terraform
-// resolves it before the harness's provider mapping.
+// resolves it before the harness's provider mapping. The registry is named,
+// so OpenTofu (whose default registry is another) resolves it alike.
 const adoptRequired = `
 terraform {
   required_providers {
-    attach = { source = "attach-labs/attach" }
+    attach = { source = "registry.terraform.io/attach-labs/attach" }
   }
 }
 `
@@ -462,13 +463,14 @@ func TestAccInferenceStackImportIDRefusals(t *testing.T) {
 // modules' TestImportGenerateConfig found.
 var adoptGenConfigMin = []int{1, 9, 3}
 
-// adoptGenConfigTerraform is a Terraform that generates configuration:
+// adoptGenConfigTerraform is a CLI that generates configuration:
 // TF_ACC_TERRAFORM_GENCONFIG_PATH, else the acceptance tests' own
-// (TF_ACC_TERRAFORM_PATH) if new enough, else terraform on PATH if new
-// enough; the test skips, saying so, without one.
+// (TF_ACC_TERRAFORM_PATH) if new enough, else the OpenTofu make test builds
+// (ATTACH_TOFU_EPHEMERAL), else terraform on PATH if new enough; the test
+// skips, saying so, without one (fails in CI).
 func adoptGenConfigTerraform(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("TF_ACC_TERRAFORM_GENCONFIG_PATH"), os.Getenv("TF_ACC_TERRAFORM_PATH")}
+	candidates := []string{os.Getenv("TF_ACC_TERRAFORM_GENCONFIG_PATH"), os.Getenv("TF_ACC_TERRAFORM_PATH"), os.Getenv("ATTACH_TOFU_EPHEMERAL")}
 	if p, err := exec.LookPath("terraform"); err == nil {
 		candidates = append(candidates, p)
 	}
@@ -486,7 +488,11 @@ func adoptGenConfigTerraform(t *testing.T) string {
 			return bin
 		}
 	}
-	t.Skipf("-generate-config-out needs Terraform >= 1.9.3 for this provider (hashicorp/terraform#35478); found %v: set TF_ACC_TERRAFORM_GENCONFIG_PATH", seen)
+	msg := fmt.Sprintf("-generate-config-out needs Terraform >= 1.9.3 or OpenTofu (hashicorp/terraform#35478); found %v: run make tools-ephemeral (OpenTofu into ./bin) and set ATTACH_TOFU_EPHEMERAL, or set TF_ACC_TERRAFORM_GENCONFIG_PATH", seen)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg) // CI has OpenTofu (make test builds it): never pass by skipping
+	}
+	t.Skip(msg)
 	return ""
 }
 
@@ -497,12 +503,12 @@ func terraformVersion(bin string) ([3]int, error) {
 	if err != nil {
 		return v, err
 	}
-	m := regexp.MustCompile(`Terraform v(\d+)\.(\d+)\.(\d+)`).FindStringSubmatch(string(out))
+	m := regexp.MustCompile(`(Terraform|OpenTofu) v(\d+)\.(\d+)\.(\d+)`).FindStringSubmatch(string(out))
 	if m == nil {
 		return v, fmt.Errorf("%s version: %q", bin, out)
 	}
 	for i := range v {
-		v[i], _ = strconv.Atoi(m[i+1])
+		v[i], _ = strconv.Atoi(m[i+2])
 	}
 	return v, nil
 }

@@ -665,8 +665,8 @@ resource "attach_inference_stack" "test" {
       pools = {
         app = { size = 5, db = "app" }
       }
-      # deletion_protection stays on: the database never provisions, so it
-      # must not block destroy.
+      # deletion_protection stays on: it holds for a database that never
+      # provisioned too.
     }
     cache = {
       engine              = "valkey"
@@ -726,19 +726,31 @@ func TestAccInferenceStackPartialFailure(t *testing.T) {
 						plancheck.ExpectResourceAction(stackAddr, plancheck.ResourceActionDestroyBeforeCreate),
 					}},
 				},
-				// The post-test destroy then deletes everything
-				// (CheckDestroy), the protected database included: it never
-				// provisioned.
+				// Protection holds for the database that never provisioned:
+				// destroy is refused, and deletes nothing.
+				{
+					Config:      cfg,
+					Destroy:     true,
+					ExpectError: regexp.MustCompile(`would delete protected database "vectors"`),
+				},
+				// With it off, the apply replaces the tainted stack (the
+				// database stuck creating is replaced, having never held
+				// data), and the post-test destroy deletes everything
+				// (CheckDestroy).
+				{
+					Config: strings.Replace(cfg, "# deletion_protection stays on", "deletion_protection = false\n      #", 1),
+				},
 			},
 		})
 	})
 
 	// A persistent API failure at the pools step. Terraform taints a
 	// resource whose Create failed, so the next apply with the same
-	// configuration REPLACES the stack (destroy, then create): the provider
-	// cannot turn that into a converge. The failed create's message says
-	// so, and how to keep the parts instead (terraform untaint, then apply,
-	// which converges through Update).
+	// configuration replaces the stack (destroy, then create); the
+	// replacement keeps the databases (same ids, data kept) and the VPC, and
+	// replaces the cluster only. The failed create's message says so, and
+	// how to keep the cluster too (terraform untaint, then apply, which
+	// converges through Update).
 	t.Run("pools step fails", func(t *testing.T) {
 		srv := startEmulator(t, emulator.Config{})
 		cfg := partialFailureConfig(srv.URL, srv.Token, "60m")
@@ -790,8 +802,12 @@ func TestAccInferenceStackPartialFailure(t *testing.T) {
 						}
 						for _, kind := range []string{"vpc", "kubernetes_cluster", "database_cluster"} {
 							for id, name := range inventoryIDs(srv, kind) {
-								if firstIDs[id] != "" {
-									return fmt.Errorf("%s %s survived the replacement", kind, name)
+								survived := firstIDs[id] != ""
+								if kind == "kubernetes_cluster" && survived {
+									return fmt.Errorf("cluster %s survived the replacement", name)
+								}
+								if kind != "kubernetes_cluster" && !survived {
+									return fmt.Errorf("%s %s is new: the replacement must keep the databases and their VPC", kind, name)
 								}
 							}
 						}

@@ -97,7 +97,7 @@ func (p *planner) ownership() {
 		return
 	}
 	owner := p.status.Owner
-	if claimed := p.status.Claimed(owner); len(claimed) > 0 {
+	if claimed := p.status.Claimed(owner); len(claimed) > 0 && !p.status.ImportedByID {
 		p.attrError(path.Root("owner_id"), fmt.Sprintf("Parts of stack %s belong to another state now", p.plan.Name.ValueString()),
 			(&stack.ClaimedError{Stack: p.plan.Name.ValueString(), Objects: claimed}).Error()+".")
 		return
@@ -114,6 +114,14 @@ func (p *planner) ownership() {
 	if owner == "" {
 		what = "This stack has no identity yet (it was imported by id, or made by a provider version before identities): " +
 			"this apply gives it one, owner_id, and writes it as the tag attach-owner:<owner_id>"
+	}
+	if claimed := p.status.Claimed(owner); len(claimed) > 0 && p.status.ImportedByID {
+		var names []string
+		for _, o := range claimed {
+			names = append(names, o.String())
+		}
+		what += ", replacing the identity of the state that had them (imported by id: taken over on purpose: " +
+			strings.Join(names, "; ") + "; that state's next plan refuses to change or delete them)"
 	}
 	p.diags.AddAttributeWarning(path.Root("owner_id"), "The apply marks the stack's parts as this state's",
 		what+" on:\n  - "+strings.Join(unmarked, "\n  - ")+
@@ -223,7 +231,7 @@ func checkDestroyClaims(state *stackModel, status *stack.Status, diags *diag.Dia
 	if state == nil || status == nil {
 		return
 	}
-	if claimed := status.Claimed(status.Owner); len(claimed) > 0 {
+	if claimed := status.Claimed(status.Owner); len(claimed) > 0 && !status.ImportedByID {
 		diags.AddAttributeError(path.Root("owner_id"), fmt.Sprintf("Destroying stack %s would delete another state's objects", state.Name.ValueString()),
 			(&stack.ClaimedError{Stack: state.Name.ValueString(), Objects: claimed}).Error()+".")
 	}

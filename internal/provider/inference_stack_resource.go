@@ -210,7 +210,8 @@ func (r *inferenceStackResource) Delete(ctx context.Context, req resource.Delete
 
 // recoverIDs lists the ids state shows for the stack's parts.
 func (m *stackModel) recoverIDs() stack.RecoverIDs {
-	ids := stack.RecoverIDs{VPCID: m.VPCID.ValueString(), ClusterID: m.ClusterID.ValueString(), Databases: map[string]string{}}
+	ids := stack.RecoverIDs{VPCID: m.VPCID.ValueString(), ClusterID: m.ClusterID.ValueString(), Databases: map[string]string{},
+		Stalled: stack.StalledInPending(m.Pending.ValueString())}
 	for key, d := range m.Databases {
 		ids.Databases[key] = d.ID.ValueString()
 	}

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -15,12 +14,12 @@ import (
 // "database", which takes a replica's uuid too).
 func (m *stackModel) observeTagDrift(st *stack.Status) {
 	want := m.toSpec(false).AllTags()
-	stackTag := stack.StackTagPrefix + m.Name.ValueString()
 	drifted := func(have []string) bool {
 		if stackSame(have, want) {
 			return false
 		}
-		user := slices.DeleteFunc(slices.Clone(have), func(t string) bool { return t == stackTag })
+		// The identity tags are the stack's, never the user's.
+		user := stack.WithoutIdentityTags(have)
 		m.Tags = stringValues(user)
 		if m.Tags == nil {
 			m.Tags = []types.String{}

@@ -216,6 +216,9 @@ func (e *Engine) ImportByIDs(ctx context.Context, name string, ids AdoptIDs) (Sp
 	if err := r.describeCluster(ctx, &spec); err != nil {
 		return spec, nil, err
 	}
+	// Adopted on purpose: whatever identity the objects carry, this state
+	// takes them over at its first apply.
+	r.st.ImportedByID = true
 	return spec, r.st.Clone(), nil
 }
 

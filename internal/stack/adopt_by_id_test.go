@@ -223,7 +223,7 @@ func TestImportByNameTakesTheIdentity(t *testing.T) {
 	spec.Databases = map[string]DatabaseSpec{"vectors": {Engine: "pg", Version: "17", Size: "db-s-2vcpu-4gb", NodeCount: 1, DeletionProtection: true}}
 	st := mustApply(t, e, spec, nil)
 	if !ValidOwner(st.Owner) {
-		t.Skipf("the engine gave the stack no identity (%q): the identity is the engine's to give", st.Owner)
+		t.Fatalf("the engine gave the stack no identity (%q)", st.Owner)
 	}
 	for _, read := range []func(context.Context, string) (Spec, *Status, error){e.ImportByName, e.Discover} {
 		found, fst, err := read(context.Background(), "owned")
@@ -417,12 +417,6 @@ func TestImportByIDsThenApply(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			res, err := e.Apply(ctx, spec, st)
-			var claimed *ClaimedError
-			if takeover && errors.As(err, &claimed) {
-				// The engine does not yet tell an import by ids (a takeover
-				// on purpose) from parts another state took over.
-				t.Skipf("the engine refuses the takeover an import by ids asks for: %v", err)
-			}
 			if err != nil {
 				t.Fatalf("the first apply after an import by ids: %v", err)
 			}

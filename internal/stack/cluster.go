@@ -527,7 +527,7 @@ func (r *run) deleteCluster(ctx context.Context, c *ClusterStatus) error {
 	// know them for the stack's.
 	live, _, err := r.e.API.Kubernetes.Get(ctx, c.ID)
 	switch {
-	case err == nil && claimedElsewhere(live.Tags, r.spec.Owner):
+	case err == nil && r.claimedFromUs(live.Tags):
 		return r.claimedError(ForeignObject{Kind: "cluster", Name: live.Name, ID: live.ID, Owner: OwnerIn(live.Tags)})
 	case err == nil:
 		c.Droplets = workerDroplets(live, c, time.Now())

@@ -475,7 +475,7 @@ func (r *run) dropDatabase(ctx context.Context, key string, d DatabaseStatus, re
 		})
 		return nil
 	}
-	if claimedElsewhere(d.Tags, r.spec.Owner) {
+	if r.claimedFromUs(d.Tags) {
 		return r.claimedError(ForeignObject{Kind: "database", Key: key, Name: d.Name, ID: d.ID, Owner: OwnerIn(d.Tags)})
 	}
 	if d.DeletionProtection {

@@ -169,6 +169,10 @@ func (e *Engine) Apply(ctx context.Context, spec Spec, st *Status) (Result, erro
 	g.add("project", projectDeps, r.assignProject)
 
 	err := g.run(ctx)
+	if err == nil {
+		// Every part carries this state's identity now.
+		r.update(func(st *Status) { st.ImportedByID = false })
+	}
 	return r.result(), err
 }
 

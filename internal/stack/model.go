@@ -247,7 +247,11 @@ func (s Spec) AllTags() []string {
 type Status struct {
 	// Owner is the stack's identity (ownership.go): "" for a stack made
 	// before identities existed, or imported, until its next apply.
-	Owner    string `json:",omitempty"`
+	Owner string `json:",omitempty"`
+	// ImportedByID marks a status imported by ids: its objects were adopted
+	// on purpose, so the next apply writes this state's identity on them
+	// whatever identity they carry (another state's is replaced).
+	ImportedByID bool `json:",omitempty"`
 	VPCID    string
 	VPCOwned bool
 	// VPCOwner is the identity the description of the stack's own VPC

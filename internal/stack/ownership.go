@@ -237,7 +237,12 @@ func (s *Status) Claimed(owner string) []ForeignObject {
 // checkClaims refuses, before any write, to work on parts another state
 // has taken over.
 func (r *run) checkClaims() error {
-	claimed := view(r, func(st *Status) []ForeignObject { return st.Claimed(r.spec.Owner) })
+	claimed := view(r, func(st *Status) []ForeignObject {
+		if st.ImportedByID {
+			return nil // taken over on purpose (ImportByIDs)
+		}
+		return st.Claimed(r.spec.Owner)
+	})
 	if len(claimed) > 0 {
 		return r.claimedError(claimed...)
 	}
@@ -280,4 +285,10 @@ func (s *Status) Unmarked(owner string) []string {
 		}
 	}
 	return out
+}
+
+// claimedFromUs reports whether tags carry another state's identity that
+// this state may not override: it may when it imported the stack by id.
+func (r *run) claimedFromUs(tags []string) bool {
+	return claimedElsewhere(tags, r.spec.Owner) && !view(r, func(st *Status) bool { return st.ImportedByID })
 }

@@ -19,7 +19,7 @@ import (
 func vpcName(stack string) string { return stack + "-vpc" }
 
 func (r *run) ensureVPC(ctx context.Context) error {
-	if id := r.spec.VPC.ID; id != "" {
+	if id, owned := r.spec.VPC.ID, view(r, func(st *Status) bool { return st.VPCOwned && st.VPCID == r.spec.VPC.ID }); id != "" && !owned {
 		v, _, err := r.e.API.VPCs.Get(ctx, id)
 		if err != nil {
 			return apiErr(fmt.Sprintf("reading VPC %s", id), err)
@@ -97,10 +97,22 @@ func (r *run) ensureVPCIdentity(ctx context.Context, v *godo.VPC) error {
 		r.update(func(st *Status) { st.VPCOwner = have })
 		return nil
 	}
-	if have != "" {
+	takeover := view(r, func(st *Status) bool { return st.ImportedByID })
+	if have != "" && !takeover {
 		return r.claimedError(ForeignObject{Kind: "VPC", Name: v.Name, ID: v.ID, Owner: have})
 	}
+	// A description of the team's own (a VPC adopted by id) is kept, the
+	// identity added after it; DigitalOcean allows 255 characters.
 	desc := vpcDescription(r.spec.Name, r.spec.Owner)
+	if have != "" {
+		// Another state's identity, taken over on purpose: replaced.
+		desc = strings.Replace(v.Description, OwnerTag(have), OwnerTag(r.spec.Owner), 1)
+	} else if v.Description != "" && v.Description != vpcDescription(r.spec.Name, "") {
+		desc = v.Description + " (" + OwnerTag(r.spec.Owner) + ")"
+		if len(desc) > 255 {
+			desc = strings.ToValidUTF8(v.Description[:255-len(OwnerTag(r.spec.Owner))-3], "") + " (" + OwnerTag(r.spec.Owner) + ")"
+		}
+	}
 	if _, _, err := r.e.API.VPCs.Update(ctx, v.ID, &godo.VPCUpdateRequest{Name: v.Name, Description: desc}); err != nil {
 		return apiErr(fmt.Sprintf("writing the stack's identity into the description of VPC %s (%s)", v.Name, v.ID), err)
 	}

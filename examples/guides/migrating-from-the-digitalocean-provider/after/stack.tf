@@ -48,6 +48,9 @@ resource "attach_inference_stack" "ml" {
       version    = "8"
       size       = "db-s-2vcpu-4gb"
       node_count = 1 # as it runs today; the default, 2, would add a standby
+      # DigitalOcean's default, which the cluster reports: stated, so the
+      # plan shows no change for it.
+      eviction_policy = "noeviction"
     }
   }
 }
