@@ -1,7 +1,6 @@
 package provider
 
 import (
-
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/stack"

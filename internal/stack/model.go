@@ -252,8 +252,8 @@ type Status struct {
 	// on purpose, so the next apply writes this state's identity on them
 	// whatever identity they carry (another state's is replaced).
 	ImportedByID bool `json:",omitempty"`
-	VPCID    string
-	VPCOwned bool
+	VPCID        string
+	VPCOwned     bool
 	// VPCOwner is the identity the description of the stack's own VPC
 	// carried when last read.
 	VPCOwner string `json:",omitempty"`
