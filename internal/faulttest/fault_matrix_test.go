@@ -417,17 +417,14 @@ func (e *env) recover(ctx context.Context, t *testing.T, p phase, st *stack.Stat
 		}
 		st = ref.Status
 		if p == phaseCreate {
-			del, err := e.eng.Delete(ctx, spec, st, stack.DeleteOptions{})
-			switch {
-			case err != nil && strings.Contains(err.Error(), "deletion_protection"):
-				t.Logf("replacement refused (%v): untaint and apply", err)
-			case err != nil:
+			// Terraform replaces the tainted stack: the destroy half hands
+			// the status over (databases and VPC kept, the cluster
+			// retiring), the create half applies onto it.
+			handed, err := e.eng.HandOver(ctx, spec, st)
+			if err != nil {
 				t.Fatalf("replacing the tainted stack (destroy half): %v", err)
-			case !del.Status.Empty():
-				t.Fatalf("destroy half of the replacement left %+v", del.Status)
-			default:
-				st = nil
 			}
+			st = handed.Status
 		}
 		res, err := e.eng.Apply(ctx, spec, st)
 		if err != nil {
