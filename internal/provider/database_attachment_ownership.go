@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -52,17 +51,8 @@ var claimKinds = []string{"rule", "user", "db", "pool"}
 // tagNamePattern: the spec's tags.name pattern ^[a-zA-Z0-9_\-\:]+$, maxLength 255.
 var tagNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_:\-]{1,255}$`)
 
-var ownerPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
-
-// newAttachmentOwner returns a fresh identity: 16 hex digits (64 random bits).
-func newAttachmentOwner() string {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		// crypto/rand does not fail on the platforms Go supports.
-		panic(fmt.Sprintf("reading random bytes for an attachment identity: %v", err))
-	}
-	return hex.EncodeToString(b)
-}
+// newAttachmentOwner returns a fresh identity, of the stack's form.
+func newAttachmentOwner() string { return stack.NewOwner() }
 
 // objectHash names an object in a claim: names may hold characters a tag
 // may not, and a hash keeps the tag short.
@@ -121,7 +111,7 @@ func parseClaim(tag, dbID string) (attachClaim, bool) {
 	}
 	fields := strings.Split(rest, ":")
 	c := attachClaim{Tag: tag, Owner: fields[0], Parts: map[string]claimPart{}}
-	if !ownerPattern.MatchString(c.Owner) {
+	if !stack.ValidOwner(c.Owner) {
 		c.Unreadable = true
 		return c, true
 	}

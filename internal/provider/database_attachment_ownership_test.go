@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/attach-labs/terraform-provider-attach/internal/emulator"
+	"github.com/attach-labs/terraform-provider-attach/internal/stack"
 )
 
 // attObjects reports which of the app's rule, user, db and pool (named as
@@ -216,7 +217,7 @@ func TestAccDatabaseAttachmentTwoWorkspacesSameObjects(t *testing.T) {
 				Config: config,
 				Check: func(s *terraform.State) error {
 					ownerA = ownerOf(s, addr)
-					if !ownerPattern.MatchString(ownerA) {
+					if !stack.ValidOwner(ownerA) {
 						return fmt.Errorf("owner_id = %q, want 16 hex digits", ownerA)
 					}
 					if err := w.wantObjects(t, "app", true, "after the first workspace's apply"); err != nil {
@@ -322,7 +323,7 @@ func TestAccDatabaseAttachmentWithoutIdentityGetsClaimAndHandsOver(t *testing.T)
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				Check: func(s *terraform.State) error {
-					if o := ownerOf(s, addr); o == ownerA || !ownerPattern.MatchString(o) {
+					if o := ownerOf(s, addr); o == ownerA || !stack.ValidOwner(o) {
 						return fmt.Errorf("owner_id = %q, want a new identity (the old one was %q)", o, ownerA)
 					}
 					ownerA = ownerOf(s, addr)

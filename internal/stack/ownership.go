@@ -133,15 +133,20 @@ type ForeignObjectsError struct {
 	Objects []ForeignObject
 }
 
-func (e *ForeignObjectsError) Error() string {
-	objs := make([]string, len(e.Objects))
-	for i, o := range e.Objects {
+// describeObjects lists objects for a message.
+func describeObjects(objects []ForeignObject) string {
+	objs := make([]string, len(objects))
+	for i, o := range objects {
 		objs[i] = o.String()
 	}
+	return strings.Join(objs, "; ")
+}
+
+func (e *ForeignObjectsError) Error() string {
 	return fmt.Sprintf("objects with the names of stack %s exist and are not this state's: %s. They were not adopted, changed or deleted. "+
 		"Another workspace may own them (a stack's name is not unique to one state): choose another name for this stack, or, to take "+
 		"them over on purpose, import them by id: terraform import <address> '%s'",
-		e.Stack, strings.Join(objs, "; "), e.ImportID())
+		e.Stack, describeObjects(e.Objects), e.ImportID())
 }
 
 // ImportID is the import id that adopts the objects on purpose (see the
@@ -179,14 +184,10 @@ type ClaimedError struct {
 }
 
 func (e *ClaimedError) Error() string {
-	objs := make([]string, len(e.Objects))
-	for i, o := range e.Objects {
-		objs[i] = o.String()
-	}
 	return fmt.Sprintf("parts of stack %s now carry another state's identity: %s. Another workspace took them over (an import by id), "+
 		"so this state no longer owns them: nothing was changed or deleted. To let them go, remove the stack from this state "+
 		"(terraform state rm <address>); to take them back on purpose, remove it and import it here by id",
-		e.Stack, strings.Join(objs, "; "))
+		e.Stack, describeObjects(e.Objects))
 }
 
 func (r *run) claimedError(objs ...ForeignObject) error {
