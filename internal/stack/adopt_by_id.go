@@ -300,19 +300,38 @@ func mapPools(c *godo.KubernetesCluster, systemRef string, gpuRefs map[string]st
 	}
 	var left []*godo.KubernetesNodePool
 	for _, p := range c.NodePools {
-		if taken[p.ID] == "" && !poolDraining(p) {
+		if taken[p.ID] == "" {
 			left = append(left, p)
 		}
 	}
-	// Identity tags (a pool the stack made, or one tagged by hand).
+	// Identity tags (a pool the stack made, or one tagged by hand). A pool
+	// whose nodes all drain keeps its key: an autoscaled pool with
+	// min_nodes 0 drains its last node whenever the autoscaler scales it
+	// down. Only where two pools carry one key (the old pool of a
+	// replacement still draining) does the live one win, the draining one
+	// being left out.
+	byTag := map[string]bool{}
 	var untagged []*godo.KubernetesNodePool
 	for _, p := range left {
 		key := poolKey(p)
 		// Strict, a tag the pool's size contradicts (a CPU pool tagged
 		// for a GPU key) is taken for no tag.
 		fits := !strict || (key == SystemPoolName) != isGPUSize(p.Size)
-		if _, have := out[key]; key != "" && !have && fits {
+		have, had := out[key]
+		switch {
+		case key == "" || !fits:
+		case !had:
+			out[key], taken[p.ID], byTag[key] = p, key, true
+			continue
+		case byTag[key] && poolDraining(have) && !poolDraining(p):
+			delete(taken, have.ID)
 			out[key], taken[p.ID] = p, key
+			continue
+		case byTag[key] && poolDraining(p):
+			continue
+		}
+		// Any other pool whose nodes all drain is one DOKS is deleting.
+		if poolDraining(p) {
 			continue
 		}
 		untagged = append(untagged, p)

@@ -83,6 +83,12 @@ func pool(id, name, size string, tags ...string) *godo.KubernetesNodePool {
 	return &godo.KubernetesNodePool{ID: id, Name: name, Size: size, Tags: tags}
 }
 
+// draining gives p one node, draining (the pool's only node being removed).
+func draining(p *godo.KubernetesNodePool) *godo.KubernetesNodePool {
+	p.Nodes = []*godo.KubernetesNode{{ID: p.ID + "-n1", Status: &godo.KubernetesNodeStatus{State: "draining"}}}
+	return p
+}
+
 func TestMapPools(t *testing.T) {
 	const cpu, gpu = "s-2vcpu-4gb", "gpu-h100x1-80gb"
 	cases := []struct {
@@ -136,6 +142,26 @@ func TestMapPools(t *testing.T) {
 			pools:    []*godo.KubernetesNodePool{pool("1", "pool-main", cpu), pool("2", "h100", gpu)},
 			gpuRefs:  map[string]string{"a": "2", "b": "h100"},
 			problems: []string{"node pool h100 (2, size gpu-h100x1-80gb) is named twice (a and b)"}},
+		// An autoscaled pool with min_nodes 0 drains its last node when the
+		// autoscaler scales it down: it is still the stack's pool.
+		{name: "a tagged pool whose only node drains keeps its key",
+			pools:     []*godo.KubernetesNodePool{pool("1", "system", cpu, PoolTag(SystemPoolName)), draining(pool("2", "h100", gpu, PoolTag("h100")))},
+			want:      map[string]string{"system": "1", "h100": "2"},
+			lenientOK: map[string]string{"system": "1", "h100": "2"}},
+		{name: "the old pool of a replacement, draining, loses its key to the new one",
+			pools: []*godo.KubernetesNodePool{pool("1", "system", cpu, PoolTag(SystemPoolName)), draining(pool("2", "h100", gpu, PoolTag("h100"))),
+				pool("3", "h100-b", gpu, PoolTag("h100"))},
+			want:      map[string]string{"system": "1", "h100": "3"},
+			lenientOK: map[string]string{"system": "1", "h100": "3"}},
+		{name: "the new pool of a replacement listed first keeps its key",
+			pools: []*godo.KubernetesNodePool{pool("1", "system", cpu, PoolTag(SystemPoolName)), pool("3", "h100-b", gpu, PoolTag("h100")),
+				draining(pool("2", "h100", gpu, PoolTag("h100")))},
+			want:      map[string]string{"system": "1", "h100": "3"},
+			lenientOK: map[string]string{"system": "1", "h100": "3"}},
+		{name: "an untagged pool whose nodes all drain is being deleted",
+			pools:     []*godo.KubernetesNodePool{pool("1", "pool-main", cpu), draining(pool("2", "old-cpu", cpu))},
+			want:      map[string]string{"system": "1"},
+			lenientOK: map[string]string{"system": "1"}},
 		{name: "no CPU pool",
 			pools:     []*godo.KubernetesNodePool{pool("2", "h100", gpu)},
 			problems:  []string{"no CPU node pool to be the stack's system pool"},
