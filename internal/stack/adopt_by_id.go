@@ -330,10 +330,10 @@ func mapPools(c *godo.KubernetesCluster, systemRef string, gpuRefs map[string]st
 		case byTag[key] && poolDraining(p):
 			continue
 		}
-		// Any other pool whose nodes all drain is one DOKS is deleting.
-		if poolDraining(p) {
-			continue
-		}
+		// An untagged pool is adopted even while its nodes all drain: an
+		// autoscaled pool scaling to zero looks the same as one DOKS is
+		// deleting, and leaving a live pool out would have the first apply
+		// delete it.
 		untagged = append(untagged, p)
 	}
 	left = untagged
