@@ -91,7 +91,7 @@ func makeAdoptEstate(t *testing.T, api *godo.Client, prefix, cpuPool string, sta
 	e.Cache, _, err = api.Databases.Create(ctx, &godo.DatabaseCreateRequest{Name: prefix + "-cache", EngineSlug: "valkey", Version: "8",
 		SizeSlug: "db-s-1vcpu-2gb", NumNodes: 1, Region: "tor1", PrivateNetworkUUID: e.VPC.ID, Tags: tags})
 	must(err, "creating Valkey")
-	adoptWait(t, ctx, "the estate to run", func() (bool, error) {
+	waitReady(t, ctx, "the estate to run", func() (bool, error) {
 		c, _, err := api.Kubernetes.Get(ctx, e.Cluster.ID)
 		if err != nil {
 			return false, err
@@ -132,24 +132,6 @@ func makeAdoptEstate(t *testing.T, api *godo.Client, prefix, cpuPool string, sta
 		must(err, "trusting the cluster on "+db.Name)
 	}
 	return e
-}
-
-func adoptWait(t *testing.T, ctx context.Context, what string, ready func() (bool, error)) {
-	t.Helper()
-	for {
-		ok, err := ready()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // importID is the import by ids of the estate as stack name, with extra
@@ -524,17 +506,9 @@ func TestAccInferenceStackImportByIDsGenerateConfig(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1")
 	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "terraform-provider-attach")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
+	buildProvider(t, bin)
 	tf := adoptGenConfigTerraform(t)
 	srv := startEmulator(t, emulator.Config{})
 	api := testGodo(t, srv)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -39,11 +38,7 @@ func TestAccQuickstartLifecycleRequests(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "terraform-provider-attach")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
+	buildProvider(t, bin)
 	srv := startEmulator(t, emulator.Config{TimeScale: 120})
 	var mu sync.Mutex
 	phase := "init"

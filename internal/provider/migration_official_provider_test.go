@@ -81,11 +81,7 @@ func TestAccMigrationFromOfficialProvider(t *testing.T) {
 	for _, cli := range clis {
 		if cli.missing == "" && provider == "" {
 			provider = filepath.Join(t.TempDir(), "terraform-provider-attach_v"+migrationProviderVersion)
-			build := exec.Command("go", "build", "-trimpath", "-o", provider, ".")
-			build.Dir = root
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("building the provider: %v\n%s", err, out)
-			}
+			buildProvider(t, provider)
 		}
 	}
 	for _, cli := range clis {

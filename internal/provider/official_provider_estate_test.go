@@ -108,7 +108,7 @@ func createOfficialEstate(t *testing.T, api *godo.Client) *officialEstate {
 		}},
 	})
 	must("digitalocean_kubernetes_cluster create", err)
-	officialWait(t, ctx, "cluster "+cl.ID+" running", func() (bool, error) {
+	waitReady(t, ctx, "cluster "+cl.ID+" running", func() (bool, error) {
 		got, _, err := api.Kubernetes.Get(ctx, cl.ID)
 		if err != nil {
 			return false, err
@@ -130,7 +130,7 @@ func createOfficialEstate(t *testing.T, api *godo.Client) *officialEstate {
 		MaxNodes:  4,
 	})
 	must("digitalocean_kubernetes_node_pool create", err)
-	officialWait(t, ctx, "node pool h100 ready", func() (bool, error) {
+	waitReady(t, ctx, "node pool h100 ready", func() (bool, error) {
 		p, _, err := api.Kubernetes.GetNodePool(ctx, cl.ID, gpu.ID)
 		if err != nil {
 			return false, err
@@ -156,7 +156,7 @@ func createOfficialEstate(t *testing.T, api *godo.Client) *officialEstate {
 			NumNodes: nodes, Tags: teamTags, PrivateNetworkUUID: vpc.ID,
 		})
 		must("digitalocean_database_cluster create ("+name+")", err)
-		officialWait(t, ctx, "database "+name+" online", func() (bool, error) {
+		waitReady(t, ctx, "database "+name+" online", func() (bool, error) {
 			got, resp, err := api.Databases.Get(ctx, db.ID)
 			if resp != nil && resp.StatusCode == http.StatusNotFound {
 				return false, nil
@@ -365,23 +365,4 @@ func officialState(e *officialEstate, providerHost, cliVersion string) ([]byte, 
 	}
 	st["resources"] = rs
 	return json.MarshalIndent(st, "", "  ")
-}
-
-// officialWait polls ready every 20ms until it says true, fails or ctx ends.
-func officialWait(t *testing.T, ctx context.Context, what string, ready func() (bool, error)) {
-	t.Helper()
-	for {
-		ok, err := ready()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
