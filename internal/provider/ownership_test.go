@@ -267,3 +267,28 @@ func TestAccInferenceStackTaintedReplacementKeepsDatabases(t *testing.T) {
 		},
 	})
 }
+
+// terraform destroy of a tainted stack still destroys it: only the destroy
+// half of a replacement (which Terraform gives no private state) hands the
+// databases over to a create half.
+func TestAccInferenceStackDestroyOfATaintedStackDestroys(t *testing.T) {
+	srv := startEmulator(t, emulator.Config{})
+	cfg := partialFailureConfig(srv.URL, srv.Token, "60m")
+	cfg = strings.Replace(cfg, "# deletion_protection stays on", "deletion_protection = false\n      #", 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             inventoryEmpty(srv),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					if _, err := srv.InjectFault(emulator.Fault{Method: "POST", Route: "/v2/databases/{database_cluster_uuid}/pools", Kind: emulator.FaultStatus, Status: 500}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      cfg,
+				ExpectError: regexp.MustCompile(`Creating stack acc failed`),
+			},
+			{PreConfig: srv.ClearFaults, Config: cfg, Destroy: true},
+		},
+	})
+}
