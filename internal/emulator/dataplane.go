@@ -471,9 +471,6 @@ func (in *dpInstance) finish(began time.Time, err error) {
 	if err == nil && !removed {
 		in.ready, in.startup = true, time.Since(began)
 	}
-	if err != nil && !removed {
-		in.err = err
-	}
 	in.mu.Unlock()
 	switch {
 	case removed:
@@ -481,6 +478,11 @@ func (in *dpInstance) finish(began time.Time, err error) {
 	case err != nil:
 		in.dp.logf("data plane: %v", err)
 		in.teardownFiles()
+		// Published once torn down: whoever sees the failure (the
+		// cluster's state turning to error) finds nothing left behind.
+		in.mu.Lock()
+		in.err = err
+		in.mu.Unlock()
 	default:
 		in.dp.logf("data plane: %s listening on %s:%d with TLS (started in %s)", in.label, dpLoopback, in.port, in.startedIn().Round(time.Millisecond))
 	}
